@@ -1,0 +1,64 @@
+# Build and test infrastructure for the modgrow book.
+# Targets: venv, test, book, browser-check, clean (see README "Build and test").
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+# Plain Python (unit tests, scripts) draws with Agg. Jupyter kernels must NOT
+# inherit MPLBACKEND=Agg: ipykernel then skips its inline backend and
+# plt.show() puts no figure in the notebook output. Kernel-running targets
+# therefore set the inline backend explicitly.
+export MPLBACKEND := Agg
+KERNEL_MPL := MPLBACKEND=module://matplotlib_inline.backend_inline
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+
+.PHONY: venv test book vendor check-offline browser-check clean
+
+venv: $(STAMP)
+
+# Reinstall only when the requirements or the package metadata change.
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+# Only created when the package author has not written one yet.
+pyproject.toml:
+	@echo "pyproject.toml missing: writing a minimal one"
+	printf '%s\n' '[build-system]' 'requires = ["setuptools>=61"]' \
+	  'build-backend = "setuptools.build_meta"' '' '[project]' \
+	  'name = "modgrow"' 'version = "0.1.0"' 'requires-python = ">=3.10"' \
+	  'dependencies = []' '' '[tool.setuptools]' 'packages = ["modgrow"]' > $@
+
+# Unit tests, then the notebooks (nbval-lax: every cell must run; outputs are not compared).
+# pytest exits 5 when nothing was collected; that is a failure here too.
+test: venv
+	$(BIN)/python -m pytest tests
+	$(KERNEL_MPL) $(BIN)/python -m pytest --nbval-lax book
+
+vendor:
+	bash tools/vendor_js.sh
+
+check-offline:
+	$(BIN)/python tools/check_offline.py _build/html
+
+# --all: rebuild every page. Sphinx only re-reads changed sources, so without it
+# a change in modgrow/ or in the results store would leave stale chapters.
+book: venv vendor
+	$(KERNEL_MPL) $(BIN)/jupyter-book build . --all -W -n --keep-going
+	$(BIN)/python tools/check_offline.py _build/html
+
+browser-check:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
+	  echo "chromium not found: install it with 'sudo apt-get install -y chromium'"; exit 1; }
+	test -d _build/html || { echo "no _build/html: run 'make book' first"; exit 1; }
+	$(BIN)/python tools/browser_check.py _build/html
+
+clean:
+	rm -rf _build _vendor .pytest_cache .jupyter_cache
