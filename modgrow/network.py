@@ -192,15 +192,16 @@ class RNN(nn.Module):
         """Stacked, masked parameters of blocks lo..hi-1 for the batched update."""
         blocks = self.blocks[lo:hi]
         m = self.module_size
-        eye = torch.eye(m, device=blocks[0].w_rec.device)
-        w_rec_t = torch.stack([(b.w_rec * (1 - eye)).t() for b in blocks])  # [K, M, M]
-        zeros_mm = torch.zeros(m, m, device=eye.device)
-        zeros_m = torch.zeros(m, device=eye.device)
-        w_ff_t = torch.stack([b.w_ff.t() if b.has_ff else zeros_mm for b in blocks])
+        dev = blocks[0].w_rec.device
+        off_diag = 1 - torch.eye(m, device=dev)
+        zeros_mm = torch.zeros(m, m, device=dev)
+        zeros_m = torch.zeros(m, device=dev)
+        w_rec = torch.stack([b.w_rec * off_diag for b in blocks])  # [K, M, M]
+        w_ff = torch.stack([b.w_ff if b.has_ff else zeros_mm for b in blocks])
         bias = torch.stack([b.b_in + b.b_rec + (b.b_ff if b.has_ff else zeros_m) for b in blocks])
         w_in = torch.stack([b.w_in for b in blocks])
         tau = torch.stack([b.tau for b in blocks]).clamp(min=1.0)
-        return w_rec_t, w_ff_t, bias, w_in, tau
+        return w_rec, w_ff, bias, w_in, tau
 
     def initial_state(self, batch: int, generator: torch.Generator | None = None,
                       device=None) -> torch.Tensor:
@@ -216,45 +217,85 @@ class RNN(nn.Module):
         states h_{lo-1}(t), t = 0..T-1, of the block feeding block lo (required when lo > 0).
         Returns the final states [hi-lo, B, M] and, with ``keep_last``, the trajectory
         [T, B, M] of block hi-1 before each update (what feeds block hi).
+
+        Three loops implement the same update: one block (its external drive precomputed for all
+        steps), several blocks with autograd, and several blocks without autograd (in place, no
+        allocation per step). Tests check each against ``reference_final_states``.
         """
         hi = self.n_blocks if hi is None else hi
         if not 0 <= lo < hi <= self.n_blocks:
             raise ValueError(f"bad block range [{lo}, {hi}) for {self.n_blocks} blocks")
-        w_rec_t, w_ff_t, bias, w_in, tau = self._stack(lo, hi)
-        k = hi - lo
-        bsz, steps, _ = x.shape
+        if lo > 0 and ff_in is None:
+            raise ValueError("ff_in is required when the scan does not start at block 0")
+        w_rec, w_ff, bias, w_in, tau = self._stack(lo, hi)
+        decay, gain = 1 - 1 / tau, 1 / tau  # [K, M]
+        if hi - lo == 1:
+            return self._scan_one(x, h0[0], w_rec[0], w_ff[0], bias[0], w_in[0], decay[0],
+                                  gain[0], ff_in if lo > 0 else None, keep_last)
+        # several blocks, states laid out [K, M, B] (batch last: [M, 2M+2] x [2M+2, B] products
+        # are several times faster than [B, M] x [M, M] ones on a CPU). Per block
+        # [W_rec | W_ff | w_in | b] multiplies [h_d; h_{d-1}; x(t); 1].
+        w_cat = torch.cat([w_rec, w_ff, w_in[:, :, None], bias[:, :, None]], dim=2)
+        decay, gain = decay[:, :, None], gain[:, :, None]
         xs = x[..., 0].t()  # [T, B]
-        # input drive for every step at once: [T, K, B, M]
-        pre = xs[:, None, :, None] * w_in[None, :, None, :] + bias[None, :, None, :]
-        if lo > 0:
-            if ff_in is None:
-                raise ValueError("ff_in is required when the scan does not start at block 0")
-            first = torch.matmul(ff_in, w_ff_t[0])  # [T, B, M]
-            pre = torch.cat([pre[:, :1] + first[:, None], pre[:, 1:]], dim=1)
-        decay = (1 - 1 / tau)[:, None, :]  # [K, 1, M]
-        gain = (1 / tau)[:, None, :]
-        h = h0
+        ff_t = ff_in.transpose(1, 2) if lo > 0 else None  # [T, M, B]
+        loop = self._loop_blocks if torch.is_grad_enabled() else self._loop_blocks_inplace
+        h, traj = loop(xs, h0.transpose(1, 2), w_cat, decay, gain, ff_t, keep_last)
+        finals = h.transpose(1, 2)
+        return (finals, torch.stack(traj).transpose(1, 2)) if keep_last else (finals, None)
+
+    @staticmethod
+    def _scan_one(x, h, w_rec, w_ff, bias, w_in, decay, gain, ff_in, keep_last):
+        """One block, layout [B, M]: the whole external drive in one product, then the loop."""
+        pre = x * w_in + bias  # [B, T, M]
+        pre = pre.transpose(0, 1)  # [T, B, M]
+        if ff_in is not None:
+            pre = pre + torch.matmul(ff_in, w_ff.t())
+        w = w_rec.t()
         traj = []
-        if k == 1:
-            w = w_rec_t[0]
-            hh, dd, gg = h[0], decay[0], gain[0]
-            for t in range(steps):
-                if keep_last:
-                    traj.append(hh)
-                act = F.leaky_relu(torch.addmm(pre[t, 0], hh, w), LEAK_SLOPE)
-                hh = torch.addcmul(hh * dd, act, gg)
-            h = hh[None]
-        else:
-            # [K, 2M, M]: within-module weights on top, feed-forward from the block below under it
-            w_cat = torch.cat([w_rec_t, w_ff_t], dim=1)
-            pad = torch.zeros_like(h[:1])
-            for t in range(steps):
-                if keep_last:
-                    traj.append(h[-1])
-                below = torch.cat([pad, h[:-1]], dim=0)
-                drive = torch.baddbmm(pre[t], torch.cat([h, below], dim=2), w_cat)
-                h = torch.addcmul(h * decay, F.leaky_relu(drive, LEAK_SLOPE), gain)
-        return (h, torch.stack(traj)) if keep_last else (h, None)
+        for t in range(pre.shape[0]):
+            if keep_last:
+                traj.append(h)
+            act = F.leaky_relu(torch.addmm(pre[t], h, w), LEAK_SLOPE)
+            h = torch.addcmul(h * decay, act, gain)
+        return (h[None], torch.stack(traj)) if keep_last else (h[None], None)
+
+    @staticmethod
+    def _loop_blocks(xs, h, w_cat, decay, gain, ff_t, keep_last):
+        k, _, bsz = h.shape
+        ones = torch.ones(1, 1, bsz, dtype=h.dtype, device=h.device).expand(k, 1, bsz)
+        pad = torch.zeros_like(h[:1])
+        traj = []
+        for t in range(xs.shape[0]):
+            if keep_last:
+                traj.append(h[-1])
+            below = torch.cat([ff_t[t][None] if ff_t is not None else pad, h[:-1]], dim=0)
+            xt = xs[t][None, None].expand(k, 1, bsz)
+            drive = torch.bmm(w_cat, torch.cat([h, below, xt, ones], dim=1))
+            h = torch.addcmul(h * decay, F.leaky_relu(drive, LEAK_SLOPE), gain)
+        return h, traj
+
+    @staticmethod
+    def _loop_blocks_inplace(xs, h0, w_cat, decay, gain, ff_t, keep_last):
+        k, m, bsz = h0.shape
+        stacked = torch.zeros(k, 2 * m + 2, bsz, dtype=h0.dtype, device=h0.device)
+        stacked[:, 2 * m + 1] = 1.0
+        h = stacked[:, :m]  # a view: updating h in place updates the product's right side
+        h.copy_(h0)
+        stacked[1:, m:2 * m].copy_(h[:-1])
+        drive = torch.empty(k, m, bsz, dtype=h0.dtype, device=h0.device)
+        traj = []
+        for t in range(xs.shape[0]):
+            if keep_last:
+                traj.append(h[-1].clone())
+            if ff_t is not None:
+                stacked[0, m:2 * m].copy_(ff_t[t])
+            stacked[:, 2 * m].copy_(xs[t].expand(k, bsz))
+            torch.bmm(w_cat, stacked, out=drive)
+            F.leaky_relu_(drive, LEAK_SLOPE)
+            h.mul_(decay).addcmul_(drive, gain)
+            stacked[1:, m:2 * m].copy_(h[:-1])
+        return h.clone(), traj
 
     def final_states(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Final states [n_blocks, B, M] of the whole network (autograd through everything)."""

@@ -1,0 +1,54 @@
+"""The command line: help, one-line errors, an end-to-end growth run, the benchmark."""
+
+import json
+import subprocess
+import sys
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "modgrow", *args], capture_output=True,
+                          text=True, timeout=600)
+
+
+def test_help_explains_every_command():
+    r = run("--help")
+    assert r.returncode == 0
+    for cmd in ("grow", "baseline", "bench", "reproduce", "results"):
+        assert cmd in r.stdout
+    g = run("grow", "--help").stdout
+    for flag in ("--module-size", "--max-n", "--seed", "--out", "--resume", "--device",
+                 "--noise", "--gamma", "--random-init", "--fix-within", "--max-steps"):
+        assert flag in g
+
+
+def test_bad_flags_exit_2_with_one_line():
+    r = run("grow", "--module-size", "0", "--out", "x")
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+    assert "--module-size" in r.stderr
+    r = run("grow", "--max-n", "1", "--out", "x")
+    assert r.returncode == 2 and "max_n" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    r = run("frobnicate")
+    assert r.returncode == 2
+
+
+def test_grow_end_to_end_writes_history_and_checkpoints(tmp_path):
+    out = tmp_path / "run"
+    r = run("grow", "--module-size", "10", "--max-n", "4", "--seed", "0", "--out", str(out),
+            "--quiet", "--eval-batches", "4")
+    assert r.returncode == 0, r.stderr
+    h = json.loads((out / "history.json").read_text())
+    assert [s["n"] for s in h["stages"]] == [2, 3, 4]
+    assert set(h["stages"][0]) >= {"n", "steps", "epochs", "seconds", "accuracy"}
+    assert sorted(p.name for p in out.glob("stage_*.pt")) == [
+        "stage_002.pt", "stage_003.pt", "stage_004.pt"]
+    r = run("grow", "--module-size", "10", "--max-n", "4", "--out", str(out), "--quiet")
+    assert r.returncode == 2 and "--resume" in r.stderr
+
+
+def test_bench_json_reports_both_engines():
+    r = run("bench", "--module-size", "4", "--n", "5", "--batch-size", "32", "--repeats", "2",
+            "--json")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["n_modules"] == 4 and d["naive_ms"] > 0 and d["fast_ms"] > 0
+    assert d["speedup"] == round(d["naive_ms"] / d["fast_ms"], 2)

@@ -1,0 +1,92 @@
+"""N-parity task: labels against an independent oracle, sampling, and failure paths."""
+
+import functools
+import operator
+
+import pytest
+import torch
+
+from modgrow.tasks import curriculum, parity_batch, parity_labels, sequence_length_range
+
+
+def xor_oracle(bits: list[int], n: int) -> int:
+    """Parity computed a second way: XOR-fold of the last n bits."""
+    return functools.reduce(operator.xor, bits[-n:], 0)
+
+
+@pytest.mark.parametrize("ns", [[1], [2, 3, 4], [7, 2, 11]])
+def test_labels_match_xor_oracle(ns):
+    g = torch.Generator().manual_seed(1)
+    x, y = parity_batch(ns, 64, generator=g)
+    assert x.shape[0] == 64 and x.shape[2] == 1 and y.shape == (64, len(ns))
+    assert x.dtype == torch.float32 and y.dtype == torch.long
+    assert set(x.unique().tolist()) <= {0.0, 1.0}
+    for b in range(64):
+        bits = [int(v) for v in x[b, :, 0].tolist()]
+        assert y[b].tolist() == [xor_oracle(bits, n) for n in ns]
+
+
+def test_same_seed_same_batch_and_different_seed_differs():
+    a = parity_batch([3, 5], 32, generator=torch.Generator().manual_seed(7))
+    b = parity_batch([3, 5], 32, generator=torch.Generator().manual_seed(7))
+    c = parity_batch([3, 5], 32, generator=torch.Generator().manual_seed(8))
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    assert a[0].shape != c[0].shape or not torch.equal(a[0], c[0])
+
+
+def test_sequence_length_follows_facts():
+    lo, hi = sequence_length_range(10)
+    assert (lo, hi) == (12, 27)
+    g = torch.Generator().manual_seed(0)
+    lengths = {parity_batch([2, 10], 4, generator=g)[0].shape[1] for _ in range(400)}
+    assert min(lengths) == lo and max(lengths) == hi - 1
+    assert parity_batch([4], 2, seq_len=30)[0].shape[1] == 30
+
+
+def test_one_bernoulli_rate_per_batch():
+    """All samples of a batch share one p ~ U(0,1): batch means spread like U(0,1)
+    (variance 1/12), while rows of one batch agree with each other."""
+    g = torch.Generator().manual_seed(3)
+    means, within = [], []
+    for _ in range(300):
+        x, _ = parity_batch([5], 128, generator=g, seq_len=200)
+        rows = x[:, :, 0].mean(1)
+        means.append(rows.mean().item())
+        within.append(rows.var().item())
+    means = torch.tensor(means)
+    assert abs(means.var().item() - 1 / 12) < 0.02
+    assert max(within) < 0.25 / 200 * 2  # binomial spread of one rate, not of U(0,1)
+
+
+def test_fixed_rate_gives_balanced_labels():
+    g = torch.Generator().manual_seed(4)
+    y = torch.cat([parity_batch([2, 3, 6], 256, generator=g, bit_prob=0.5)[1] for _ in range(20)])
+    assert torch.allclose(y.float().mean(0), torch.full((3,), 0.5), atol=0.03)
+
+
+def test_per_batch_label_balance_matches_formula():
+    """P(parity=1) = 1/2 - 1/(2(N+1)) for even N under p ~ U(0,1)."""
+    g = torch.Generator().manual_seed(5)
+    y = torch.cat([parity_batch([2], 64, generator=g)[1] for _ in range(3000)])
+    assert abs(y.float().mean().item() - (0.5 - 1 / 6)) < 0.02
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(ns=[]), "empty"),
+    (dict(ns=[0, 2]), ">= 1"),
+    (dict(ns=[5], seq_len=3), "shorter"),
+    (dict(ns=[2], bit_prob=1.5), "bit_prob"),
+    (dict(ns=[2], batch_size=0), "batch_size"),
+])
+def test_bad_inputs_raise_clear_errors(kwargs, match):
+    kwargs.setdefault("batch_size", 4)
+    with pytest.raises(ValueError, match=match):
+        parity_batch(**kwargs)
+
+
+def test_parity_labels_rejects_short_sequence_and_curriculum_bounds():
+    with pytest.raises(ValueError, match="shorter"):
+        parity_labels(torch.zeros(2, 3, 1), [4])
+    assert curriculum(2, 5) == [2, 3, 4, 5]
+    with pytest.raises(ValueError):
+        curriculum(5, 2)
