@@ -18,6 +18,7 @@ commands:
   bench      time one training step, fast engine against the naive per-module loop
   reproduce  recompute a stored result from its config and say whether it matches
   results    list the stored results with their configs and provenance
+  import     store finished run folders (from grow/baseline --out) in the results store
 Run 'python -m modgrow COMMAND --help' for the flags of each command."""
 
 
@@ -120,6 +121,23 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("--no-naive", action="store_true", help="time the fast engine only")
     be.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads")
     be.add_argument("--json", action="store_true", help="print one JSON object")
+    r = sub.add_parser("reproduce", help="recompute a stored run and compare",
+                       description="Recompute a stored curriculum run from the config saved "
+                       "with it and compare every stage (N, steps to criterion, accuracy of "
+                       "every head). Exit 0 when identical, 1 when not. Bitwise identity needs "
+                       "the same torch version and thread count as the stored provenance.")
+    r.add_argument("result", help="stored result: its folder, its name under results/, or a "
+                   "unique prefix of that name (see 'python -m modgrow results')")
+    r.add_argument("--up-to-n", type=int, default=None,
+                   help="only recompute the stages up to this N (a quicker partial check)")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
+    sub.add_parser("results", help="list stored results",
+                   description="List the stored results (folder, status, max N, wall time, "
+                   "git commit, date). MODGROW_RESULTS overrides the results folder.")
+    im = sub.add_parser("import", help="store finished run folders",
+                        description="Copy the history and final network of finished runs "
+                        "made with 'grow'/'baseline --out FOLDER' into the results store.")
+    im.add_argument("folders", nargs="+", type=Path, help="run folders")
     return parser
 
 

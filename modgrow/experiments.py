@@ -1,0 +1,287 @@
+"""Experiments as configs, a results store keyed by config, profiles, and load-or-run.
+
+Every result is a function of a frozen dataclass config. It is stored under the results folder
+(``MODGROW_RESULTS``, default ``results/`` beside the package) in ``KIND/NAME-HASH/`` where HASH
+is the first 12 hex digits of the SHA-256 of the config's canonical JSON:
+
+* ``result.json``: the config, the numbers, and provenance (package version, git commit, torch
+  version, device, wall time, date);
+* ``network.pt`` (curriculum runs): the final network's state dict, loaded with
+  ``weights_only=True``.
+
+Profiles (``MODGROW_PROFILE``): ``paper`` (default; the book's published scale, results committed
+under ``results/``) and ``quick`` (seconds; tests and CI compute everything from scratch).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass, fields, is_dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from .network import RNN, Structure
+from .store import load_tensors, provenance, read_json, save_tensors, write_json
+from .training import GrowthConfig, RunResult, load_network, train_curriculum
+
+__all__ = ["PROFILES", "profile", "results_dir", "config_key", "StoredRun", "load_or_run",
+           "load_run", "store_run", "import_run_folder", "load_or_compute", "list_results",
+           "growth_configs", "ablation_configs", "cli_command"]
+
+PROFILES = ("paper", "quick")
+PROFILE_ENV = "MODGROW_PROFILE"
+RESULTS_ENV = "MODGROW_RESULTS"
+
+
+def profile() -> str:
+    """The active profile, from ``MODGROW_PROFILE`` (default ``paper``)."""
+    p = os.environ.get(PROFILE_ENV, "paper")
+    if p not in PROFILES:
+        raise ValueError(f"{PROFILE_ENV}={p!r}: must be one of {PROFILES}")
+    return p
+
+
+def results_dir() -> Path:
+    """Where results live: ``MODGROW_RESULTS`` or the repository's ``results/``."""
+    env = os.environ.get(RESULTS_ENV)
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parent.parent / "results"
+
+
+def scratch_dir() -> Path:
+    """Resumable working folders of runs in progress (git-ignored)."""
+    return results_dir().parent / "runs" / "store"
+
+
+def _canonical(cfg) -> dict:
+    return asdict(cfg) if is_dataclass(cfg) else dict(cfg)
+
+
+def config_key(cfg, name: str) -> str:
+    blob = json.dumps(_canonical(cfg), sort_keys=True, separators=(",", ":"))
+    return f"{name}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
+
+
+# ----- curriculum runs ------------------------------------------------------------------------
+
+def run_name(cfg: GrowthConfig) -> str:
+    arch = "grow" if cfg.architecture == "modular" else "base"
+    return f"{arch}-m{cfg.module_size}-s{cfg.seed}-n{cfg.max_n}"
+
+
+def run_path(cfg: GrowthConfig) -> Path:
+    return results_dir() / "runs" / config_key(cfg, run_name(cfg))
+
+
+@dataclass
+class StoredRun:
+    """A stored curriculum run: its config, history (stages, status), provenance, network."""
+
+    config: GrowthConfig
+    history: dict
+    path: Path
+
+    @property
+    def stages(self) -> list[dict]:
+        return self.history["stages"]
+
+    @property
+    def max_n_reached(self) -> int | None:
+        return self.history.get("max_n_reached")
+
+    @property
+    def provenance(self) -> dict:
+        return self.history["provenance"]
+
+    def network(self) -> RNN:
+        ck = load_tensors(self.path / "network.pt")
+        net = RNN.from_structure(Structure.from_dict(ck["structure"]))
+        net.load_state_dict(ck["state"], strict=True)
+        return net
+
+
+def store_run(result: RunResult, cfg: GrowthConfig) -> StoredRun:
+    """Write a finished (complete or stopped) run into the store."""
+    path = run_path(cfg)
+    hist = dict(result.history)
+    hist["wall_seconds"] = round(sum(s["seconds"] for s in hist["stages"]), 3)
+    save_tensors(path / "network.pt", {
+        "structure": result.network.structure().to_dict(),
+        "state": {k: v.detach().cpu() for k, v in result.network.state_dict().items()},
+    })
+    write_json(path / "result.json", {"kind": "run", **hist})
+    return StoredRun(cfg, hist, path)
+
+
+def load_run(cfg: GrowthConfig) -> StoredRun | None:
+    path = run_path(cfg)
+    if not (path / "result.json").exists():
+        return None
+    hist = read_json(path / "result.json")
+    if GrowthConfig.from_dict(hist["config"]) != cfg:
+        raise ValueError(f"{path}: stored config does not match the requested one")
+    return StoredRun(cfg, hist, path)
+
+
+def load_or_run(cfg: GrowthConfig, progress: bool = True, device: str = "cpu") -> StoredRun:
+    """The stored run for ``cfg``, computing (resumably) and storing it when missing."""
+    stored = load_run(cfg)
+    if stored is not None:
+        return stored
+    work = scratch_dir() / run_path(cfg).name
+    res = train_curriculum(cfg, work, resume=True, progress=progress, device=device)
+    return store_run(res, cfg)
+
+
+def import_run_folder(folder: Path) -> StoredRun:
+    """Store a run made with ``python -m modgrow grow/baseline --out FOLDER``."""
+    folder = Path(folder)
+    hist = read_json(folder / "history.json")
+    if hist["status"] == "running":
+        raise ValueError(f"{folder}: the run is still in progress (status 'running')")
+    cfg = GrowthConfig.from_dict(hist["config"])
+    last = hist["stages"][-1]["n"]
+    net, _ = load_network(folder / f"stage_{last:03d}.pt")
+    return store_run(RunResult(hist, net), cfg)
+
+
+# ----- analyses (JSON results) ------------------------------------------------------------------
+
+def load_or_compute(kind: str, name: str, cfg, compute: Callable[[], dict],
+                    device: str = "cpu") -> dict:
+    """Stored JSON result of ``compute()`` for ``cfg`` (a dataclass or dict), computing and
+    storing it with provenance when missing."""
+    path = results_dir() / kind / config_key(cfg, name) / "result.json"
+    if path.exists():
+        stored = read_json(path)
+        if stored["config"] != json.loads(json.dumps(_canonical(cfg))):
+            raise ValueError(f"{path}: stored config does not match the requested one")
+        return stored
+    t0 = time.perf_counter()
+    data = compute()
+    out = {"kind": kind, "config": _canonical(cfg), "data": data, "provenance": provenance(device)}
+    out["provenance"]["wall_seconds"] = round(time.perf_counter() - t0, 3)
+    write_json(path, out)
+    return out
+
+
+def list_results() -> list[dict]:
+    """One summary row per stored result."""
+    rows = []
+    for p in sorted(results_dir().glob("*/*/result.json")):
+        r = read_json(p)
+        prov = r.get("provenance", {})
+        rows.append({
+            "result": f"{p.parent.parent.name}/{p.parent.name}", "kind": r.get("kind"),
+            "status": r.get("status", ""), "max_n": r.get("max_n_reached", ""),
+            "seconds": r.get("wall_seconds", prov.get("wall_seconds", "")),
+            "commit": str(prov.get("git_commit", ""))[:12], "date": prov.get("date", ""),
+        })
+    return rows
+
+
+# ----- the book's experiments, per profile --------------------------------------------------------
+
+PAPER_STEP_BUDGET = 10_000
+
+
+def growth_configs(prof: str | None = None) -> list[GrowthConfig]:
+    """Chapter 3: growth runs for each module size and seed."""
+    prof = prof or profile()
+    if prof == "quick":
+        return [GrowthConfig(module_size=m, seed=0, max_n=4, eval_batches=4) for m in (5, 10)]
+    return [GrowthConfig(module_size=m, seed=s, max_n=60 if m == 10 else 50,
+                         max_steps_per_stage=PAPER_STEP_BUDGET)
+            for m in (5, 10, 15, 20) for s in (0, 1, 2)]
+
+
+def ablation_configs(prof: str | None = None) -> dict[str, list[GrowthConfig]]:
+    """Chapter 3: initialisation of new modules and freezing, module size 10."""
+    prof = prof or profile()
+    if prof == "quick":
+        base = GrowthConfig(module_size=10, max_n=4, eval_batches=4)
+        seeds = (0,)
+    else:
+        base = GrowthConfig(module_size=10, max_n=20, max_steps_per_stage=PAPER_STEP_BUDGET)
+        seeds = (0, 1, 2)
+    variants = {
+        "duplicate, hard freeze": dict(),
+        "random init, hard freeze": dict(duplicate=False),
+        "duplicate, soft freeze (gamma=0.5)": dict(gamma=0.5),
+        "duplicate, no freeze (gamma=1)": dict(gamma=1.0),
+    }
+    return {label: [GrowthConfig(**{**asdict(base), **kw, "seed": s}) for s in seeds]
+            for label, kw in variants.items()}
+
+
+# ----- CLI: reproduce, results, import -------------------------------------------------------------
+
+def _find_result(arg: str) -> Path:
+    p = Path(arg)
+    if (p / "result.json").exists():
+        return p
+    hits = [q.parent for q in results_dir().glob("*/*/result.json")
+            if q.parent.name == arg or f"{q.parent.parent.name}/{q.parent.name}" == arg
+            or q.parent.name.startswith(arg)]
+    if len(hits) != 1:
+        raise FileNotFoundError(f"{arg!r} matches {len(hits)} stored results; "
+                                f"'python -m modgrow results' lists them")
+    return hits[0]
+
+
+def reproduce(path: Path, up_to_n: int | None = None, progress: bool = True) -> dict:
+    """Recompute a stored run from its config (to ``up_to_n`` for a quicker partial check) and
+    compare stage by stage: N, steps, and per-head accuracy."""
+    stored = read_json(path / "result.json")
+    if stored.get("kind") != "run":
+        raise ValueError(f"{path}: reproduce handles curriculum runs; analyses are recomputed "
+                         f"by their chapter with the stored result moved away")
+    cfg = GrowthConfig.from_dict(stored["config"])
+    if up_to_n is not None:
+        from dataclasses import replace
+        cfg = replace(cfg, max_n=min(up_to_n, cfg.max_n))
+    fresh = train_curriculum(cfg, progress=progress).history
+    old = [s for s in stored["stages"] if s["n"] <= cfg.max_n]
+    diffs = []
+    for a, b in zip(old, fresh["stages"]):
+        for k in ("n", "steps", "accuracy"):
+            if a[k] != b[k]:
+                diffs.append(f"N={a['n']}: {k} stored {a[k]} recomputed {b[k]}")
+    if len(old) != len(fresh["stages"]):
+        diffs.append(f"stored {len(old)} stages, recomputed {len(fresh['stages'])}")
+    return {"result": str(path), "stages_compared": min(len(old), len(fresh["stages"])),
+            "match": not diffs, "differences": diffs,
+            "stored_commit": stored["provenance"]["git_commit"],
+            "now_commit": fresh["provenance"]["git_commit"]}
+
+
+def cli_command(args) -> int:
+    if args.command == "results":
+        rows = list_results()
+        if not rows:
+            print(f"no stored results in {results_dir()}")
+        for r in rows:
+            print(f"{r['result']:60s} {r['status']:9s} maxN={str(r['max_n']):4s} "
+                  f"{str(r['seconds']):>9s}s {r['commit']} {r['date']}")
+        return 0
+    if args.command == "import":
+        for folder in args.folders:
+            s = import_run_folder(folder)
+            print(f"stored {folder} as {s.path}")
+        return 0
+    if args.command == "reproduce":
+        rep = reproduce(_find_result(args.result), args.up_to_n, progress=not args.quiet)
+        verdict = "MATCH" if rep["match"] else "DIFFERENT"
+        print(f"{verdict}: {rep['stages_compared']} stages compared for {rep['result']} "
+              f"(stored at {rep['stored_commit'][:12]}, now {rep['now_commit'][:12]})")
+        for d in rep["differences"][:20]:
+            print("  " + d)
+        return 0 if rep["match"] else 1
+    raise ValueError(f"unknown command {args.command}")
