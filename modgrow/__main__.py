@@ -18,6 +18,8 @@ commands:
   bench      time one training step, fast engine against the naive per-module loop
   reproduce  recompute a stored result from its config and say whether it matches
   results    list the stored results with their configs and provenance
+  compute    load or run every config of one of the book's experiments (growth, ablations,
+             baseline) in the active profile (MODGROW_PROFILE=paper|quick)
   import     store finished run folders (from grow/baseline --out) in the results store
 Run 'python -m modgrow COMMAND --help' for the flags of each command."""
 
@@ -134,6 +136,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("results", help="list stored results",
                    description="List the stored results (folder, status, max N, wall time, "
                    "git commit, date). MODGROW_RESULTS overrides the results folder.")
+    c = sub.add_parser("compute", help="load or run an experiment of the book",
+                       description="Load every stored result of one experiment of the book, "
+                       "running (resumably) and storing the missing ones. The profile comes "
+                       "from MODGROW_PROFILE (paper, the default, or quick).")
+    c.add_argument("experiment", choices=["growth", "ablations", "baseline"])
+    c.add_argument("--shard", default="0/1",
+                   help="I/N: take configs I, I+N, ... so N processes share the work")
+    c.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads")
+    c.add_argument("--quiet", action="store_true", help="no progress bar")
     im = sub.add_parser("import", help="store finished run folders",
                         description="Copy the history and final network of finished runs "
                         "made with 'grow'/'baseline --out FOLDER' into the results store.")
@@ -207,6 +218,9 @@ def main(argv=None) -> int:
             return _run_curriculum(args)
         if args.command == "bench":
             return _run_bench(args)
+        if getattr(args, "threads", None):
+            import torch
+            torch.set_num_threads(args.threads)
         from .experiments import cli_command
         return cli_command(args)
     except (ValueError, FileExistsError, FileNotFoundError) as e:

@@ -73,7 +73,12 @@ def config_key(cfg, name: str) -> str:
 
 def run_name(cfg: GrowthConfig) -> str:
     arch = "grow" if cfg.architecture == "modular" else "base"
-    return f"{arch}-m{cfg.module_size}-s{cfg.seed}-n{cfg.max_n}"
+    name = f"{arch}-m{cfg.module_size}-s{cfg.seed}-n{cfg.max_n}"
+    if cfg.architecture == "modular":
+        name += "" if cfg.duplicate else "-random"
+        name += f"-gamma{cfg.gamma:g}" if cfg.gamma else ""
+        name += "-fixwithin" if cfg.fix_within else ""
+    return name
 
 
 def run_path(cfg: GrowthConfig) -> Path:
@@ -221,6 +226,35 @@ def ablation_configs(prof: str | None = None) -> dict[str, list[GrowthConfig]]:
             for label, kw in variants.items()}
 
 
+def baseline_configs(prof: str | None = None) -> list[GrowthConfig]:
+    """Chapter 4: non-modular multi-head networks of several sizes (ICLR 2024 lr 0.05)."""
+    prof = prof or profile()
+    if prof == "quick":
+        return [GrowthConfig(architecture="nonmodular", module_size=h, lr=0.05, max_n=4,
+                             eval_batches=4) for h in (20, 30)]
+    return [GrowthConfig(architecture="nonmodular", module_size=h, seed=s, lr=0.05, max_n=60,
+                         max_steps_per_stage=PAPER_STEP_BUDGET)
+            for h in (20, 50, 100, 200) for s in (0, 1, 2)]
+
+
+EXPERIMENTS = {
+    "growth": growth_configs,
+    "ablations": lambda prof=None: [c for cs in ablation_configs(prof).values() for c in cs],
+    "baseline": baseline_configs,
+}
+
+
+def compute(name: str, shard: tuple[int, int] = (0, 1), progress: bool = True) -> list[StoredRun]:
+    """Load or run every config of experiment ``name`` in the active profile (``shard`` i of n
+    takes configs i, i+n, ... so n processes can share the work)."""
+    if name not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {name!r}; choose from {sorted(EXPERIMENTS)}")
+    i, n = shard
+    if not 0 <= i < n:
+        raise ValueError(f"bad shard {i}/{n}")
+    return [load_or_run(c, progress=progress) for c in EXPERIMENTS[name]()[i::n]]
+
+
 # ----- CLI: reproduce, results, import -------------------------------------------------------------
 
 def _find_result(arg: str) -> Path:
@@ -270,6 +304,11 @@ def cli_command(args) -> int:
         for r in rows:
             print(f"{r['result']:60s} {r['status']:9s} maxN={str(r['max_n']):4s} "
                   f"{str(r['seconds']):>9s}s {r['commit']} {r['date']}")
+        return 0
+    if args.command == "compute":
+        i, n = (int(v) for v in args.shard.split("/"))
+        for run in compute(args.experiment, (i, n), progress=not args.quiet):
+            print(f"{run.path.name}: {run.history['status']}, max N {run.max_n_reached}")
         return 0
     if args.command == "import":
         for folder in args.folders:
