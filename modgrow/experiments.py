@@ -324,3 +324,24 @@ def cli_command(args) -> int:
             print("  " + d)
         return 0 if rep["match"] else 1
     raise ValueError(f"unknown command {args.command}")
+
+
+# ----- chapter helpers -----------------------------------------------------------------------------
+
+def runs_by_size(configs: list[GrowthConfig], progress: bool = True) -> dict[int, list[StoredRun]]:
+    """Stored (or freshly computed) runs grouped by module size."""
+    out: dict[int, list[StoredRun]] = {}
+    for c in configs:
+        out.setdefault(c.module_size, []).append(load_or_run(c, progress=progress))
+    return out
+
+
+def head_accuracy(run: StoredRun, n_batches: int = 20, bit_prob=0.5) -> dict[str, float]:
+    """Stored accuracy of every head of a grown network on balanced bits (see
+    ``analysis.head_accuracy_after_growth``)."""
+    from .analysis import head_accuracy_after_growth
+    cfg = {"run": run.path.name, "n_batches": n_batches, "bit_prob": bit_prob}
+    res = load_or_compute("analysis", f"heads-{run.path.name[:40]}", cfg,
+                          lambda: head_accuracy_after_growth(run.network(), run.config,
+                                                             n_batches, bit_prob))
+    return res["data"]

@@ -1,0 +1,205 @@
+"""Figure functions for the book: each returns (fig, ax) and uses one style."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from .analysis import best_accuracy_seeing, full_recurrent_matrix, label_balance
+from .tasks import sequence_length_range
+
+__all__ = ["style", "SIZE_COLORS", "ARCH_COLORS", "plot_sequences", "plot_length_distribution",
+           "plot_label_balance", "plot_bits_seen", "plot_connectivity", "plot_parameters",
+           "plot_steps_to_criterion", "plot_wall_time", "plot_head_accuracy", "plot_ablation",
+           "plot_answers"]
+
+SIZE_COLORS = {5: "#1b9e77", 10: "#d95f02", 15: "#7570b3", 20: "#e7298a"}
+ARCH_COLORS = {"modular": "#d95f02", "nonmodular": "#4d4d4d"}
+
+
+def style() -> None:
+    """The book's matplotlib style."""
+    plt.rcParams.update({
+        "figure.dpi": 110, "savefig.dpi": 110, "font.size": 10, "axes.titlesize": 10,
+        "axes.spines.top": False, "axes.spines.right": False, "axes.grid": True,
+        "grid.alpha": 0.3, "legend.frameon": False, "figure.constrained_layout.use": True,
+    })
+
+
+def plot_sequences(x: torch.Tensor, y: torch.Tensor, ns, n_show: int = 6):
+    """Bit rasters of a few sequences with their parity labels for each N; the last N bits of
+    the largest N are outlined."""
+    bits = x[:n_show, :, 0].numpy()
+    fig, ax = plt.subplots(figsize=(9, 0.45 * n_show + 1))
+    ax.imshow(bits, cmap="Greys", aspect="auto", vmin=0, vmax=1.4, interpolation="nearest")
+    t = bits.shape[1]
+    ax.add_patch(plt.Rectangle((t - max(ns) - 0.5, -0.5), max(ns), n_show, fill=False,
+                               ec="#d95f02", lw=2, label=f"last {max(ns)} bits"))
+    ax.set_yticks(range(n_show))
+    ax.set_yticklabels([" ".join(f"N{n}:{int(y[i, j])}" for j, n in enumerate(ns))
+                        for i in range(n_show)], fontsize=8)
+    ax.set_xlabel("time step (one bit per step; black = 1)")
+    ax.grid(False)
+    ax.legend(loc="upper left", bbox_to_anchor=(0, 1.25))
+    return fig, ax
+
+
+def plot_length_distribution(lengths_by_nmax: dict[int, list[int]]):
+    fig, ax = plt.subplots(figsize=(6.5, 3))
+    for n_max, lengths in lengths_by_nmax.items():
+        lo, hi = sequence_length_range(n_max)
+        ax.hist(lengths, bins=np.arange(lo, hi + 1) - 0.5, alpha=0.6, density=True,
+                label=f"N_max={n_max}: T in [{lo}, {hi - 1}]")
+    ax.set_xlabel("sequence length T (drawn once per batch)")
+    ax.set_ylabel("fraction of batches")
+    ax.legend()
+    return fig, ax
+
+
+def plot_label_balance(ns, empirical_per_batch, empirical_fixed):
+    fig, ax = plt.subplots(figsize=(6.5, 3))
+    ax.plot(ns, [label_balance(n) for n in ns], "k-", lw=1, label="theory, p ~ U(0,1) per batch")
+    ax.plot(ns, empirical_per_batch, "o", color="#d95f02", label="sampled, p ~ U(0,1) per batch")
+    ax.plot(ns, empirical_fixed, "s", color="#1b9e77", label="sampled, p = 0.5")
+    ax.axhline(0.5, color="grey", lw=0.8, ls="--")
+    ax.set_xlabel("N")
+    ax.set_ylabel("P(label = 1)")
+    ax.legend()
+    return fig, ax
+
+
+def plot_bits_seen(n: int, simulated: dict[str, list[float]]):
+    """Best possible accuracy when only k of the last N bits are seen: theory and simulation."""
+    fig, ax = plt.subplots(figsize=(6.5, 3))
+    ks = list(range(n + 1))
+    for prob, color in (("per_batch", "#d95f02"), (0.5, "#1b9e77")):
+        label = "p ~ U(0,1) per batch" if prob == "per_batch" else "p = 0.5"
+        ax.plot(ks, [best_accuracy_seeing(n, k, prob) for k in ks], "-", color=color,
+                label=f"theory, {label}")
+        ax.plot(ks, simulated[str(prob)], "o", color=color, ms=5, label=f"simulated, {label}")
+    ax.set_xlabel(f"bits seen among the last N = {n}")
+    ax.set_ylabel("best accuracy")
+    ax.set_ylim(0.45, 1.02)
+    ax.legend(fontsize=8)
+    return fig, ax
+
+
+def plot_connectivity(nets: dict[str, "RNN"]):
+    """Recurrent matrices side by side (row: receiving neuron, column: sending neuron)."""
+    fig, axes = plt.subplots(1, len(nets), figsize=(4.2 * len(nets), 4))
+    axes = np.atleast_1d(axes)
+    for ax, (title, net) in zip(axes, nets.items()):
+        w = full_recurrent_matrix(net).numpy()
+        lim = np.abs(w).max()
+        im = ax.imshow(w, cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
+        ax.set_title(title)
+        ax.set_xlabel("from neuron")
+        ax.set_ylabel("to neuron")
+        ax.grid(False)
+        fig.colorbar(im, ax=ax, shrink=0.8)
+    return fig, axes
+
+
+def plot_parameters(rows: list[dict]):
+    """Total and trainable parameters at one stage, modular against non-modular (equal neurons)."""
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    sizes = sorted({r["module_size"] for r in rows})
+    x = np.arange(len(sizes))
+    for j, (arch, key, hatch) in enumerate((("modular", "total_all", ""),
+                                            ("modular", "trainable_all", "//"),
+                                            ("nonmodular", "total_all", ""))):
+        vals = [next(r[key] for r in rows if r["architecture"] == arch and r["module_size"] == m)
+                for m in sizes]
+        ax.bar(x + (j - 1) * 0.27, vals, 0.27, color=ARCH_COLORS[arch], hatch=hatch,
+               alpha=0.9 if hatch == "" else 0.5,
+               label=f"{arch}, {'trainable' if 'trainable' in key else 'total'}")
+    ax.set_yscale("log")
+    ax.set_xticks(x)
+    ax.set_xticklabels([f"M_m = {m}\n({rows[0]['n'] - 1} modules)" for m in sizes])
+    ax.set_ylabel("parameters")
+    ax.legend(fontsize=8)
+    return fig, ax
+
+
+def plot_steps_to_criterion(histories_by_size: dict[int, list[dict]], epoch: int = 500):
+    sizes = sorted(histories_by_size)
+    fig, axes = plt.subplots(1, len(sizes), figsize=(3.3 * len(sizes), 3.2), sharey=True)
+    axes = np.atleast_1d(axes)
+    for ax, m in zip(axes, sizes):
+        for h in histories_by_size[m]:
+            ns = [s["n"] for s in h["stages"]]
+            steps = [s["steps"] for s in h["stages"]]
+            ax.plot(ns, steps, ".-", lw=0.8, color=SIZE_COLORS.get(m, None), alpha=0.8,
+                    label=f"seed {h['config']['seed']}")
+        ax.axhline(epoch, color="k", ls="--", lw=0.8)
+        ax.set_yscale("log")
+        ax.set_title(f"M_m = {m}")
+        ax.set_xlabel("N")
+    axes[0].set_ylabel("SGD steps to criterion\n(dashed: one epoch)")
+    axes[0].legend(fontsize=7)
+    return fig, axes
+
+
+def plot_wall_time(histories_by_size: dict[int, list[dict]]):
+    fig, ax = plt.subplots(figsize=(6.5, 3.2))
+    for m in sorted(histories_by_size):
+        for i, h in enumerate(histories_by_size[m]):
+            ns = [s["n"] for s in h["stages"]]
+            ax.plot(ns, np.cumsum([s["seconds"] for s in h["stages"]]) / 60, "-", lw=1,
+                    color=SIZE_COLORS.get(m), label=f"M_m = {m}" if i == 0 else None)
+    ax.set_xlabel("N")
+    ax.set_ylabel("cumulative wall time (min, 1 CPU thread)")
+    ax.legend()
+    return fig, ax
+
+
+def plot_head_accuracy(panels: dict[str, dict[str, dict[str, float]]], threshold: float = 0.98):
+    """Accuracy of every head after growth, one line per run, one panel per test distribution."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.2), sharey=True)
+    axes = np.atleast_1d(axes)
+    for ax, (title, acc_by_run) in zip(axes, panels.items()):
+        for label, acc in acc_by_run.items():
+            m = int(label.split("M_m=")[1].split(",")[0]) if "M_m=" in label else None
+            ax.plot([int(k) for k in acc], list(acc.values()), "-", lw=0.8,
+                    color=SIZE_COLORS.get(m), alpha=0.8)
+        ax.axhline(threshold, color="k", ls="--", lw=0.8)
+        ax.set_title(title)
+        ax.set_xlabel("head (N it was trained for)")
+    axes[0].set_ylabel("accuracy after growth")
+    for m, c in SIZE_COLORS.items():
+        axes[-1].plot([], [], color=c, label=f"M_m = {m}")
+    axes[-1].legend(fontsize=8)
+    return fig, axes
+
+
+def plot_ablation(steps_by_variant: dict[str, list[list[int]]], ns: list[int], epoch: int = 500):
+    """Median (over seeds) steps to criterion per N for each training variant."""
+    fig, ax = plt.subplots(figsize=(6.5, 3.4))
+    for label, runs in steps_by_variant.items():
+        length = min(len(r) for r in runs)
+        med = np.median(np.array([r[:length] for r in runs]), axis=0)
+        ax.plot(ns[:length], med, ".-", label=label)
+    ax.axhline(epoch, color="k", ls="--", lw=0.8)
+    ax.set_yscale("log")
+    ax.set_xlabel("N")
+    ax.set_ylabel("steps to criterion (median of seeds)")
+    ax.legend(fontsize=8)
+    return fig, ax
+
+
+def plot_answers(x: torch.Tensor, rows):
+    """A sequence and each head's answer (green: right, red: wrong)."""
+    fig, (a0, a1) = plt.subplots(2, 1, figsize=(8, 3.2), height_ratios=[1, 2])
+    a0.imshow(x.reshape(1, -1).numpy(), cmap="Greys", aspect="auto", vmin=0, vmax=1.4)
+    a0.set_yticks([])
+    a0.set_xlabel("input bits")
+    a0.grid(False)
+    ns = [r.n for r in rows]
+    ok = [r.answer == r.label for r in rows]
+    a1.bar(ns, [r.confidence for r in rows], color=["#1b9e77" if o else "#d62728" for o in ok])
+    a1.set_ylim(0.4, 1.02)
+    a1.set_xlabel("head N")
+    a1.set_ylabel("confidence of answer")
+    a1.set_title(f"{sum(ok)}/{len(ok)} heads answer correctly")
+    return fig, (a0, a1)
