@@ -69,6 +69,8 @@ def _add_curriculum_flags(p: argparse.ArgumentParser, lr: float) -> None:
     p.add_argument("--max-steps", type=_positive_int, default=20_000,
                    help="step budget per stage; the run stops and says so when a stage "
                         "spends it without reaching the criterion (default 20000)")
+    p.add_argument("--max-total-steps", type=_positive_int, default=None,
+                   help="step budget for the whole run (all stages); default: none")
     p.add_argument("--bit-prob", type=_bit_prob, default="per_batch",
                    help="'per_batch' (one p ~ U(0,1) per batch, as the authors) or a fixed "
                         "Bernoulli probability")
@@ -158,6 +160,7 @@ def _config_from_args(args) -> "GrowthConfig":
     common = dict(max_n=args.max_n, seed=args.seed, lr=args.lr, momentum=args.momentum,
                   batch_size=args.batch_size, eval_every=args.eval_every,
                   eval_batches=args.eval_batches, max_steps_per_stage=args.max_steps,
+                  max_total_steps=args.max_total_steps,
                   bit_prob=args.bit_prob)
     if args.command == "grow":
         return GrowthConfig(architecture="modular", module_size=args.module_size,

@@ -36,7 +36,7 @@ __all__ = ["GrowthConfig", "train_curriculum", "evaluate", "lr_multiplier", "Run
 
 ARCHITECTURES = ("modular", "nonmodular")
 # fields that may change when a run is resumed (budgets), all others must match
-RESUMABLE_CHANGES = ("max_n", "max_steps_per_stage")
+RESUMABLE_CHANGES = ("max_n", "max_steps_per_stage", "max_total_steps")
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,7 @@ class GrowthConfig:
     threshold: float = 0.98
     steps_per_epoch: int = 500
     max_steps_per_stage: int = 20_000
+    max_total_steps: int | None = None
     bit_prob: float | str = "per_batch"
 
     def __post_init__(self):
@@ -74,6 +75,8 @@ class GrowthConfig:
                      "max_steps_per_stage"):
             if int(getattr(self, name)) < 1:
                 errors.append(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.max_total_steps is not None and self.max_total_steps < 1:
+            errors.append(f"max_total_steps must be >= 1 or None, got {self.max_total_steps}")
         if self.n_start < 1:
             errors.append(f"n_start must be >= 1, got {self.n_start}")
         if self.max_n < self.n_start:
@@ -300,6 +303,10 @@ def train_curriculum(cfg: GrowthConfig, out: Path | str | None = None, *, resume
                 if steps >= cfg.max_steps_per_stage:
                     raise RunStopped(f"N={n} not solved within {cfg.max_steps_per_stage} steps "
                                      f"(newest head {acc[-1]:.3f}, mean {sum(acc) / len(acc):.3f})")
+                done = sum(s["steps"] for s in hist["stages"]) + steps
+                if cfg.max_total_steps is not None and done >= cfg.max_total_steps:
+                    raise RunStopped(f"total step budget of {cfg.max_total_steps} spent during "
+                                     f"N={n} (newest head {acc[-1]:.3f})")
             hist["stages"].append({
                 "n": n, "steps": steps, "epochs": math.ceil(steps / cfg.steps_per_epoch),
                 "seconds": round(time.perf_counter() - t0, 3),

@@ -134,3 +134,11 @@ def test_bad_configs_give_clear_errors(kwargs, match):
         GrowthConfig(**kwargs)
     with pytest.raises(ValueError, match="unknown config fields"):
         GrowthConfig.from_dict({"modul_size": 3})
+
+
+def test_total_step_budget_stops_the_run():
+    cfg = GrowthConfig(max_n=8, max_total_steps=700, eval_batches=2, seed=0)
+    res = train_curriculum(cfg, progress=False)
+    assert res.history["status"] == "stopped"
+    assert "total step budget of 700" in res.history["message"]
+    assert sum(s["steps"] for s in res.history["stages"]) < 700
