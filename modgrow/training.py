@@ -31,7 +31,7 @@ from .network import RNN, Structure
 from .store import load_tensors, provenance, read_json, save_tensors, write_json
 from .tasks import parity_batch
 
-__all__ = ["GrowthConfig", "train_curriculum", "evaluate", "lr_multiplier", "RunStopped", "RunResult",
+__all__ = ["GrowthConfig", "train_curriculum", "evaluate", "lr_multiplier", "RunStopped", "RunResult", "Stage",
            "load_network"]
 
 ARCHITECTURES = ("modular", "nonmodular")
@@ -180,6 +180,30 @@ def training_loss(net: RNN, x: torch.Tensor, y: torch.Tensor, first: int,
     return sum(F.cross_entropy(logits[j], y[:, i]) for j, i in enumerate(heads))
 
 
+class Stage:
+    """One curriculum stage of ``net``: which parameters train (per the config's freezing
+    policy), a fresh Nesterov-SGD optimiser over them, and the SGD step."""
+
+    def __init__(self, net: RNN, cfg: GrowthConfig, device: str = "cpu"):
+        self.net, self.cfg, self.device = net, cfg, device
+        self.ns = head_ns(cfg, len(net.heads))
+        groups, self.first = _mark_trainable(net, cfg)
+        self.trainable = [p for g in groups for p in g["params"]]
+        self.opt = torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=True)
+
+    def step(self, generator: torch.Generator) -> None:
+        """One SGD step on a fresh batch: forward, summed cross-entropy, backward, gradient
+        clipping over the trainable parameters, optimiser step."""
+        cfg = self.cfg
+        x, y = parity_batch(self.ns, cfg.batch_size, generator=generator, bit_prob=cfg.bit_prob)
+        loss = training_loss(self.net, x.to(self.device), y.to(self.device), self.first,
+                             generator)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.trainable, cfg.clip)
+        self.opt.step()
+
+
 @torch.no_grad()
 def evaluate(net: RNN, ns: list[int], n_batches: int, batch_size: int,
              generator: torch.Generator, bit_prob="per_batch", seq_len: int | None = None,
@@ -275,20 +299,12 @@ def train_curriculum(cfg: GrowthConfig, out: Path | str | None = None, *, resume
     try:
         while True:
             t0 = time.perf_counter()
-            ns = head_ns(cfg, len(net.heads))
-            groups, first = _mark_trainable(net, cfg)
-            trainable = [p for g in groups for p in g["params"]]
-            opt = torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=True)
+            stage = Stage(net, cfg, device)
+            ns = stage.ns
             steps, acc = 0, [0.0] * len(ns)
             while True:
                 for _ in range(cfg.eval_every):
-                    x, y = parity_batch(ns, cfg.batch_size, generator=generator,
-                                        bit_prob=cfg.bit_prob)
-                    loss = training_loss(net, x.to(device), y.to(device), first, generator)
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    torch.nn.utils.clip_grad_norm_(trainable, cfg.clip)
-                    opt.step()
+                    stage.step(generator)
                     steps += 1
                     steps_total += 1
                     if stop_after_steps is not None and steps_total >= stop_after_steps:

@@ -1,0 +1,93 @@
+"""Comparing the modular and non-modular networks (chapter 4): capacity at equal neurons and
+equal parameters, and two generalisation tests.
+
+Generalisation tests, both run on networks taken at the same curriculum stage N0:
+
+* length generalisation: accuracy of every head on sequences ``factor`` times longer than the
+  longest the network was trained on at that stage (training distribution of bits, so that the
+  factor-1 accuracy is the criterion's and only the length changes);
+* transfer: the network grows for N0 + 1 (a new module for the modular network, a new head for the
+  non-modular one) and the accuracy of the new head is measured before training and after a few SGD
+  steps of the ordinary curriculum stage.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import replace
+
+import torch
+
+from .network import RNN, count_parameters
+from .tasks import sequence_length_range
+from .training import GrowthConfig, Stage, evaluate, grow, head_ns, load_network, train_curriculum
+
+__all__ = ["stage_network", "length_generalisation", "transfer_curve", "params_by_stage",
+           "max_n_at_neurons"]
+
+
+def stage_network(cfg: GrowthConfig, n: int, scratch: "Path | None" = None) -> RNN:
+    """The network of run ``cfg`` right after it solved N = n: from the run's stage checkpoint
+    when it exists, else by recomputing the run up to n (the same network on the same machine)."""
+    if scratch is not None and (scratch / f"stage_{n:03d}.pt").exists():
+        return load_network(scratch / f"stage_{n:03d}.pt")[0]
+    res = train_curriculum(replace(cfg, max_n=n), progress=False)
+    if res.history.get("max_n_reached") != n:
+        raise ValueError(f"run {cfg} does not reach N={n}")
+    return res.network
+
+
+@torch.no_grad()
+def length_generalisation(net: RNN, cfg: GrowthConfig, factors=(1, 2, 5, 10),
+                          n_batches: int = 4, seed: int = 0) -> dict:
+    """Accuracy of every head at sequence lengths ``factor`` x the longest trained length."""
+    ns = head_ns(cfg, len(net.heads))
+    longest = sequence_length_range(max(ns))[1] - 1
+    out = {}
+    for f in factors:
+        g = torch.Generator().manual_seed(seed)
+        acc = evaluate(net, ns, n_batches, 256, g, cfg.bit_prob, seq_len=f * longest)
+        out[str(f)] = {str(n): round(a, 5) for n, a in zip(ns, acc)}
+    return {"longest_trained": longest, "accuracy": out}
+
+
+def transfer_curve(net: RNN, cfg: GrowthConfig, checkpoints=(0, 50, 100, 200, 500),
+                   n_eval: int = 10, seed: int = 0) -> dict:
+    """Grow ``net`` once more and train the new stage; accuracy of the new head (and mean of all
+    heads) after each number of SGD steps in ``checkpoints``."""
+    net = copy.deepcopy(net)
+    g = torch.Generator().manual_seed(seed)
+    grow(net, cfg, g)
+    stage = Stage(net, cfg)
+    done, rows = 0, []
+    for c in sorted(checkpoints):
+        for _ in range(c - done):
+            stage.step(g)
+        done = c
+        acc = evaluate(net, stage.ns, n_eval, 256, torch.Generator().manual_seed(seed + 1),
+                       cfg.bit_prob)
+        rows.append({"steps": c, "new_head": round(acc[-1], 5),
+                     "mean": round(sum(acc) / len(acc), 5)})
+    return {"n": stage.ns[-1], "curve": rows}
+
+
+def params_by_stage(history: dict) -> list[dict]:
+    """Total and trainable parameters of a run's network at every stage it solved."""
+    cfg = GrowthConfig.from_dict(history["config"])
+    from .training import lr_multiplier, new_network
+    g = torch.Generator().manual_seed(0)
+    net = new_network(cfg, g)
+    rows = []
+    for s in history["stages"]:
+        if s["n"] > cfg.n_start:
+            grow(net, cfg, g)
+        c = count_parameters(net, lambda b, cls, name: lr_multiplier(cfg, net.n_blocks, b, cls) > 0)
+        rows.append({"n": s["n"], "neurons": net.n_neurons, "total": c["total"]["all"],
+                     "trainable": c["trainable"]["all"]})
+    return rows
+
+
+def max_n_at_neurons(history: dict, neurons: int) -> int | None:
+    """Largest N a run solved with at most ``neurons`` neurons (None if none)."""
+    ok = [r["n"] for r in params_by_stage(history) if r["neurons"] <= neurons]
+    return max(ok) if ok else None
