@@ -23,7 +23,7 @@ from .tasks import sequence_length_range
 from .training import GrowthConfig, Stage, evaluate, grow, head_ns, load_network, train_curriculum
 
 __all__ = ["stage_network", "length_generalisation", "transfer_curve", "params_by_stage",
-           "max_n_at_neurons"]
+           "max_n_within"]
 
 
 def stage_network(cfg: GrowthConfig, n: int, scratch: "Path | None" = None) -> RNN:
@@ -87,7 +87,60 @@ def params_by_stage(history: dict) -> list[dict]:
     return rows
 
 
-def max_n_at_neurons(history: dict, neurons: int) -> int | None:
-    """Largest N a run solved with at most ``neurons`` neurons (None if none)."""
-    ok = [r["n"] for r in params_by_stage(history) if r["neurons"] <= neurons]
-    return max(ok) if ok else None
+def max_n_within(history: dict, neurons: int | None = None, params: int | None = None,
+                 total_steps: int | None = None) -> int:
+    """Largest N a run solved using at most ``neurons`` neurons, ``params`` parameters in all,
+    and ``total_steps`` SGD steps counted from the start (0 when it solved none)."""
+    best, spent = 0, 0
+    for row, stage in zip(params_by_stage(history), history["stages"]):
+        spent += stage["steps"]
+        if neurons is not None and row["neurons"] > neurons:
+            break
+        if params is not None and row["total"] > params:
+            break
+        if total_steps is not None and spent > total_steps:
+            break
+        best = row["n"]
+    return best
+
+
+def _ci(values) -> str:
+    from .analysis import mean_ci
+    m, ci = mean_ci(values)
+    return f"{m:.1f}" if ci != ci else f"{m:.1f} ± {ci:.1f}"
+
+
+def equal_neuron_rows(modular: dict[int, list[dict]], nonmodular: dict[int, list[dict]],
+                      total_steps: int) -> list[dict]:
+    """For each non-modular size P: the highest N of the non-modular networks (per seed) and of
+    every modular size with at most P neurons, all within ``total_steps`` steps."""
+    rows = []
+    for p, hs in sorted(nonmodular.items()):
+        row = {"neurons": p, "non-modular": [h.get("max_n_reached") or 0 for h in hs]}
+        for m, mh in sorted(modular.items()):
+            row[f"modular M_m={m}"] = [max_n_within(h, neurons=p, total_steps=total_steps)
+                                       for h in mh]
+        rows.append(row)
+    return rows
+
+
+def equal_param_rows(modular: dict[int, list[dict]], nonmodular: dict[int, list[dict]],
+                     total_steps: int) -> list[dict]:
+    """For each non-modular network: its total parameters at the end, its highest N, and the
+    highest N of each modular size with at most as many parameters in all."""
+    rows = []
+    for p, hs in sorted(nonmodular.items()):
+        for h in hs:
+            params = params_by_stage(h)[-1]["total"] if h["stages"] else 0
+            row = {"non-modular neurons": p, "seed": h["config"]["seed"], "parameters": params,
+                   "non-modular": h.get("max_n_reached") or 0}
+            for m, mh in sorted(modular.items()):
+                row[f"modular M_m={m}"] = [max_n_within(x, params=params, total_steps=total_steps)
+                                           for x in mh]
+            rows.append(row)
+    return rows
+
+
+def summarise(rows: list[dict]) -> list[dict]:
+    """Rows with per-seed lists turned into 'mean ± 95% CI' strings."""
+    return [{k: (_ci(v) if isinstance(v, list) else v) for k, v in r.items()} for r in rows]

@@ -154,6 +154,8 @@ def import_run_folder(folder: Path) -> StoredRun:
     cfg = GrowthConfig.from_dict(hist["config"])
     last = hist["stages"][-1]["n"]
     net, _ = load_network(folder / f"stage_{last:03d}.pt")
+    # keep the stage checkpoints where load_or_run would have left them (for stage analyses)
+    shutil.copytree(folder, scratch_dir() / run_path(cfg).name, dirs_exist_ok=True)
     return store_run(RunResult(hist, net), cfg)
 
 
@@ -366,3 +368,24 @@ def head_accuracy(run: StoredRun, n_batches: int = 20, bit_prob=0.5) -> dict[str
                           lambda: head_accuracy_after_growth(run.network(), run.config,
                                                              n_batches, bit_prob))
     return res["data"]
+
+
+def stage_network(cfg: GrowthConfig, n: int) -> RNN:
+    """The network of run ``cfg`` right after it solved N = n (stage checkpoint or recompute)."""
+    from .compare import stage_network as _stage
+    return _stage(cfg, n, scratch_dir() / run_path(cfg).name)
+
+
+def generalisation(cfg: GrowthConfig, n0: int, factors=(1, 2, 5, 10),
+                   checkpoints=(0, 50, 100, 200, 500)) -> dict:
+    """Stored length-generalisation and transfer results of run ``cfg`` taken at stage N = n0
+    (see ``modgrow.compare``)."""
+    from .compare import length_generalisation, transfer_curve
+    key = run_path(cfg).name
+    spec = {"run": key, "n0": n0, "factors": list(factors), "checkpoints": list(checkpoints)}
+
+    def compute():
+        net = stage_network(cfg, n0)
+        return {"length": length_generalisation(net, cfg, factors),
+                "transfer": transfer_curve(net, cfg, checkpoints)}
+    return load_or_compute("analysis", f"gen-{key[:40]}-n{n0}", spec, compute)["data"]

@@ -203,3 +203,91 @@ def plot_answers(x: torch.Tensor, rows):
     a1.set_ylabel("confidence of answer")
     a1.set_title(f"{sum(ok)}/{len(ok)} heads answer correctly")
     return fig, (a0, a1)
+
+
+# ----- chapter 4: modular against non-modular ------------------------------------------------------
+
+HIDDEN_COLORS = {20: "#bdbdbd", 50: "#969696", 100: "#636363", 150: "#252525", 500: "#000000"}
+
+
+def _errorbar(ax, x, values, **kw):
+    from .analysis import mean_ci
+    m, ci = mean_ci(values)
+    ax.errorbar([x], [m], yerr=[0 if np.isnan(ci) else ci], capsize=3, **kw)
+    ax.plot([x] * len(values), values, ".", color=kw.get("color"), alpha=0.4, ms=4)
+
+
+def plot_capacity(modular_curves: dict[int, list[tuple[list, list]]],
+                  nonmodular_points: dict[int, tuple[float, list[int]]], xlabel: str,
+                  logx: bool = False):
+    """Highest N reached against a size measure (neurons or parameters). Modular: one thin line
+    per seed through its stages (within the budget); non-modular: mean ± 95% CI over seeds with
+    the seeds as dots."""
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    for m, curves in sorted(modular_curves.items()):
+        for i, (xs, ns) in enumerate(curves):
+            ax.plot(xs, ns, "-", lw=1, color=SIZE_COLORS.get(m), alpha=0.7,
+                    label=f"modular, M_m = {m}" if i == 0 else None)
+    for h, (x, values) in sorted(nonmodular_points.items()):
+        _errorbar(ax, x, values, color=HIDDEN_COLORS.get(h, "k"), marker="s", ms=7,
+                  label=f"non-modular, {h} neurons")
+    if logx:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("highest N reached")
+    ax.legend(fontsize=7, ncol=2)
+    return fig, ax
+
+
+def plot_steps_both(modular: list[dict], nonmodular: dict[int, list[dict]], epoch: int = 500):
+    """Steps to criterion against N, both architectures on one figure."""
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    for i, h in enumerate(modular):
+        ax.plot([s["n"] for s in h["stages"]], [s["steps"] for s in h["stages"]], ".-", lw=0.8,
+                color=ARCH_COLORS["modular"], alpha=0.7,
+                label=f"modular, M_m = {h['config']['module_size']}" if i == 0 else None)
+    for hid, hs in sorted(nonmodular.items()):
+        for i, h in enumerate(hs):
+            ax.plot([s["n"] for s in h["stages"]], [s["steps"] for s in h["stages"]], "s-",
+                    ms=3, lw=0.8, color=HIDDEN_COLORS.get(hid, "k"), alpha=0.8,
+                    label=f"non-modular, {hid} neurons" if i == 0 else None)
+    ax.axhline(epoch, color="k", ls="--", lw=0.8)
+    ax.set_yscale("log")
+    ax.set_xlabel("N")
+    ax.set_ylabel("SGD steps to criterion")
+    ax.legend(fontsize=7)
+    return fig, ax
+
+
+def plot_length_generalisation(groups: dict[str, list[dict]]):
+    """Mean accuracy over heads against the sequence-length factor; one line per seed."""
+    fig, ax = plt.subplots(figsize=(6.5, 3.4))
+    palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for (label, results), color in zip(groups.items(), palette):
+        for i, r in enumerate(results):
+            factors = [int(f) for f in r["length"]["accuracy"]]
+            means = [np.mean(list(a.values())) for a in r["length"]["accuracy"].values()]
+            ax.plot(factors, means, "o-", color=color, alpha=0.8, label=label if i == 0 else None)
+    ax.set_xscale("log")
+    ax.set_xticks([1, 2, 5, 10])
+    ax.set_xticklabels(["1x", "2x", "5x", "10x"])
+    ax.set_xlabel("sequence length / longest trained length")
+    ax.set_ylabel("mean accuracy over heads")
+    ax.legend(fontsize=8)
+    return fig, ax
+
+
+def plot_transfer(groups: dict[str, list[dict]]):
+    """Accuracy of the new head against SGD steps after growing for N0 + 1."""
+    fig, ax = plt.subplots(figsize=(6.5, 3.4))
+    palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for (label, results), color in zip(groups.items(), palette):
+        for i, r in enumerate(results):
+            curve = r["transfer"]["curve"]
+            ax.plot([c["steps"] for c in curve], [c["new_head"] for c in curve], "o-",
+                    color=color, alpha=0.8, label=label if i == 0 else None)
+    ax.set_xlabel("SGD steps on the new task")
+    ax.set_ylabel("accuracy of the new head")
+    ax.axhline(0.98, color="k", ls="--", lw=0.8)
+    ax.legend(fontsize=8)
+    return fig, ax
