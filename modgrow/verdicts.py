@@ -47,7 +47,8 @@ def curriculum_verdicts(histories: list[dict], head_accuracy: dict[str, dict[str
         "claim": "old tasks are kept while the network grows (frozen modules)",
         "paper": "all heads stay above criterion",
         "this book": f"{len(accs) - below}/{len(accs)} heads above 98% after growth "
-                     f"(balanced bits, last stage's sequence lengths); lowest {min(accs):.3f}",
+                     f"(training distribution of bits, at the last stage's longer sequences); "
+                     f"lowest {min(accs):.3f}",
         "verdict": "holds" if below == 0 else ("holds partly" if below / len(accs) < 0.1
                                                else "fails"),
     })
