@@ -301,6 +301,10 @@ def reproduce(path: Path, up_to_n: int | None = None, progress: bool = True) -> 
         raise ValueError(f"{path}: reproduce handles curriculum runs; analyses are recomputed "
                          f"by their chapter with the stored result moved away")
     cfg = GrowthConfig.from_dict(stored["config"])
+    # float reductions depend on the thread count: use the stored run's for a bitwise check
+    threads = stored["provenance"].get("torch_threads")
+    if threads:
+        torch.set_num_threads(int(threads))
     if up_to_n is not None:
         from dataclasses import replace
         cfg = replace(cfg, max_n=min(up_to_n, cfg.max_n))

@@ -259,15 +259,22 @@ def plot_steps_both(modular: list[dict], nonmodular: dict[int, list[dict]], epoc
     return fig, ax
 
 
-def plot_length_generalisation(groups: dict[str, list[dict]]):
-    """Mean accuracy over heads against the sequence-length factor; one line per seed."""
+def _group_lines(groups: dict[str, list[dict]], xy):
+    """One colour per group, one line per result; ``xy(result) -> (xs, ys)``."""
     fig, ax = plt.subplots(figsize=(6.5, 3.4))
     palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for (label, results), color in zip(groups.items(), palette):
         for i, r in enumerate(results):
-            factors = [int(f) for f in r["length"]["accuracy"]]
-            means = [np.mean(list(a.values())) for a in r["length"]["accuracy"].values()]
-            ax.plot(factors, means, "o-", color=color, alpha=0.8, label=label if i == 0 else None)
+            xs, ys = xy(r)
+            ax.plot(xs, ys, "o-", color=color, alpha=0.8, label=label if i == 0 else None)
+    return fig, ax
+
+
+def plot_length_generalisation(groups: dict[str, list[dict]]):
+    """Mean accuracy over heads against the sequence-length factor; one line per seed."""
+    fig, ax = _group_lines(groups, lambda r: (
+        [int(f) for f in r["length"]["accuracy"]],
+        [np.mean(list(a.values())) for a in r["length"]["accuracy"].values()]))
     ax.set_xscale("log")
     ax.set_xticks([1, 2, 5, 10])
     ax.set_xticklabels(["1x", "2x", "5x", "10x"])
@@ -279,13 +286,8 @@ def plot_length_generalisation(groups: dict[str, list[dict]]):
 
 def plot_transfer(groups: dict[str, list[dict]]):
     """Accuracy of the new head against SGD steps after growing for N0 + 1."""
-    fig, ax = plt.subplots(figsize=(6.5, 3.4))
-    palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for (label, results), color in zip(groups.items(), palette):
-        for i, r in enumerate(results):
-            curve = r["transfer"]["curve"]
-            ax.plot([c["steps"] for c in curve], [c["new_head"] for c in curve], "o-",
-                    color=color, alpha=0.8, label=label if i == 0 else None)
+    fig, ax = _group_lines(groups, lambda r: ([c["steps"] for c in r["transfer"]["curve"]],
+                                              [c["new_head"] for c in r["transfer"]["curve"]]))
     ax.set_xlabel("SGD steps on the new task")
     ax.set_ylabel("accuracy of the new head")
     ax.axhline(0.98, color="k", ls="--", lw=0.8)
