@@ -203,7 +203,7 @@ def growth_configs(prof: str | None = None) -> list[GrowthConfig]:
     """Chapter 3: growth runs for each module size and seed."""
     prof = prof or profile()
     if prof == "quick":
-        return [GrowthConfig(module_size=m, seed=0, max_n=4, eval_batches=4) for m in (5, 10)]
+        return [GrowthConfig(module_size=m, seed=0, max_n=3, eval_batches=4) for m in (5, 10)]
     return [GrowthConfig(module_size=m, seed=s, max_n=60 if m == 10 else 50,
                          max_steps_per_stage=PAPER_STEP_BUDGET)
             for m in (5, 10, 15, 20) for s in (0, 1, 2)]
@@ -213,7 +213,7 @@ def ablation_configs(prof: str | None = None) -> dict[str, list[GrowthConfig]]:
     """Chapter 3: initialisation of new modules and freezing, module size 10."""
     prof = prof or profile()
     if prof == "quick":
-        base = GrowthConfig(module_size=10, max_n=4, eval_batches=4)
+        base = GrowthConfig(module_size=10, max_n=3, eval_batches=4)
         seeds = (0,)
     else:
         base = GrowthConfig(module_size=10, max_n=20, max_steps_per_stage=PAPER_STEP_BUDGET)
@@ -240,7 +240,7 @@ def baseline_configs(prof: str | None = None) -> list[GrowthConfig]:
     curriculum stops at N = 30, enough to exceed any modular network of at most 150 neurons."""
     prof = prof or profile()
     if prof == "quick":
-        return [GrowthConfig(architecture="nonmodular", module_size=h, lr=0.05, max_n=4,
+        return [GrowthConfig(architecture="nonmodular", module_size=h, lr=0.05, max_n=3,
                              eval_batches=4) for h in (20, 30)]
     return [GrowthConfig(architecture="nonmodular", module_size=h, seed=s, lr=0.05,
                          max_n=BASELINE_MAX_N, max_steps_per_stage=PAPER_STEP_BUDGET,
@@ -276,6 +276,13 @@ def compute(name: str, shard: tuple[int, int] = (0, 1), progress: bool = True) -
     if not 0 <= i < n:
         raise ValueError(f"bad shard {i}/{n}")
     return [load_or_run(c, progress=progress) for c in EXPERIMENTS[name]()[i::n]]
+
+
+def quick_check() -> None:
+    """Fail loudly if the quick profile stops being quick (used by the tests)."""
+    for name, configs in EXPERIMENTS.items():
+        for c in configs("quick"):
+            assert c.max_n <= 4, (name, c)
 
 
 # ----- CLI: reproduce, results, import -------------------------------------------------------------

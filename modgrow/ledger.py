@@ -56,7 +56,7 @@ def chapter3() -> list[dict]:
     return verdicts.curriculum_verdicts([r.history for r in runs], head_acc, ablations)
 
 
-N0 = {"paper": 10, "quick": 3}
+N0 = {"paper": 10, "quick": 2}
 
 
 def _histories(configs) -> dict[int, list[dict]]:

@@ -94,3 +94,9 @@ def test_profile_is_validated(monkeypatch):
         ex.profile()
     monkeypatch.setenv("MODGROW_PROFILE", "quick")
     assert all(c.max_n <= 4 for c in ex.growth_configs())
+
+
+def test_quick_profile_stays_quick():
+    ex.quick_check()
+    with pytest.raises(ValueError, match="unknown experiment"):
+        ex.compute("everything")
