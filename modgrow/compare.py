@@ -14,6 +14,8 @@ Generalisation tests, both run on networks taken at the same curriculum stage N0
 from __future__ import annotations
 
 import copy
+import functools
+import json
 from dataclasses import replace
 
 import torch
@@ -73,18 +75,24 @@ def transfer_curve(net: RNN, cfg: GrowthConfig, checkpoints=(0, 50, 100, 200, 50
 
 def params_by_stage(history: dict) -> list[dict]:
     """Total and trainable parameters of a run's network at every stage it solved."""
-    cfg = GrowthConfig.from_dict(history["config"])
+    return [dict(r) for r in _params_by_stage(json.dumps(history["config"], sort_keys=True),
+                                              tuple(s["n"] for s in history["stages"]))]
+
+
+@functools.lru_cache(maxsize=256)
+def _params_by_stage(config_json: str, ns: tuple[int, ...]) -> tuple[dict, ...]:
+    cfg = GrowthConfig.from_dict(json.loads(config_json))
     from .training import lr_multiplier, new_network
     g = torch.Generator().manual_seed(0)
     net = new_network(cfg, g)
     rows = []
-    for s in history["stages"]:
-        if s["n"] > cfg.n_start:
+    for n in ns:
+        if n > cfg.n_start:
             grow(net, cfg, g)
         c = count_parameters(net, lambda b, cls, name: lr_multiplier(cfg, net.n_blocks, b, cls) > 0)
-        rows.append({"n": s["n"], "neurons": net.n_neurons, "total": c["total"]["all"],
+        rows.append({"n": n, "neurons": net.n_neurons, "total": c["total"]["all"],
                      "trainable": c["trainable"]["all"]})
-    return rows
+    return tuple(rows)
 
 
 def max_n_within(history: dict, neurons: int | None = None, params: int | None = None,
