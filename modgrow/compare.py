@@ -152,3 +152,27 @@ def equal_param_rows(modular: dict[int, list[dict]], nonmodular: dict[int, list[
 def summarise(rows: list[dict]) -> list[dict]:
     """Rows with per-seed lists turned into 'mean ± 95% CI' strings."""
     return [{k: (_ci(v) if isinstance(v, list) else v) for k, v in r.items()} for r in rows]
+
+
+def capacity_curves(modular: dict[int, list[dict]], measure: str,
+                    total_steps: int | None = None) -> dict[int, list[tuple[list, list]]]:
+    """Per module size and seed: (size measure, N) at every stage solved within the budget;
+    ``measure`` is "neurons" or "total" (parameters)."""
+    curves = {}
+    for m, hs in modular.items():
+        for h in hs:
+            keep = max_n_within(h, total_steps=total_steps)
+            rows = [r for r in params_by_stage(h) if r["n"] <= keep]
+            curves.setdefault(m, []).append(([r[measure] for r in rows], [r["n"] for r in rows]))
+    return curves
+
+
+def capacity_points(nonmodular: dict[int, list[dict]], measure: str) -> dict[int, tuple]:
+    """Per non-modular size: (size measure, highest N of each seed); for parameters the measure
+    is the mean over seeds of the final network's total."""
+    out = {}
+    for p, hs in nonmodular.items():
+        finals = [params_by_stage(h)[-1][measure] for h in hs if h["stages"]]
+        out[p] = (sum(finals) / len(finals) if finals else p,
+                  [h.get("max_n_reached") or 0 for h in hs])
+    return out
