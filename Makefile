@@ -13,6 +13,9 @@ STAMP  := $(VENV)/.installed
 # plt.show() puts no figure in the notebook output. Kernel-running targets
 # therefore set the inline backend explicitly.
 export MPLBACKEND := Agg
+# Book builds and nbval load stored results; a missing one is an error (make book NO_COMPUTE=0
+# computes it instead, e.g. with MODGROW_PROFILE=quick).
+NO_COMPUTE ?= 1
 KERNEL_MPL := MPLBACKEND=module://matplotlib_inline.backend_inline
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
@@ -40,7 +43,7 @@ pyproject.toml:
 # pytest exits 5 when nothing was collected; that is a failure here too.
 test: venv
 	$(BIN)/python -m pytest tests
-	$(KERNEL_MPL) $(BIN)/python -m pytest --nbval-lax book
+	$(KERNEL_MPL) MODGROW_NO_COMPUTE=$(NO_COMPUTE) $(BIN)/python -m pytest --nbval-lax book
 
 vendor:
 	bash tools/vendor_js.sh
@@ -51,7 +54,7 @@ check-offline:
 # --all: rebuild every page. Sphinx only re-reads changed sources, so without it
 # a change in modgrow/ or in the results store would leave stale chapters.
 book: venv vendor
-	$(KERNEL_MPL) $(BIN)/jupyter-book build . --all -W -n --keep-going
+	$(KERNEL_MPL) MODGROW_NO_COMPUTE=$(NO_COMPUTE) $(BIN)/jupyter-book build . --all -W -n --keep-going
 	$(BIN)/python tools/check_offline.py _build/html
 
 browser-check:

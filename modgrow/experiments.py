@@ -35,6 +35,7 @@ __all__ = ["PROFILES", "profile", "results_dir", "config_key", "StoredRun", "loa
            "growth_configs", "ablation_configs", "cli_command"]
 
 PROFILES = ("paper", "quick")
+NO_COMPUTE_ENV = "MODGROW_NO_COMPUTE"
 PROFILE_ENV = "MODGROW_PROFILE"
 RESULTS_ENV = "MODGROW_RESULTS"
 
@@ -45,6 +46,15 @@ def profile() -> str:
     if p not in PROFILES:
         raise ValueError(f"{PROFILE_ENV}={p!r}: must be one of {PROFILES}")
     return p
+
+
+def _refuse_compute(what: str) -> None:
+    """With MODGROW_NO_COMPUTE=1 (book builds and nbval in CI) a missing result is an error,
+    not hours of training."""
+    if os.environ.get(NO_COMPUTE_ENV) == "1":
+        raise FileNotFoundError(
+            f"{what} is not in the results store {results_dir()} and {NO_COMPUTE_ENV}=1; "
+            f"compute it with 'python -m modgrow compute ...' (or unset {NO_COMPUTE_ENV})")
 
 
 def results_dir() -> Path:
@@ -140,6 +150,7 @@ def load_or_run(cfg: GrowthConfig, progress: bool = True, device: str = "cpu") -
     stored = load_run(cfg)
     if stored is not None:
         return stored
+    _refuse_compute(f"run {run_path(cfg).name}")
     work = scratch_dir() / run_path(cfg).name
     res = train_curriculum(cfg, work, resume=True, progress=progress, device=device)
     return store_run(res, cfg)
@@ -171,6 +182,7 @@ def load_or_compute(kind: str, name: str, cfg, compute: Callable[[], dict],
         if stored["config"] != json.loads(json.dumps(_canonical(cfg))):
             raise ValueError(f"{path}: stored config does not match the requested one")
         return stored
+    _refuse_compute(f"{kind} result {path.parent.name}")
     t0 = time.perf_counter()
     data = compute()
     out = {"kind": kind, "config": _canonical(cfg), "data": data, "provenance": provenance(device)}

@@ -100,3 +100,11 @@ def test_quick_profile_stays_quick():
     ex.quick_check()
     with pytest.raises(ValueError, match="unknown experiment"):
         ex.compute("everything")
+
+
+def test_no_compute_mode_refuses_missing_results(store, monkeypatch):
+    monkeypatch.setenv("MODGROW_NO_COMPUTE", "1")
+    with pytest.raises(FileNotFoundError, match="MODGROW_NO_COMPUTE=1"):
+        ex.load_or_run(TINY, progress=False)
+    with pytest.raises(FileNotFoundError, match="not in the results store"):
+        ex.load_or_compute("analysis", "demo", {"a": 1}, lambda: {})
