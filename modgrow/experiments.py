@@ -280,6 +280,27 @@ EXPERIMENTS = {
 }
 
 
+def compute_analyses(n0: int = 10) -> int:
+    """Compute (or load) the analyses of the stored runs that the chapters show: accuracy of every
+    head after growth (training distribution and balanced bits) and, at stage n0, length
+    generalisation and transfer (module size 10 and every non-modular run that reached n0).
+    Returns how many analyses are stored."""
+    count = 0
+    for c in growth_configs():
+        run = load_or_run(c, progress=False)
+        for bit_prob in ("per_batch", 0.5):
+            head_accuracy(run, bit_prob=bit_prob)
+            count += 1
+        if c.module_size == 10:
+            generalisation(c, n0)
+            count += 1
+    for c in baseline_configs():
+        if (load_or_run(c, progress=False).max_n_reached or 0) >= n0:
+            generalisation(c, n0)
+            count += 1
+    return count
+
+
 def compute(name: str, shard: tuple[int, int] = (0, 1), progress: bool = True) -> list[StoredRun]:
     """Load or run every config of experiment ``name`` in the active profile (``shard`` i of n
     takes configs i, i+n, ... so n processes can share the work)."""
@@ -351,6 +372,10 @@ def cli_command(args) -> int:
         for r in rows:
             print(f"{r['result']:60s} {r['status']:9s} maxN={str(r['max_n']):4s} "
                   f"{str(r['seconds']):>9s}s {r['commit']} {r['date']}")
+        return 0
+    if args.command == "compute" and args.experiment == "analyses":
+        from .ledger import N0
+        print(f"{compute_analyses(N0[profile()])} analyses stored in {results_dir()}")
         return 0
     if args.command == "compute":
         i, n = (int(v) for v in args.shard.split("/"))
