@@ -19,7 +19,7 @@ commands:
   reproduce  recompute a stored result from its config and say whether it matches
   results    list the stored results with their configs and provenance
   compute    load or run every config of one of the book's experiments (growth, ablations,
-             baseline, iclr, analyses) in the active profile (MODGROW_PROFILE=paper|quick)
+             baseline, iclr, scaling, analyses) in the active profile (MODGROW_PROFILE=paper|quick)
   import     store finished run folders (from grow/baseline --out) in the results store
 Run 'python -m modgrow COMMAND --help' for the flags of each command."""
 
@@ -142,7 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Load every stored result of one experiment of the book, "
                        "running (resumably) and storing the missing ones. The profile comes "
                        "from MODGROW_PROFILE (paper, the default, or quick).")
-    c.add_argument("experiment", choices=["growth", "ablations", "baseline", "iclr", "analyses"],
+    c.add_argument("experiment", choices=["growth", "ablations", "baseline", "iclr", "scaling",
+                                             "analyses"],
                    help="analyses: head accuracy after growth, length generalisation and "
                         "transfer of the stored runs (run it after the others)")
     c.add_argument("--shard", default="0/1",

