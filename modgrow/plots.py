@@ -293,3 +293,20 @@ def plot_transfer(groups: dict[str, list[dict]]):
     ax.axhline(0.98, color="k", ls="--", lw=0.8)
     ax.legend(fontsize=8)
     return fig, ax
+
+
+def plot_scaling(history: dict):
+    """One long growth run: steps to criterion and seconds per stage against N."""
+    fig, (a0, a1) = plt.subplots(1, 2, figsize=(9, 3.2))
+    ns = [s["n"] for s in history["stages"]]
+    a0.plot(ns, [s["steps"] for s in history["stages"]], ".-", lw=0.8,
+            color=ARCH_COLORS["modular"])
+    a0.axhline(500, color="k", ls="--", lw=0.8)
+    a0.set_yscale("log")
+    a0.set_xlabel("N")
+    a0.set_ylabel("steps to criterion")
+    a1.plot(ns, np.cumsum([s["seconds"] for s in history["stages"]]) / 60, "-",
+            color=ARCH_COLORS["modular"])
+    a1.set_xlabel("N")
+    a1.set_ylabel("cumulative wall time (min, 1 thread)")
+    return fig, (a0, a1)
