@@ -265,7 +265,7 @@ def scaling_config(prof: str | None = None) -> GrowthConfig:
     """Chapter 3, how far growth goes: the fastest module-size-10 seed continued to N = 100."""
     prof = prof or profile()
     if prof == "quick":
-        return GrowthConfig(module_size=10, seed=2, max_n=5, eval_batches=4)
+        return GrowthConfig(module_size=10, seed=2, max_n=4, eval_batches=4)
     return GrowthConfig(module_size=10, seed=2, max_n=100, max_steps_per_stage=PAPER_STEP_BUDGET)
 
 
@@ -325,7 +325,7 @@ def quick_check() -> None:
     """Fail loudly if the quick profile stops being quick (used by the tests)."""
     for name, configs in EXPERIMENTS.items():
         for c in configs("quick"):
-            assert c.max_n <= 5, (name, c)
+            assert c.max_n <= 4, (name, c)
 
 
 # ----- CLI: reproduce, results, import -------------------------------------------------------------
