@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import fields
 from pathlib import Path
 
 DESCRIPTION = """\
@@ -157,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _config_from_args(args) -> "GrowthConfig":
+def _config_from_args(args):
     from .training import GrowthConfig
 
     common = dict(max_n=args.max_n, seed=args.seed, lr=args.lr, momentum=args.momentum,

@@ -9,11 +9,10 @@ from dataclasses import dataclass
 import torch
 
 from .network import RNN, count_parameters
-from .tasks import parity_batch
-from .training import GrowthConfig, evaluate, head_ns, lr_multiplier
+from .training import GrowthConfig, evaluate, head_ns, lr_multiplier, network_at_stage
 
 __all__ = ["label_balance", "best_accuracy_seeing", "simulate_best_accuracy", "parameter_table",
-           "full_recurrent_matrix", "run_summary", "steps_by_n", "head_accuracy_after_growth",
+           "full_recurrent_matrix", "run_summary", "head_accuracy_after_growth",
            "mean_ci"]
 
 
@@ -70,16 +69,6 @@ def full_recurrent_matrix(net: RNN) -> torch.Tensor:
     return w
 
 
-def _network_of(cfg: GrowthConfig, n: int) -> RNN:
-    """A network with the structure of the stage that trains N (parameters at random)."""
-    from .training import grow, new_network
-    g = torch.Generator().manual_seed(0)
-    net = new_network(cfg, g)
-    for _ in range(n - cfg.n_start):
-        grow(net, cfg, g)
-    return net
-
-
 def parameter_table(module_sizes=(5, 10, 15, 20), n: int = 21) -> list[dict]:
     """Parameter counts by connection class at the stage training N = n: each modular network
     (n-1 modules) against a non-modular network with the same number of neurons and heads.
@@ -88,7 +77,7 @@ def parameter_table(module_sizes=(5, 10, 15, 20), n: int = 21) -> list[dict]:
     for m in module_sizes:
         for arch, size in (("modular", m), ("nonmodular", m * (n - 1))):
             cfg = GrowthConfig(architecture=arch, module_size=size, max_n=n)
-            net = _network_of(cfg, n)
+            net = network_at_stage(cfg, n, torch.Generator().manual_seed(0))
             counts = count_parameters(
                 net, lambda b, cls, name: lr_multiplier(cfg, net.n_blocks, b, cls) > 0)
             rows.append({"architecture": arch, "module_size": m, "neurons": net.n_neurons,
@@ -98,10 +87,6 @@ def parameter_table(module_sizes=(5, 10, 15, 20), n: int = 21) -> list[dict]:
 
 
 # ----- curriculum runs ---------------------------------------------------------------------------
-
-def steps_by_n(history: dict) -> tuple[list[int], list[int]]:
-    return [s["n"] for s in history["stages"]], [s["steps"] for s in history["stages"]]
-
 
 def mean_ci(values, z: float = 1.96) -> tuple[float, float]:
     """Mean and half-width of a normal-approximation 95% interval (t-quantile for small n)."""

@@ -20,7 +20,7 @@ from torch.nn import functional as F
 
 from .network import RNN, reference_final_states
 from .tasks import parity_batch, sequence_length_range
-from .training import GrowthConfig, _mark_trainable, grow, head_ns, new_network, training_loss
+from .training import GrowthConfig, _mark_trainable, head_ns, network_at_stage, training_loss
 
 __all__ = ["BenchResult", "bench_step"]
 
@@ -45,13 +45,6 @@ class BenchResult:
         d = dict(self.__dict__)
         d["speedup"] = round(self.speedup, 2)
         return d
-
-
-def _network_at_stage(cfg: GrowthConfig, n: int, generator: torch.Generator) -> RNN:
-    net = new_network(cfg, generator)
-    for _ in range(n - cfg.n_start):
-        grow(net, cfg, generator)
-    return net
 
 
 def _naive_step(net: RNN, opt, x, y, generator):
@@ -97,7 +90,7 @@ def bench_step(module_size: int = 10, n: int = 21, batch_size: int = 256, repeat
         raise ValueError("repeats must be >= 1 and warmup >= 0")
     cfg = GrowthConfig(module_size=module_size, max_n=n, batch_size=batch_size, seed=seed)
     g = torch.Generator().manual_seed(seed)
-    net = _network_at_stage(cfg, n, g)
+    net = network_at_stage(cfg, n, g)
     ns = head_ns(cfg, len(net.heads))
     lo, hi = sequence_length_range(max(ns))
     seq_len = (lo + hi) // 2
@@ -111,7 +104,7 @@ def bench_step(module_size: int = 10, n: int = 21, batch_size: int = 256, repeat
 
     naive_ms = float("nan")
     if naive:
-        net_naive = _network_at_stage(cfg, n, torch.Generator().manual_seed(seed))
+        net_naive = network_at_stage(cfg, n, torch.Generator().manual_seed(seed))
         newest = net_naive.n_blocks - 1
         frozen = [p for b, _, _, p in net_naive.classified_parameters() if b != newest]
         fresh = [p for b, _, _, p in net_naive.classified_parameters() if b == newest]

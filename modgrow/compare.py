@@ -14,6 +14,7 @@ Generalisation tests, both run on networks taken at the same curriculum stage N0
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 import functools
 import json
 from dataclasses import replace
@@ -28,7 +29,7 @@ __all__ = ["stage_network", "length_generalisation", "transfer_curve", "params_b
            "max_n_within"]
 
 
-def stage_network(cfg: GrowthConfig, n: int, scratch: "Path | None" = None) -> RNN:
+def stage_network(cfg: GrowthConfig, n: int, scratch: Path | None = None) -> RNN:
     """The network of run ``cfg`` right after it solved N = n: from the run's stage checkpoint
     when it exists, else by recomputing the run up to n (the same network on the same machine)."""
     if scratch is not None and (scratch / f"stage_{n:03d}.pt").exists():

@@ -85,7 +85,7 @@ def plot_bits_seen(n: int, simulated: dict[str, list[float]]):
     return fig, ax
 
 
-def plot_connectivity(nets: dict[str, "RNN"]):
+def plot_connectivity(nets: dict):
     """Recurrent matrices side by side (row: receiving neuron, column: sending neuron)."""
     fig, axes = plt.subplots(1, len(nets), figsize=(4.2 * len(nets), 4))
     axes = np.atleast_1d(axes)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import torch
@@ -31,7 +31,7 @@ from .network import RNN, Structure
 from .store import load_tensors, provenance, read_json, save_tensors, write_json
 from .tasks import parity_batch
 
-__all__ = ["GrowthConfig", "train_curriculum", "evaluate", "lr_multiplier", "RunStopped", "RunResult", "Stage",
+__all__ = ["GrowthConfig", "train_curriculum", "evaluate", "lr_multiplier", "RunStopped", "RunResult", "Stage", "network_at_stage",
            "load_network"]
 
 ARCHITECTURES = ("modular", "nonmodular")
@@ -148,6 +148,14 @@ def grow(net: RNN, cfg: GrowthConfig, generator: torch.Generator) -> None:
         net.add_head(block, generator)
     else:
         net.add_head(0, generator)
+
+
+def network_at_stage(cfg: GrowthConfig, n: int, generator: torch.Generator) -> RNN:
+    """A fresh network with the structure of the stage that trains N = n (random parameters)."""
+    net = new_network(cfg, generator)
+    for _ in range(n - cfg.n_start):
+        grow(net, cfg, generator)
+    return net
 
 
 def _mark_trainable(net: RNN, cfg: GrowthConfig):

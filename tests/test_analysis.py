@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from modgrow import analysis, compare, report, verdicts
-from modgrow.training import GrowthConfig
+from modgrow.training import GrowthConfig, network_at_stage
 
 
 @pytest.mark.parametrize("n, k, bit_prob", [(6, 0, "per_batch"), (6, 4, "per_batch"),
@@ -16,7 +16,7 @@ def test_best_accuracy_formula_matches_simulation(n, k, bit_prob):
 
 def test_full_recurrent_matrix_is_block_lower_bidiagonal():
     cfg = GrowthConfig(module_size=3, max_n=5)
-    net = analysis._network_of(cfg, 5)
+    net = network_at_stage(cfg, 5, torch.Generator().manual_seed(0))
     w = analysis.full_recurrent_matrix(net)
     assert w.shape == (12, 12)
     assert torch.all(torch.diagonal(w) == 0)

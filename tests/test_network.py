@@ -1,6 +1,5 @@
 """The neuron model and the network: the update equation, the fast engine, growth operations."""
 
-import math
 
 import pytest
 import torch

@@ -61,7 +61,7 @@ def test_mismatched_stored_config_is_an_error(store):
 def test_load_or_compute_stores_json_with_provenance(store):
     calls = []
     cfg = {"what": "demo", "n": 3}
-    out = ex.load_or_compute("analysis", "demo", cfg, lambda: calls.append(1) or {"v": [1, 2]})
+    ex.load_or_compute("analysis", "demo", cfg, lambda: calls.append(1) or {"v": [1, 2]})
     out2 = ex.load_or_compute("analysis", "demo", cfg, lambda: calls.append(1) or {"v": [9]})
     assert calls == [1] and out2["data"] == {"v": [1, 2]} and out2["provenance"]["git_commit"]
     assert [r["kind"] for r in ex.list_results()] == ["analysis"]

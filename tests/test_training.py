@@ -6,7 +6,7 @@ import json
 import pytest
 import torch
 
-from modgrow.training import (GrowthConfig, RunStopped, _mark_trainable, grow, lr_multiplier,
+from modgrow.training import (GrowthConfig, _mark_trainable, grow, lr_multiplier,
                               load_network, new_network, train_curriculum)
 
 QUICK = dict(max_n=4, seed=0, eval_batches=4)
