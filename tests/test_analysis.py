@@ -64,3 +64,9 @@ def test_markdown_table():
     t = report.table([{"a": 1, "b": 0.123456}, {"a": 20000, "b": float("nan")}])
     assert t.markdown().splitlines() == ["| a | b |", "|---|---|", "| 1 | 0.123 |",
                                          "| 20,000 | – |"]
+
+
+def test_forgetting_rule():
+    assert verdicts._forgetting_rule([0.99] * 19 + [0.97]) == "holds"
+    assert verdicts._forgetting_rule([0.99] * 10 + [0.96] * 10) == "holds partly"
+    assert verdicts._forgetting_rule([0.99] * 10 + [0.90]) == "fails"
