@@ -9,7 +9,7 @@ import torch
 from modgrow.training import (GrowthConfig, _mark_trainable, grow, lr_multiplier,
                               load_network, new_network, train_curriculum)
 
-QUICK = dict(max_n=4, seed=0, eval_batches=4)
+QUICK = dict(max_n=5, seed=0, eval_batches=4)
 
 
 def strip(hist):
@@ -28,17 +28,17 @@ def quick_run(tmp_path_factory):
 def test_quick_growth_reaches_criterion(quick_run):
     out, res = quick_run
     h = res.history
-    assert h["status"] == "complete" and h["max_n_reached"] == 4
-    assert [s["n"] for s in h["stages"]] == [2, 3, 4]
+    assert h["status"] == "complete" and h["max_n_reached"] == 5
+    assert [s["n"] for s in h["stages"]] == [2, 3, 4, 5]
     for s in h["stages"]:
         acc = list(s["accuracy"].values())
         assert acc[-1] > 0.98 and sum(acc) / len(acc) > 0.98
         assert s["steps"] % 50 == 0 and s["epochs"] == -(-s["steps"] // 500)
-    assert res.network.n_blocks == 3 and res.network.head_blocks == [0, 1, 2]
+    assert res.network.n_blocks == 4 and res.network.head_blocks == [0, 1, 2, 3]
     on_disk = json.loads((out / "history.json").read_text())
     assert strip(on_disk) == strip(h)
     assert on_disk["provenance"]["torch_version"] == torch.__version__
-    net, _ = load_network(out / "stage_004.pt")
+    net, _ = load_network(out / "stage_005.pt")
     for a, b in zip(net.state_dict().values(), res.network.state_dict().values()):
         assert torch.equal(a, b)
 
@@ -49,7 +49,7 @@ def test_killed_run_resumes_to_the_same_history(quick_run, tmp_path):
     with pytest.raises(KeyboardInterrupt):
         train_curriculum(cfg, tmp_path, progress=False, stop_after_steps=700)
     partial = json.loads((tmp_path / "history.json").read_text())
-    assert 0 < len(partial["stages"]) < 3
+    assert 0 < len(partial["stages"]) < 4
     with pytest.raises(FileExistsError, match="resume"):
         train_curriculum(cfg, tmp_path, progress=False)
     resumed = train_curriculum(cfg, tmp_path, resume=True, progress=False)
