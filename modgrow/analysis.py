@@ -111,7 +111,20 @@ def run_summary(history: dict, steps_per_epoch: int = 500) -> dict:
         "median_steps": statistics.median(steps) if steps else math.nan,
         "one_epoch_fraction": (sum(s <= steps_per_epoch for s in steps) / len(steps))
         if steps else math.nan,
+        "end": end_reason(history),
     }
+
+
+def end_reason(history: dict) -> str:
+    """Why a run ended, in a few words."""
+    msg = history.get("message", "")
+    if history["status"] == "complete":
+        return "reached max N"
+    if "total step budget" in msg:
+        return "run budget spent"
+    if "not solved within" in msg:
+        return f"stage budget spent at N={msg.split('N=')[1].split()[0]}"
+    return history["status"]
 
 
 @torch.no_grad()

@@ -13,7 +13,7 @@ def fmt(v) -> str:
     if isinstance(v, float):
         if math.isnan(v):
             return "–"
-        return f"{v:.3g}" if abs(v) < 1e4 else f"{v:,.0f}"
+        return f"{v:.3g}" if abs(v) < 100 else f"{v:,.0f}"
     if isinstance(v, int) and abs(v) >= 1e4:
         return f"{v:,}"
     return str(v)
