@@ -124,20 +124,27 @@ def plot_parameters(rows: list[dict]):
 
 def plot_steps_to_criterion(histories_by_size: dict[int, list[dict]], epoch: int = 500):
     sizes = sorted(histories_by_size)
-    fig, axes = plt.subplots(1, len(sizes), figsize=(3.3 * len(sizes), 3.2), sharey=True)
-    axes = np.atleast_1d(axes)
+    cols = min(2, len(sizes))
+    rows = -(-len(sizes) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 2.9 * rows), sharey=True,
+                             squeeze=False)
+    axes = axes.ravel()
+    for ax in axes[len(sizes):]:
+        ax.set_visible(False)
     for ax, m in zip(axes, sizes):
-        for h in histories_by_size[m]:
+        for h, fmt in zip(histories_by_size[m], ("o-", "s--", "^:", "v-.")):
             ns = [s["n"] for s in h["stages"]]
             steps = [s["steps"] for s in h["stages"]]
-            ax.plot(ns, steps, ".-", lw=0.8, color=SIZE_COLORS.get(m, None), alpha=0.8,
+            ax.plot(ns, steps, fmt, ms=3, lw=0.8, color=SIZE_COLORS.get(m, None), alpha=0.8,
                     label=f"seed {h['config']['seed']}")
         ax.axhline(epoch, color="k", ls="--", lw=0.8)
         ax.set_yscale("log")
         ax.set_title(f"M_m = {m}")
         ax.set_xlabel("N")
-    axes[0].set_ylabel("SGD steps to criterion\n(dashed: one epoch)")
-    axes[0].legend(fontsize=7)
+    for ax in axes[::cols]:
+        ax.set_ylabel("steps to criterion\n(dashed: one epoch)")
+    for ax in axes[:len(sizes)]:
+        ax.legend(fontsize=7)
     return fig, axes
 
 
