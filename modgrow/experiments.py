@@ -262,11 +262,11 @@ def baseline_configs(prof: str | None = None) -> list[GrowthConfig]:
 
 
 def scaling_config(prof: str | None = None) -> GrowthConfig:
-    """Chapter 3, how far growth goes: the fastest module-size-10 seed continued to N = 100."""
+    """Chapter 3, how far growth goes: the fastest module-size-10 seed continued to N = 150."""
     prof = prof or profile()
     if prof == "quick":
         return GrowthConfig(module_size=10, seed=2, max_n=4, eval_batches=4)
-    return GrowthConfig(module_size=10, seed=2, max_n=100, max_steps_per_stage=PAPER_STEP_BUDGET)
+    return GrowthConfig(module_size=10, seed=2, max_n=150, max_steps_per_stage=PAPER_STEP_BUDGET)
 
 
 def iclr_config(prof: str | None = None) -> GrowthConfig:
