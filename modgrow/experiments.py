@@ -301,14 +301,7 @@ def compute_analyses(n0: int = 10) -> int:
         for bit_prob in ("per_batch", 0.5):
             head_accuracy(run, bit_prob=bit_prob)
             count += 1
-        if c.module_size == 10:
-            generalisation(c, n0)
-            count += 1
-    for c in baseline_configs():
-        if (load_or_run(c, progress=False).max_n_reached or 0) >= n0:
-            generalisation(c, n0)
-            count += 1
-    return count
+    return count + sum(len(v) for v in generalisation_groups(n0).values())
 
 
 def compute(name: str, shard: tuple[int, int] = (0, 1), progress: bool = True) -> list[StoredRun]:
@@ -448,3 +441,18 @@ def generalisation(cfg: GrowthConfig, n0: int, factors=(1, 2, 5, 10),
         return {"length": length_generalisation(net, cfg, factors),
                 "transfer": transfer_curve(net, cfg, checkpoints)}
     return load_or_compute("analysis", f"gen-{key[:40]}-n{n0}", spec, compute)["data"]
+
+
+GENERALISATION_MODULE_SIZE = 10
+
+
+def generalisation_groups(n0: int) -> dict[str, list[dict]]:
+    """Generalisation results at stage n0, grouped for chapter 4: the modular runs of module size
+    10 (key "modular") and, per size, every non-modular run that reached n0 (key = its neuron
+    count)."""
+    groups: dict = {"modular": [generalisation(c, n0) for c in growth_configs()
+                                if c.module_size == GENERALISATION_MODULE_SIZE]}
+    for c in baseline_configs():
+        if (load_or_run(c, progress=False).max_n_reached or 0) >= n0:
+            groups.setdefault(c.module_size, []).append(generalisation(c, n0))
+    return groups

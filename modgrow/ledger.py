@@ -88,11 +88,8 @@ def chapter4() -> list[dict]:
     steps_mod = [s["steps"] for h in modular[10] for s in h["stages"][1:]
                  if s["n"] <= experiments.BASELINE_MAX_N]
     steps_non = [s["steps"] for h in baseline[pair] for s in h["stages"][1:]]
-    gen_mod = [experiments.generalisation(c, n0) for c in experiments.growth_configs()
-               if c.module_size == 10]
-    gen_non = [experiments.generalisation(c, n0) for c, h in
-               zip([c for c in experiments.baseline_configs() if c.module_size == pair],
-                   baseline[pair]) if (h.get("max_n_reached") or 0) >= n0]
+    gen = experiments.generalisation_groups(n0)
+    gen_mod, gen_non = gen["modular"], gen.get(pair, [])
 
     def mean_acc(r, f="10"):
         acc = r["length"]["accuracy"][f]
