@@ -49,7 +49,7 @@ def chapter2() -> list[dict]:
 def chapter3() -> list[dict]:
     """The growth curriculum: single-epoch learning, nothing forgotten, duplication."""
     runs = [experiments.load_or_run(c, progress=False) for c in experiments.growth_configs()]
-    head_acc = {r.path.name: experiments.head_accuracy(r, bit_prob="per_batch") for r in runs}
+    head_acc = [experiments.head_accuracy(r, bit_prob="per_batch") for r in runs]
     ablations = {label: [sum(s["steps"] for s in experiments.load_or_run(c, progress=False).stages)
                          for c in cfgs]
                  for label, cfgs in experiments.ablation_configs().items()}

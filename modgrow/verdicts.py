@@ -31,15 +31,9 @@ def _forgetting_rule(accs: list[float]) -> str:
     return "holds partly" if min(accs) >= 0.95 else "fails"
 
 
-def _same_run(key: str, history: dict) -> bool:
-    """Does a head-accuracy key (a run's store name) belong to this history?"""
-    cfg = history["config"]
-    return key.startswith(f"grow-m{cfg['module_size']}-s{cfg['seed']}-")
-
-
-def curriculum_verdicts(histories: list[dict], head_accuracy: dict[str, dict[str, float]],
+def curriculum_verdicts(histories: list[dict], head_accuracy: list[dict[str, float]],
                         ablation_steps: dict[str, list[int]]) -> list[dict]:
-    """Chapter 3. ``histories``: growth runs; ``head_accuracy``: per run, accuracy of every head
+    """Chapter 3. ``histories``: growth runs; ``head_accuracy``: for each run in the same order, accuracy of every head
     after growth; ``ablation_steps``: per variant, total steps to the ablation's last N per seed."""
     rows = []
     sizes = sorted({h["config"]["module_size"] for h in histories})
@@ -55,12 +49,11 @@ def curriculum_verdicts(histories: list[dict], head_accuracy: dict[str, dict[str
                          f"500 steps; max N {min(reached)}–{max(reached)} over {len(sums)} seeds",
             "verdict": single_epoch_rule(med, frac),
         })
-    accs = [a for run in head_accuracy.values() for a in run.values()]
+    accs = [a for run in head_accuracy for a in run.values()]
     below = sum(a <= 0.98 for a in accs)
     drops = []
-    for h in histories:
+    for h, run in zip(histories, head_accuracy, strict=True):
         at_criterion = {str(s["n"]): s["accuracy"][str(s["n"])] for s in h["stages"]}
-        run = next((v for k, v in head_accuracy.items() if _same_run(k, h)), {})
         drops += [at_criterion[n] - a for n, a in run.items() if n in at_criterion]
     median_drop = statistics.median(drops) if drops else float("nan")
     rows.append({
