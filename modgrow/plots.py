@@ -122,6 +122,16 @@ def plot_parameters(rows: list[dict]):
     return fig, ax
 
 
+def _steps_axis(ax, epoch: int, ylabel: str | None) -> None:
+    """Steps-to-criterion axes: log scale, a dashed line at one epoch, N on x, a legend."""
+    ax.axhline(epoch, color="k", ls="--", lw=0.8)
+    ax.set_yscale("log")
+    ax.set_xlabel("N")
+    if ylabel:
+        ax.set_ylabel(ylabel)
+    ax.legend(fontsize=7)
+
+
 def plot_steps_to_criterion(histories_by_size: dict[int, list[dict]], epoch: int = 500):
     sizes = sorted(histories_by_size)
     cols = min(2, len(sizes))
@@ -131,20 +141,14 @@ def plot_steps_to_criterion(histories_by_size: dict[int, list[dict]], epoch: int
     axes = axes.ravel()
     for ax in axes[len(sizes):]:
         ax.set_visible(False)
-    for ax, m in zip(axes, sizes):
+    for i, (ax, m) in enumerate(zip(axes, sizes)):
         for h, fmt in zip(histories_by_size[m], ("o-", "s--", "^:", "v-.")):
             ns = [s["n"] for s in h["stages"]]
             steps = [s["steps"] for s in h["stages"]]
             ax.plot(ns, steps, fmt, ms=3, lw=0.8, color=SIZE_COLORS.get(m, None), alpha=0.8,
                     label=f"seed {h['config']['seed']}")
-        ax.axhline(epoch, color="k", ls="--", lw=0.8)
-        ax.set_yscale("log")
         ax.set_title(f"M_m = {m}")
-        ax.set_xlabel("N")
-    for ax in axes[::cols]:
-        ax.set_ylabel("steps to criterion\n(dashed: one epoch)")
-    for ax in axes[:len(sizes)]:
-        ax.legend(fontsize=7)
+        _steps_axis(ax, epoch, "steps to criterion\n(dashed: one epoch)" if i % cols == 0 else None)
     return fig, axes
 
 
@@ -187,11 +191,7 @@ def plot_ablation(steps_by_variant: dict[str, list[list[int]]], ns: list[int], e
         length = min(len(r) for r in runs)
         med = np.median(np.array([r[:length] for r in runs]), axis=0)
         ax.plot(ns[:length], med, ".-", label=label)
-    ax.axhline(epoch, color="k", ls="--", lw=0.8)
-    ax.set_yscale("log")
-    ax.set_xlabel("N")
-    ax.set_ylabel("steps to criterion (median of seeds)")
-    ax.legend(fontsize=8)
+    _steps_axis(ax, epoch, "steps to criterion (median of seeds)")
     return fig, ax
 
 
@@ -258,11 +258,7 @@ def plot_steps_both(modular: list[dict], nonmodular: dict[int, list[dict]], epoc
             ax.plot([s["n"] for s in h["stages"]], [s["steps"] for s in h["stages"]], "s-",
                     ms=3, lw=0.8, color=HIDDEN_COLORS.get(hid, "k"), alpha=0.8,
                     label=f"non-modular, {hid} neurons" if i == 0 else None)
-    ax.axhline(epoch, color="k", ls="--", lw=0.8)
-    ax.set_yscale("log")
-    ax.set_xlabel("N")
-    ax.set_ylabel("SGD steps to criterion")
-    ax.legend(fontsize=7)
+    _steps_axis(ax, epoch, "SGD steps to criterion")
     return fig, ax
 
 
