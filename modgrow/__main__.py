@@ -1,4 +1,5 @@
-"""Command line: ``python -m modgrow {grow,baseline,bench,reproduce,results} ...``; see ``--help``."""
+"""Command line: ``python -m modgrow {grow,baseline,bench,reproduce,results,compute,import}``;
+see ``--help``. The flags of grow and baseline are generated from the fields of ``GrowthConfig``."""
 
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ commands:
   bench      time one training step, fast engine against the naive per-module loop
   reproduce  recompute a stored result from its config and say whether it matches
   results    list the stored results with their configs and provenance
-  compute    load or run every config of one of the book's experiments (growth, ablations,
-             baseline, iclr, scaling, analyses) in the active profile (MODGROW_PROFILE=paper|quick)
+  compute    load or run every config of one of the book's experiments (see 'compute --help')
+             in the active profile (MODGROW_PROFILE=paper|quick), then its analyses
   import     store finished run folders (from grow/baseline --out) in the results store
 Run 'python -m modgrow COMMAND --help' for the flags of each command."""
 
@@ -49,36 +50,68 @@ def _bit_prob(s: str):
     return v
 
 
-def _add_curriculum_flags(p: argparse.ArgumentParser, lr: float) -> None:
-    p.add_argument("--max-n", type=_positive_int, default=30,
-                   help="last N of the curriculum (default 30)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+def _flag_type(f):
+    """argparse type of a config field, from its default."""
+    if f.name == "bit_prob":
+        return _bit_prob
+    if isinstance(f.default, bool):
+        return _bool
+    if isinstance(f.default, int) or f.name == "max_total_steps":
+        return int
+    if isinstance(f.default, float):
+        return _finite
+    return str
+
+
+def _bool(s: str) -> bool:
+    low = s.lower()
+    if low in ("true", "1", "yes"):
+        return True
+    if low in ("false", "0", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"must be true or false, got {s!r}")
+
+
+def _finite(s: str) -> float:
+    try:
+        v = float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {s!r}")
+    if v != v or v in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"must be finite, got {s!r}")
+    return v
+
+
+def _add_config_flags(p: argparse.ArgumentParser, defaults: dict) -> None:
+    """One flag per field of GrowthConfig (its help and default from the field: one source)."""
+    from dataclasses import MISSING, fields
+
+    from .training import GrowthConfig
+
+    for f in fields(GrowthConfig):
+        if not f.metadata.get("flag", True):
+            continue
+        default = defaults.get(f.name, f.default if f.default is not MISSING else None)
+        p.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=_flag_type(f),
+                       default=default, metavar=f.name.upper(),
+                       help=f"{f.metadata['help']} (default {default})".replace("%", "%%"))
+
+
+def _add_run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, required=True,
                    help="run folder: history.json and a checkpoint per stage go here")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out from its last completed stage")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="default cpu")
-    p.add_argument("--lr", type=float, default=lr, help=f"SGD learning rate (default {lr})")
-    p.add_argument("--momentum", type=float, default=0.1, help="Nesterov momentum (default 0.1)")
-    p.add_argument("--batch-size", type=_positive_int, default=256, help="default 256")
-    p.add_argument("--eval-every", type=_positive_int, default=50,
-                   help="SGD steps between criterion checks on fresh batches (default 50)")
-    p.add_argument("--eval-batches", type=_positive_int, default=10,
-                   help="fresh batches per criterion check (default 10)")
-    p.add_argument("--max-steps", type=_positive_int, default=20_000,
-                   help="step budget per stage; the run stops and says so when a stage "
-                        "spends it without reaching the criterion (default 20000)")
-    p.add_argument("--max-total-steps", type=_positive_int, default=None,
-                   help="step budget for the whole run (all stages); default: none")
-    p.add_argument("--bit-prob", type=_bit_prob, default="per_batch",
-                   help="'per_batch' (one p ~ U(0,1) per batch, as the authors) or a fixed "
-                        "Bernoulli probability")
     p.add_argument("--threads", type=_positive_int, default=None,
                    help="torch CPU threads (default: torch's choice)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .experiments import REGISTRY
+    from .training import NONMODULAR_DEFAULTS
+
     parser = _Parser(prog="python -m modgrow", description=DESCRIPTION,
                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -86,30 +119,20 @@ def build_parser() -> argparse.ArgumentParser:
     g = sub.add_parser("grow", help="grow a modular network along the curriculum",
                        description="Grow a modular network: start with one module of "
                        "--module-size neurons and a head for N=2; each time the criterion "
-                       "(mean accuracy over all heads > 98%% and newest head > 98%%) is met, add a "
-                       "module fed by the last one and a head for N+1.")
-    g.add_argument("--module-size", type=_positive_int, default=10,
-                   help="neurons per module (default 10)")
-    _add_curriculum_flags(g, lr=0.1)
-    g.add_argument("--noise", type=float, default=0.05,
-                   help="duplication noise sigma: new module = trained previous module * "
-                        "(1 + sigma*xi) (default 0.05)")
-    g.add_argument("--random-init", action="store_true",
-                   help="initialise new modules at random instead of duplicating")
-    g.add_argument("--gamma", type=float, default=0.0,
-                   help="old modules' learning rate is multiplied by gamma at each growth "
-                        "step; 0 freezes them (default 0)")
-    g.add_argument("--fix-within", action="store_true",
-                   help="never train within-module (recurrent) weights; train input, "
-                        "between-module weights, taus and heads only")
+                       "(mean accuracy over all heads and newest head above --threshold) is met, "
+                       "add a module fed by the last one and a head for N+1. Every flag below "
+                       "is a field of the run's config (modgrow.training.GrowthConfig).")
+    _add_run_flags(g)
+    _add_config_flags(g, {})
 
     b = sub.add_parser("baseline", help="train the non-modular multi-head network",
-                       description="Train one population of --hidden neurons with a head per N, "
-                       "all heads trained together; a head is added at each curriculum step "
-                       "(the ICLR 2024 multi-head curriculum) with the same neuron model and "
-                       "criterion as 'grow'.")
-    b.add_argument("--hidden", type=_positive_int, default=50, help="neurons (default 50)")
-    _add_curriculum_flags(b, lr=0.05)
+                       description="Train one population of --module-size neurons with a head "
+                       "per N, all heads trained together; a head is added at each curriculum "
+                       "step (the ICLR 2024 multi-head curriculum) with the same neuron model and "
+                       "criterion as 'grow'. Modular-only fields (gamma, fix-within, "
+                       "train-old-taus) must stay at their defaults.")
+    _add_run_flags(b)
+    _add_config_flags(b, NONMODULAR_DEFAULTS)
 
     be = sub.add_parser("bench", help="time one training step, fast against naive",
                         description="Time a full training step (forward, backward, optimiser "
@@ -141,10 +164,10 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Load every stored result of one experiment of the book, "
                        "running (resumably) and storing the missing ones. The profile comes "
                        "from MODGROW_PROFILE (paper, the default, or quick).")
-    c.add_argument("experiment", choices=["growth", "ablations", "baseline", "iclr", "scaling",
-                                             "analyses"],
-                   help="analyses: head accuracy after growth, length generalisation and "
-                        "transfer of the stored runs (run it after the others)")
+    c.add_argument("experiment", choices=sorted(REGISTRY), metavar="EXPERIMENT",
+                   help="; ".join(f"{k}: {e.summary}" for k, e in sorted(REGISTRY.items())))
+    c.add_argument("--no-analyses", action="store_true",
+                   help="only the runs, not the experiment's derived analyses")
     c.add_argument("--shard", default="0/1",
                    help="I/N: take configs I, I+N, ... so N processes share the work")
     c.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads")
@@ -157,18 +180,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _config_from_args(args):
+    from dataclasses import fields
+
     from .training import GrowthConfig
 
-    common = dict(max_n=args.max_n, seed=args.seed, lr=args.lr, momentum=args.momentum,
-                  batch_size=args.batch_size, eval_every=args.eval_every,
-                  eval_batches=args.eval_batches, max_steps_per_stage=args.max_steps,
-                  max_total_steps=args.max_total_steps,
-                  bit_prob=args.bit_prob)
-    if args.command == "grow":
-        return GrowthConfig(architecture="modular", module_size=args.module_size,
-                            duplicate=not args.random_init, noise=args.noise, gamma=args.gamma,
-                            fix_within=args.fix_within, **common)
-    return GrowthConfig(architecture="nonmodular", module_size=args.hidden, **common)
+    values = {f.name: getattr(args, f.name) for f in fields(GrowthConfig) if hasattr(args, f.name)}
+    arch = "modular" if args.command == "grow" else "nonmodular"
+    return GrowthConfig(architecture=arch, **values)
 
 
 def _run_curriculum(args) -> int:
@@ -212,6 +230,46 @@ def _run_bench(args) -> int:
     return 0
 
 
+def _run_store_command(args) -> int:
+    from . import store
+    from .experiments import compute
+    from .profiles import active
+
+    if args.command == "results":
+        rows = store.list_results()
+        if not rows:
+            print(f"no stored results in {store.results_dir()}")
+        for r in rows:
+            print(f"{r['result']:60s} {r['status']:9s} maxN={str(r['max_n']):4s} "
+                  f"{str(r['seconds']):>9s}s {r['commit']} {r['date']}")
+        return 0
+    if args.command == "compute":
+        try:
+            i, n = (int(v) for v in args.shard.split("/"))
+        except ValueError:
+            raise ValueError(f"--shard must be I/N (e.g. 0/2), got {args.shard!r}")
+        for run in compute(args.experiment, active(), (i, n), progress=not args.quiet,
+                           analyses=not args.no_analyses):
+            print(f"{run.path.name}: {run.history['status']}, max N {run.max_n_reached}")
+        return 0
+    if args.command == "import":
+        for folder in args.folders:
+            print(f"stored {folder} as {store.import_run_folder(folder).path}")
+        return 0
+    if args.command == "reproduce":
+        rep = store.reproduce(store.find_result(args.result), args.up_to_n,
+                              progress=not args.quiet)
+        verdict = "MATCH" if rep["match"] else "DIFFERENT"
+        where = ("same platform: bit-exact identity expected" if rep["same_platform"] else
+                 "another platform: small float differences are expected, compare statistics")
+        print(f"{verdict}: {rep['stages_compared']} stages compared for {rep['result']} "
+              f"(stored at {rep['stored_commit'][:12]}, now {rep['now_commit'][:12]}; {where})")
+        for d in rep["differences"][:20]:
+            print("  " + d)
+        return 0 if rep["match"] else 1
+    raise ValueError(f"unknown command {args.command}")
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -226,8 +284,7 @@ def main(argv=None) -> int:
         if getattr(args, "threads", None):
             import torch
             torch.set_num_threads(args.threads)
-        from .experiments import cli_command
-        return cli_command(args)
+        return _run_store_command(args)
     except (ValueError, FileExistsError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import torch
 
+from . import engine
 from .network import RNN, count_parameters
 from .training import GrowthConfig, evaluate, head_ns, lr_multiplier, network_at_stage
 
@@ -116,14 +117,14 @@ def run_summary(history: dict, steps_per_epoch: int = 500) -> dict:
 
 
 def end_reason(history: dict) -> str:
-    """Why a run ended, in a few words."""
-    msg = history.get("message", "")
-    if history["status"] == "complete":
+    """Why a run ended, in a few words (from its typed stop reason)."""
+    stop = history.get("stop")
+    if stop == "complete":
         return "reached max N"
-    if "total step budget" in msg:
+    if stop == "total_budget":
         return "run budget spent"
-    if "not solved within" in msg:
-        return f"stage budget spent at N={msg.split('N=')[1].split()[0]}"
+    if stop == "stage_budget":
+        return f"stage budget spent at N={history['stages'][-1]['n'] + 1 if history['stages'] else history['config']['n_start']}"
     return history["status"]
 
 
@@ -152,7 +153,7 @@ def answers(net: RNN, cfg: GrowthConfig, x: torch.Tensor, seed: int = 0) -> list
     from .tasks import parity_labels
     ns = head_ns(cfg, len(net.heads))
     xx = x.reshape(1, -1, 1).float()
-    probs = torch.softmax(net(xx, torch.Generator().manual_seed(seed))[:, 0], -1)
+    probs = torch.softmax(engine.logits(net, xx, torch.Generator().manual_seed(seed))[:, 0], -1)
     labels = parity_labels(xx, ns)[0]
     return [AnswerRow(n, int(labels[i]), int(probs[i].argmax()), float(probs[i].max()))
             for i, n in enumerate(ns)]

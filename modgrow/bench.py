@@ -18,9 +18,10 @@ from dataclasses import dataclass
 import torch
 from torch.nn import functional as F
 
-from .network import RNN, reference_final_states
+from .engine import reference_final_states
+from .network import RNN
 from .tasks import parity_batch, sequence_length_range
-from .training import GrowthConfig, _mark_trainable, head_ns, network_at_stage, training_loss
+from .training import GrowthConfig, Stage, head_ns, network_at_stage
 
 __all__ = ["BenchResult", "bench_step"]
 
@@ -47,22 +48,14 @@ class BenchResult:
         return d
 
 
-def _naive_step(net: RNN, opt, x, y, generator):
+def _naive_step(net: RNN, opt, clip: float, x, y, generator):
     h0 = net.initial_state(x.shape[0], generator)
     finals = reference_final_states(net, x, h0)
     logits = net.readout(finals)
     loss = sum(F.cross_entropy(logits[i], y[:, i]) for i in range(len(net.heads)))
     opt.zero_grad(set_to_none=True)
     loss.backward()
-    torch.nn.utils.clip_grad_norm_(list(net.parameters()), 2.0)
-    opt.step()
-
-
-def _fast_step(net: RNN, opt, trainable, first, x, y, generator):
-    loss = training_loss(net, x, y, first, generator)
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(trainable, 2.0)
+    torch.nn.utils.clip_grad_norm_(list(net.parameters()), clip)
     opt.step()
 
 
@@ -97,10 +90,8 @@ def bench_step(module_size: int = 10, n: int = 21, batch_size: int = 256, repeat
     batches = [parity_batch(ns, batch_size, generator=g, seq_len=seq_len)
                for _ in range(warmup + repeats)]
 
-    groups, first = _mark_trainable(net, cfg)
-    trainable = [p for grp in groups for p in grp["params"]]
-    opt = torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=True)
-    fast_ms = _time(lambda x, y: _fast_step(net, opt, trainable, first, x, y, g), batches, warmup)
+    stage = Stage(net, cfg)
+    fast_ms = _time(lambda x, y: stage.step_on(x, y, g), batches, warmup)
 
     naive_ms = float("nan")
     if naive:
@@ -110,6 +101,7 @@ def bench_step(module_size: int = 10, n: int = 21, batch_size: int = 256, repeat
         fresh = [p for b, _, _, p in net_naive.classified_parameters() if b == newest]
         opt_n = torch.optim.SGD([{"params": fresh, "lr": cfg.lr}, {"params": frozen, "lr": 0.0}],
                                 lr=cfg.lr, momentum=cfg.momentum, nesterov=True)
-        naive_ms = _time(lambda x, y: _naive_step(net_naive, opt_n, x, y, g), batches, warmup)
+        naive_ms = _time(lambda x, y: _naive_step(net_naive, opt_n, cfg.clip, x, y, g), batches,
+                         warmup)
     return BenchResult(module_size, n, batch_size, seq_len, net.n_blocks, repeats,
                        round(naive_ms, 2), round(fast_ms, 2), torch.get_num_threads())

@@ -14,30 +14,17 @@ Generalisation tests, both run on networks taken at the same curriculum stage N0
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 import functools
 import json
-from dataclasses import replace
 
 import torch
 
 from .network import RNN, count_parameters
 from .tasks import sequence_length_range
-from .training import GrowthConfig, Stage, evaluate, grow, head_ns, load_network, train_curriculum
+from .training import GrowthConfig, Stage, evaluate, grow, head_ns
 
-__all__ = ["stage_network", "length_generalisation", "transfer_curve", "params_by_stage",
+__all__ = ["length_generalisation", "transfer_curve", "params_by_stage",
            "max_n_within"]
-
-
-def stage_network(cfg: GrowthConfig, n: int, scratch: Path | None = None) -> RNN:
-    """The network of run ``cfg`` right after it solved N = n: from the run's stage checkpoint
-    when it exists, else by recomputing the run up to n (the same network on the same machine)."""
-    if scratch is not None and (scratch / f"stage_{n:03d}.pt").exists():
-        return load_network(scratch / f"stage_{n:03d}.pt")[0]
-    res = train_curriculum(replace(cfg, max_n=n), progress=False)
-    if res.history.get("max_n_reached") != n:
-        raise ValueError(f"run {cfg} does not reach N={n}")
-    return res.network
 
 
 @torch.no_grad()
@@ -86,10 +73,10 @@ def _params_by_stage(config_json: str, ns: tuple[int, ...]) -> tuple[dict, ...]:
     from .training import lr_multiplier, new_network
     g = torch.Generator().manual_seed(0)
     net = new_network(cfg, g)
-    rows = []
+    rows, template = [], None
     for n in ns:
         if n > cfg.n_start:
-            grow(net, cfg, g)
+            template = grow(net, cfg, g, template)
         c = count_parameters(net, lambda b, cls, name: lr_multiplier(cfg, net.n_blocks, b, cls) > 0)
         rows.append({"n": n, "neurons": net.n_neurons, "total": c["total"]["all"],
                      "trainable": c["trainable"]["all"]})

@@ -1,6 +1,7 @@
-"""One leaky rate RNN for both architectures.
+"""The parameters and structure of one leaky rate RNN for both architectures.
 
-The neuron model (FACTS.md), for module d with state h_d (M_m neurons):
+The neuron model (FACTS.md) is written once, in ``modgrow.engine``; for module d with state h_d
+(M_m neurons):
 
     h_d(t+1) = (1 - 1/tau_d) h_d(t)
                + phi( W_rec,d h_d(t) + W_ff,d h_{d-1}(t) + W_in,d x(t) + b_d ) / tau_d
@@ -10,15 +11,10 @@ with tau clamped to >= 1 inside the update, phi the leaky ReLU (slope 0.01), zer
 initial state h(0) = 0.1 * U(0, 1) per neuron and sample, drawn afresh on every forward pass. Each
 of W_rec, W_ff and W_in has its own bias, as in the authors' code (b_d above is their sum).
 
-The feed-forward term uses the previous module's state at the previous step, so all modules advance
-together: the network is one RNN whose recurrent matrix is block lower-bidiagonal. The *modular*
-network has one block per module and one readout head per module; the *non-modular* network is the
-case of a single block with every head reading it. Structure is data (how many blocks, which block
-each head reads), not a second class.
-
-``scan`` is the single implementation of the update used for training and evaluation;
-``reference_final_states`` is a deliberately naive per-module, per-step implementation kept as an
-independent check (tests) and as the slow baseline of the speed benchmark.
+The *modular* network has one block per module and one readout head per module; the
+*non-modular* network is the case of a single block with every head reading it. Structure is data
+(how many blocks, which block each head reads), not a second class. This module holds the
+parameters, the growth operations and parameter counts; ``engine`` runs the dynamics.
 """
 
 from __future__ import annotations
@@ -28,19 +24,19 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 __all__ = [
-    "LEAK_SLOPE",
     "Block",
     "RNN",
     "CONNECTION_CLASSES",
-    "reference_final_states",
+    "Structure",
+    "count_parameters",
 ]
 
-LEAK_SLOPE = 0.01
 H0_SCALE = 0.1
 CONNECTION_CLASSES = ("input", "within", "between", "readout", "tau")
+# parameters a new module copies from its source, in the order their noise is drawn
+DUPLICATED = ("w_in", "b_in", "w_rec", "b_rec", "tau", "w_ff", "b_ff")
 
 
 def _uniform(shape, bound: float, generator: torch.Generator | None) -> torch.Tensor:
@@ -143,8 +139,11 @@ class RNN(nn.Module):
             net.add_head(b)
         return net
 
-    def add_head(self, block: int, generator: torch.Generator | None = None) -> int:
-        """Add a linear 2-way readout of ``block``'s final state; returns the head index."""
+    def add_head(self, block: int, generator: torch.Generator | None = None, *,
+                 source: int | None = None, noise: float = 0.0) -> int:
+        """Add a linear 2-way readout of ``block``'s final state; returns the head index. With
+        ``source`` the new head copies head ``source`` with multiplicative noise
+        w * (1 + noise * xi) instead of its random initialisation."""
         if not 0 <= block < self.n_blocks:
             raise ValueError(f"block {block} does not exist (network has {self.n_blocks})")
         m = self.module_size
@@ -153,29 +152,41 @@ class RNN(nn.Module):
         with torch.no_grad():
             head.weight.copy_(_uniform((2, m), k, generator))
             head.bias.copy_(_uniform((2,), k, generator))
+            if source is not None:
+                src = self.heads[source]
+                for name in ("weight", "bias"):
+                    s = getattr(src, name)
+                    xi = torch.randn(s.shape, generator=generator)
+                    getattr(head, name).copy_(s * (1 + noise * xi))
         self.heads.append(head)
         self.head_blocks.append(block)
         return len(self.heads) - 1
 
-    def add_block(self, *, duplicate: bool = False, noise: float = 0.0,
+    def add_block(self, *, source: dict[str, torch.Tensor] | None = None, noise: float = 0.0,
                   generator: torch.Generator | None = None) -> int:
-        """Grow by one module fed by the last one. With ``duplicate`` its parameters are copied
-        from the (trained) last module with multiplicative noise w * (1 + noise * xi), xi ~ N(0,1);
-        the first feed-forward block has nothing to copy its W_ff from and starts random."""
+        """Grow by one module fed by the last one, initialised at random or, with ``source``
+        (parameter name -> tensor, e.g. ``block_parameters(-1)``), as a copy of those
+        parameters with multiplicative noise w * (1 + noise * xi), xi ~ N(0,1). A source without
+        W_ff (the first module) leaves the new W_ff random."""
         if noise < 0:
             raise ValueError(f"duplication noise must be >= 0, got {noise}")
         new = Block(self.module_size, has_ff=True, generator=generator)
-        if duplicate:
-            src = self.blocks[-1]
+        if source is not None:
             with torch.no_grad():
-                for name in ("w_in", "b_in", "w_rec", "b_rec", "tau", "w_ff", "b_ff"):
-                    s = getattr(src, name)
+                for name in DUPLICATED:
+                    s = source.get(name)
                     if s is None:
                         continue
                     xi = torch.randn(s.shape, generator=generator)
                     getattr(new, name).copy_(s * (1 + noise * xi))
         self.blocks.append(new)
         return self.n_blocks - 1
+
+    def block_parameters(self, block: int) -> dict[str, torch.Tensor]:
+        """Detached copies of one block's parameters by name (a duplication source)."""
+        b = self.blocks[block]
+        return {name: getattr(b, name).detach().clone() for name in DUPLICATED
+                if getattr(b, name) is not None}
 
     # ----- parameters by connection class ------------------------------------------------------
     def classified_parameters(self):
@@ -187,147 +198,17 @@ class RNN(nn.Module):
             yield b, "readout", "weight", h.weight
             yield b, "readout", "bias", h.bias
 
-    # ----- dynamics ----------------------------------------------------------------------------
-    def _stack(self, lo: int, hi: int):
-        """Stacked, masked parameters of blocks lo..hi-1 for the batched update."""
-        blocks = self.blocks[lo:hi]
-        m = self.module_size
-        dev = blocks[0].w_rec.device
-        off_diag = 1 - torch.eye(m, device=dev)
-        zeros_mm = torch.zeros(m, m, device=dev)
-        zeros_m = torch.zeros(m, device=dev)
-        w_rec = torch.stack([b.w_rec * off_diag for b in blocks])  # [K, M, M]
-        w_ff = torch.stack([b.w_ff if b.has_ff else zeros_mm for b in blocks])
-        bias = torch.stack([b.b_in + b.b_rec + (b.b_ff if b.has_ff else zeros_m) for b in blocks])
-        w_in = torch.stack([b.w_in for b in blocks])
-        tau = torch.stack([b.tau for b in blocks]).clamp(min=1.0)
-        return w_rec, w_ff, bias, w_in, tau
-
+    # ----- initial state and readout (the dynamics are in ``engine``) --------------------------
     def initial_state(self, batch: int, generator: torch.Generator | None = None,
                       device=None) -> torch.Tensor:
         """h(0) = 0.1 * U(0,1), shape [n_blocks, batch, M]."""
         h0 = H0_SCALE * torch.rand(self.n_blocks, batch, self.module_size, generator=generator)
         return h0.to(device) if device is not None else h0
 
-    def scan(self, x: torch.Tensor, h0: torch.Tensor, lo: int = 0, hi: int | None = None,
-             ff_in: torch.Tensor | None = None, keep_last: bool = False):
-        """Run blocks lo..hi-1 over the whole sequence, all blocks in one batched update per step.
-
-        x: [B, T, 1]; h0: [hi-lo, B, M] initial states of these blocks; ff_in: [T, B, M] the
-        states h_{lo-1}(t), t = 0..T-1, of the block feeding block lo (required when lo > 0).
-        Returns the final states [hi-lo, B, M] and, with ``keep_last``, the trajectory
-        [T, B, M] of block hi-1 before each update (what feeds block hi).
-
-        Three loops implement the same update: one block (its external drive precomputed for all
-        steps), several blocks with autograd, and several blocks without autograd (in place, no
-        allocation per step). Tests check each against ``reference_final_states``.
-        """
-        hi = self.n_blocks if hi is None else hi
-        if not 0 <= lo < hi <= self.n_blocks:
-            raise ValueError(f"bad block range [{lo}, {hi}) for {self.n_blocks} blocks")
-        if lo > 0 and ff_in is None:
-            raise ValueError("ff_in is required when the scan does not start at block 0")
-        w_rec, w_ff, bias, w_in, tau = self._stack(lo, hi)
-        decay, gain = 1 - 1 / tau, 1 / tau  # [K, M]
-        if hi - lo == 1:
-            return self._scan_one(x, h0[0], w_rec[0], w_ff[0], bias[0], w_in[0], decay[0],
-                                  gain[0], ff_in if lo > 0 else None, keep_last)
-        # several blocks, states laid out [K, M, B] (batch last: [M, 2M+2] x [2M+2, B] products
-        # are several times faster than [B, M] x [M, M] ones on a CPU). Per block
-        # [W_rec | W_ff | w_in | b] multiplies [h_d; h_{d-1}; x(t); 1].
-        w_cat = torch.cat([w_rec, w_ff, w_in[:, :, None], bias[:, :, None]], dim=2)
-        decay, gain = decay[:, :, None], gain[:, :, None]
-        xs = x[..., 0].t()  # [T, B]
-        ff_t = ff_in.transpose(1, 2) if lo > 0 else None  # [T, M, B]
-        loop = self._loop_blocks if torch.is_grad_enabled() else self._loop_blocks_inplace
-        h, traj = loop(xs, h0.transpose(1, 2), w_cat, decay, gain, ff_t, keep_last)
-        finals = h.transpose(1, 2)
-        return (finals, torch.stack(traj).transpose(1, 2)) if keep_last else (finals, None)
-
-    @staticmethod
-    def _scan_one(x, h, w_rec, w_ff, bias, w_in, decay, gain, ff_in, keep_last):
-        """One block, layout [B, M]: the whole external drive in one product, then the loop."""
-        pre = x * w_in + bias  # [B, T, M]
-        pre = pre.transpose(0, 1)  # [T, B, M]
-        if ff_in is not None:
-            pre = pre + torch.matmul(ff_in, w_ff.t())
-        w = w_rec.t()
-        traj = []
-        for t in range(pre.shape[0]):
-            if keep_last:
-                traj.append(h)
-            act = F.leaky_relu(torch.addmm(pre[t], h, w), LEAK_SLOPE)
-            h = torch.addcmul(h * decay, act, gain)
-        return (h[None], torch.stack(traj)) if keep_last else (h[None], None)
-
-    @staticmethod
-    def _loop_blocks(xs, h, w_cat, decay, gain, ff_t, keep_last):
-        k, _, bsz = h.shape
-        ones = torch.ones(1, 1, bsz, dtype=h.dtype, device=h.device).expand(k, 1, bsz)
-        pad = torch.zeros_like(h[:1])
-        traj = []
-        for t in range(xs.shape[0]):
-            if keep_last:
-                traj.append(h[-1])
-            below = torch.cat([ff_t[t][None] if ff_t is not None else pad, h[:-1]], dim=0)
-            xt = xs[t][None, None].expand(k, 1, bsz)
-            drive = torch.bmm(w_cat, torch.cat([h, below, xt, ones], dim=1))
-            h = torch.addcmul(h * decay, F.leaky_relu(drive, LEAK_SLOPE), gain)
-        return h, traj
-
-    @staticmethod
-    def _loop_blocks_inplace(xs, h0, w_cat, decay, gain, ff_t, keep_last):
-        k, m, bsz = h0.shape
-        stacked = torch.zeros(k, 2 * m + 2, bsz, dtype=h0.dtype, device=h0.device)
-        stacked[:, 2 * m + 1] = 1.0
-        h = stacked[:, :m]  # a view: updating h in place updates the product's right side
-        h.copy_(h0)
-        stacked[1:, m:2 * m].copy_(h[:-1])
-        drive = torch.empty(k, m, bsz, dtype=h0.dtype, device=h0.device)
-        traj = []
-        for t in range(xs.shape[0]):
-            if keep_last:
-                traj.append(h[-1].clone())
-            if ff_t is not None:
-                stacked[0, m:2 * m].copy_(ff_t[t])
-            stacked[:, 2 * m].copy_(xs[t].expand(k, bsz))
-            torch.bmm(w_cat, stacked, out=drive)
-            F.leaky_relu_(drive, LEAK_SLOPE)
-            h.mul_(decay).addcmul_(drive, gain)
-            stacked[1:, m:2 * m].copy_(h[:-1])
-        return h.clone(), traj
-
-    def final_states(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Final states [n_blocks, B, M] of the whole network (autograd through everything)."""
-        h0 = self.initial_state(x.shape[0], generator, x.device)
-        return self.scan(x, h0)[0]
-
     def readout(self, finals: torch.Tensor, heads=None, offset: int = 0) -> torch.Tensor:
         """Logits [len(heads), B, 2] of the given heads from final states of blocks offset.."""
         heads = range(len(self.heads)) if heads is None else heads
         return torch.stack([self.heads[i](finals[self.head_blocks[i] - offset]) for i in heads])
-
-    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Logits [n_heads, B, 2] of every head."""
-        return self.readout(self.final_states(x, generator))
-
-
-def reference_final_states(net: RNN, x: torch.Tensor, h0: torch.Tensor) -> torch.Tensor:
-    """Naive reference: loop over time, then over modules, one matrix-vector map per connection,
-    exactly as the equation reads. Autograd flows through every module. Slow on purpose."""
-    hs = [h0[d] for d in range(net.n_blocks)]
-    m = net.module_size
-    mask = 1 - torch.eye(m)
-    for t in range(x.shape[1]):
-        new = []
-        for d, b in enumerate(net.blocks):
-            drive = F.linear(hs[d], b.w_rec * mask, b.b_rec) + F.linear(x[:, t], b.w_in[:, None], b.b_in)
-            if d > 0:
-                drive = drive + F.linear(hs[d - 1], b.w_ff, b.b_ff)
-            tau = b.tau.clamp(min=1.0)
-            new.append((1 - 1 / tau) * hs[d] + F.leaky_relu(drive, LEAK_SLOPE) / tau)
-        hs = new
-    return torch.stack(hs)
 
 
 def count_parameters(net: RNN, trainable=None) -> dict:

@@ -2,102 +2,147 @@
 
 Curriculum: N = n_start, n_start + 1, ... For the modular network each new N adds a module (fed by
 the last one) and a head reading it; for the non-modular network each new N adds a head on the one
-population. A stage ends when, on fresh batches, the mean accuracy over all heads and the accuracy
-of the newest head both exceed ``threshold``; the check runs every ``eval_every`` SGD steps, and
-steps are also counted in the paper's epochs of ``steps_per_epoch`` steps.
+population. Steps are counted exactly and also in the paper's epochs of ``steps_per_epoch`` steps.
+
+Criterion (``criterion``): every ``eval_every`` SGD steps the mean accuracy over all heads and the
+accuracy of the newest head are measured on ``eval_batches`` fresh batches; both must exceed
+``threshold``. With ``criterion="confirmed"`` (the default) a passing check is only a candidate:
+the stage ends when the same test on ``confirm_batches`` further fresh batches passes too, so a
+network below the threshold rarely ends a stage by luck (chapter 3 computes how rarely). With
+``criterion="check"`` the first passing check ends the stage; the authors' protocol is that with
+``eval_every=500`` and ``eval_batches=50`` (one test per epoch).
 
 Freezing: at a stage with K modules, module k (and its head) trains with learning rate
-lr * gamma^(K-1-k); gamma = 0 is hard freezing. Unlike the authors' code, the taus of frozen
-modules freeze too, frozen parameters are left out of the optimiser and of gradient clipping, and
-new modules copy the *trained* previous module (FACTS.md lists the differences).
+lr * gamma^(K-1-k); gamma = 0 is hard freezing. Options reproduce the authors' code where it
+differs (FACTS.md): ``train_old_taus`` (their taus of frozen modules keep training),
+``clip_scope="all"`` (their gradient clipping over every parameter, frozen ones included, with
+the loss of every head), ``duplicate_source="untrained"`` (their off-by-one duplication of the
+module just activated) and ``duplicate_head`` (new heads copied from the previous head).
 
 Speed (exact, no approximation): modules whose learning rate is zero form a prefix that is run once
 per batch under ``torch.no_grad()``; only the trajectory of its last module, which feeds the first
 trainable module, is kept. The autograd graph covers the trainable modules alone, whose heads are
-the only ones whose loss can change a trainable parameter.
+the only ones whose loss can change a trainable parameter (with ``clip_scope="all"`` every module
+stays in the graph, because the clipping norm needs every gradient).
 """
 
 from __future__ import annotations
 
+import enum
 import math
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import torch
 from torch.nn import functional as F
 
-from .network import RNN, Structure
-from .store import load_tensors, provenance, read_json, save_tensors, write_json
+from . import engine
+from .io import load_network, provenance, read_json, save_network, write_json
+from .network import RNN
 from .tasks import parity_batch
 
-__all__ = ["GrowthConfig", "train_curriculum", "evaluate", "lr_multiplier", "RunStopped", "RunResult", "Stage", "network_at_stage",
-           "load_network"]
+__all__ = ["GrowthConfig", "train_curriculum", "evaluate", "batch_correct", "passes", "lr_multiplier", "RunResult", "Stage",
+           "StopReason", "network_at_stage", "grow", "new_network", "head_ns",
+           "checkpoint_path", "NONMODULAR_DEFAULTS"]
 
 ARCHITECTURES = ("modular", "nonmodular")
+CRITERIA = ("confirmed", "check")
+CLIP_SCOPES = ("trainable", "all")
+DUPLICATE_SOURCES = ("trained", "untrained")
 # fields that may change when a run is resumed (budgets), all others must match
 RESUMABLE_CHANGES = ("max_n", "max_steps_per_stage", "max_total_steps")
+# the non-modular network's own defaults (the ICLR 2024 code's learning rate)
+NONMODULAR_DEFAULTS = {"lr": 0.05}
+
+
+def _f(default, help: str, flag: bool = True):
+    """A config field with its help text (the command line's flags are generated from these)."""
+    return field(default=default, metadata={"help": help, "flag": flag})
 
 
 @dataclass(frozen=True)
 class GrowthConfig:
-    """Everything that defines one curriculum run.
+    """Everything that defines one curriculum run (frozen, validated on creation)."""
 
-    ``module_size`` is the neurons per module (modular) or the population size (non-modular).
-    """
-
-    architecture: str = "modular"
-    module_size: int = 10
-    n_start: int = 2
-    max_n: int = 30
-    seed: int = 0
-    lr: float = 0.1
-    momentum: float = 0.1
-    batch_size: int = 256
-    clip: float = 2.0
-    duplicate: bool = True
-    noise: float = 0.05
-    gamma: float = 0.0
-    fix_within: bool = False
-    eval_every: int = 50
-    eval_batches: int = 10
-    threshold: float = 0.98
-    steps_per_epoch: int = 500
-    max_steps_per_stage: int = 20_000
-    max_total_steps: int | None = None
-    bit_prob: float | str = "per_batch"
+    architecture: str = _f("modular", "modular (a module per N) or nonmodular (a head per N on "
+                           "one population)", flag=False)
+    module_size: int = _f(10, "neurons per module (modular) or in the population (non-modular)")
+    n_start: int = _f(2, "first N of the curriculum")
+    max_n: int = _f(30, "last N of the curriculum")
+    seed: int = _f(0, "random seed (parameters, data, initial states)")
+    lr: float = _f(0.1, "SGD learning rate")
+    momentum: float = _f(0.1, "Nesterov momentum")
+    batch_size: int = _f(256, "sequences per SGD step and per test batch")
+    clip: float = _f(2.0, "gradient-norm clipping threshold")
+    clip_scope: str = _f("trainable", "parameters whose gradient norm is clipped: trainable "
+                         "(ours) or all (the authors': frozen modules and every head's loss "
+                         "included; slower)")
+    duplicate: bool = _f(True, "initialise a new module as a noisy copy of a previous one "
+                         "(else at random)")
+    duplicate_source: str = _f("trained", "what a new module copies: trained (the trained "
+                               "previous module) or untrained (the authors' off-by-one: the "
+                               "previous module as it was initialised)")
+    duplicate_head: bool = _f(False, "initialise a new head as a noisy copy of the previous head "
+                              "(the authors' effective setting)")
+    noise: float = _f(0.05, "duplication noise sigma: w * (1 + sigma * xi)")
+    gamma: float = _f(0.0, "old modules' learning-rate factor per growth step (0 freezes)")
+    train_old_taus: bool = _f(False, "keep training the taus of frozen modules (the authors' "
+                              "effective setting)")
+    fix_within: bool = _f(False, "never train within-module (recurrent) weights")
+    criterion: str = _f("confirmed", "confirmed (a passing check must pass again on "
+                        "--confirm-batches fresh batches) or check (the first passing check "
+                        "ends the stage)")
+    eval_every: int = _f(50, "SGD steps between criterion checks")
+    eval_batches: int = _f(10, "fresh batches per criterion check")
+    confirm_batches: int = _f(50, "fresh batches that confirm a passing check")
+    threshold: float = _f(0.98, "accuracy the mean over heads and the newest head must exceed")
+    steps_per_epoch: int = _f(500, "SGD steps per epoch (the paper's unit)")
+    max_steps_per_stage: int = _f(20_000, "step budget per stage; the run stops when a stage "
+                                  "spends it")
+    max_total_steps: int | None = _f(None, "step budget of the whole run (default: none)")
+    bit_prob: float | str = _f("per_batch", "per_batch (one p ~ U(0,1) per batch, the authors') "
+                               "or a fixed Bernoulli probability of a 1")
 
     def __post_init__(self):
         errors = []
         if self.architecture not in ARCHITECTURES:
             errors.append(f"architecture must be one of {ARCHITECTURES}, got {self.architecture!r}")
-        for name in ("module_size", "batch_size", "eval_every", "eval_batches", "steps_per_epoch",
-                     "max_steps_per_stage"):
-            if int(getattr(self, name)) < 1:
-                errors.append(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("module_size", "batch_size", "eval_every", "eval_batches", "confirm_batches",
+                     "steps_per_epoch", "max_steps_per_stage"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                errors.append(f"{name} must be an integer >= 1, got {v!r}")
         if self.max_total_steps is not None and self.max_total_steps < 1:
             errors.append(f"max_total_steps must be >= 1 or None, got {self.max_total_steps}")
         if self.n_start < 1:
             errors.append(f"n_start must be >= 1, got {self.n_start}")
         if self.max_n < self.n_start:
             errors.append(f"max_n ({self.max_n}) must be >= n_start ({self.n_start})")
-        if not self.lr > 0:
-            errors.append(f"lr must be > 0, got {self.lr}")
-        if not 0 <= self.momentum < 1:
+        finite = lambda v: isinstance(v, (int, float)) and math.isfinite(v)  # noqa: E731
+        if not (finite(self.lr) and self.lr > 0):
+            errors.append(f"lr must be a finite number > 0, got {self.lr}")
+        if not (finite(self.momentum) and 0 <= self.momentum < 1):
             errors.append(f"momentum must be in [0, 1), got {self.momentum}")
-        if not self.clip > 0:
-            errors.append(f"clip must be > 0, got {self.clip}")
-        if self.noise < 0:
-            errors.append(f"noise must be >= 0, got {self.noise}")
-        if not 0 <= self.gamma <= 1:
+        if not (finite(self.clip) and self.clip > 0):
+            errors.append(f"clip must be a finite number > 0, got {self.clip}")
+        if not (finite(self.noise) and self.noise >= 0):
+            errors.append(f"noise must be a finite number >= 0, got {self.noise}")
+        if not (finite(self.gamma) and 0 <= self.gamma <= 1):
             errors.append(f"gamma must be in [0, 1], got {self.gamma}")
-        if not 0 < self.threshold < 1:
+        if not (finite(self.threshold) and 0 < self.threshold < 1):
             errors.append(f"threshold must be in (0, 1), got {self.threshold}")
+        for name, allowed in (("criterion", CRITERIA), ("clip_scope", CLIP_SCOPES),
+                              ("duplicate_source", DUPLICATE_SOURCES)):
+            if getattr(self, name) not in allowed:
+                errors.append(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
         if self.bit_prob != "per_batch" and not (
-                isinstance(self.bit_prob, (int, float)) and 0 <= self.bit_prob <= 1):
+                finite(self.bit_prob) and not isinstance(self.bit_prob, bool)
+                and 0 <= self.bit_prob <= 1):
             errors.append(f"bit_prob must be 'per_batch' or a probability, got {self.bit_prob!r}")
-        if self.architecture == "nonmodular" and (self.gamma != 0 or self.fix_within):
-            errors.append("gamma and fix_within apply to the modular network only")
+        if self.architecture == "nonmodular" and (self.gamma != 0 or self.fix_within
+                                                  or self.train_old_taus):
+            errors.append("gamma, fix_within and train_old_taus apply to the modular network only")
         if errors:
             raise ValueError("; ".join(errors))
 
@@ -110,14 +155,24 @@ class GrowthConfig:
         return cls(**d)
 
 
+class StopReason(str, enum.Enum):
+    """Why a run ended (stored in its history as ``stop``)."""
+
+    COMPLETE = "complete"          # reached max_n
+    STAGE_BUDGET = "stage_budget"  # a stage spent max_steps_per_stage without the criterion
+    TOTAL_BUDGET = "total_budget"  # the run spent max_total_steps
+
+
 @dataclass
 class RunResult:
     history: dict
     network: RNN
 
 
-class RunStopped(Exception):
-    """Raised inside a stage when its step budget is spent without reaching the criterion."""
+class _Stopped(Exception):
+    def __init__(self, reason: StopReason, message: str):
+        super().__init__(message)
+        self.reason = reason
 
 
 def lr_multiplier(cfg: GrowthConfig, n_blocks: int, block: int, cls: str) -> float:
@@ -127,6 +182,8 @@ def lr_multiplier(cfg: GrowthConfig, n_blocks: int, block: int, cls: str) -> flo
         return 1.0
     if cfg.fix_within and cls == "within":
         return 0.0
+    if cfg.train_old_taus and cls == "tau":
+        return 1.0
     age = n_blocks - 1 - block
     return 1.0 if age == 0 else cfg.gamma ** age
 
@@ -141,51 +198,33 @@ def new_network(cfg: GrowthConfig, generator: torch.Generator) -> RNN:
     return net
 
 
-def grow(net: RNN, cfg: GrowthConfig, generator: torch.Generator) -> None:
-    """One curriculum step: a new module and its head (modular) or a new head (non-modular)."""
-    if cfg.architecture == "modular":
-        block = net.add_block(duplicate=cfg.duplicate, noise=cfg.noise, generator=generator)
-        net.add_head(block, generator)
-    else:
-        net.add_head(0, generator)
+def grow(net: RNN, cfg: GrowthConfig, generator: torch.Generator,
+         template: dict | None = None) -> dict | None:
+    """One curriculum step: a new module and its head (modular) or a new head (non-modular).
+
+    ``template`` is the previous module as it was initialised (used with
+    ``duplicate_source="untrained"``); returns the new module's initial parameters, the next
+    step's template."""
+    head_source = len(net.heads) - 1 if cfg.duplicate_head else None
+    if cfg.architecture == "nonmodular":
+        net.add_head(0, generator, source=head_source, noise=cfg.noise)
+        return None
+    source = None
+    if cfg.duplicate:
+        source = net.block_parameters(-1) if cfg.duplicate_source == "trained" else template
+    block = net.add_block(source=source, noise=cfg.noise, generator=generator)
+    new_template = net.block_parameters(block) if cfg.duplicate_source == "untrained" else None
+    net.add_head(block, generator, source=head_source, noise=cfg.noise)
+    return new_template
 
 
 def network_at_stage(cfg: GrowthConfig, n: int, generator: torch.Generator) -> RNN:
     """A fresh network with the structure of the stage that trains N = n (random parameters)."""
     net = new_network(cfg, generator)
+    template = None
     for _ in range(n - cfg.n_start):
-        grow(net, cfg, generator)
+        template = grow(net, cfg, generator, template)
     return net
-
-
-def _mark_trainable(net: RNN, cfg: GrowthConfig):
-    """Set requires_grad from the learning-rate policy; returns optimiser groups and the first
-    block with anything to train."""
-    groups: dict[float, list] = {}
-    first = net.n_blocks
-    for block, cls, _, p in net.classified_parameters():
-        mult = lr_multiplier(cfg, net.n_blocks, block, cls)
-        p.requires_grad_(mult > 0)
-        if mult > 0:
-            groups.setdefault(mult, []).append(p)
-            first = min(first, block)
-    param_groups = [{"params": ps, "lr": cfg.lr * m} for m, ps in groups.items()]
-    return param_groups, first
-
-
-def training_loss(net: RNN, x: torch.Tensor, y: torch.Tensor, first: int,
-                  generator: torch.Generator) -> torch.Tensor:
-    """Summed cross-entropy of the heads that read trainable blocks (>= first); blocks before
-    ``first`` run without autograd and only hand over the trajectory that feeds block ``first``."""
-    h0 = net.initial_state(x.shape[0], generator, x.device)
-    traj = None
-    if first > 0:
-        with torch.no_grad():
-            _, traj = net.scan(x, h0[:first], 0, first, keep_last=True)
-    finals, _ = net.scan(x, h0[first:], first, net.n_blocks, ff_in=traj)
-    heads = [i for i, b in enumerate(net.head_blocks) if b >= first]
-    logits = net.readout(finals, heads, offset=first)
-    return sum(F.cross_entropy(logits[j], y[:, i]) for j, i in enumerate(heads))
 
 
 class Stage:
@@ -195,56 +234,80 @@ class Stage:
     def __init__(self, net: RNN, cfg: GrowthConfig, device: str = "cpu"):
         self.net, self.cfg, self.device = net, cfg, device
         self.ns = head_ns(cfg, len(net.heads))
-        groups, self.first = _mark_trainable(net, cfg)
-        self.trainable = [p for g in groups for p in g["params"]]
-        self.opt = torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=True)
+        groups: dict[float, list] = {}
+        first = net.n_blocks
+        everything = cfg.clip_scope == "all"
+        for block, cls, _, p in net.classified_parameters():
+            mult = lr_multiplier(cfg, net.n_blocks, block, cls)
+            p.requires_grad_(mult > 0 or everything)
+            if mult > 0:
+                groups.setdefault(mult, []).append(p)
+                first = min(first, block)
+        # the first block in the autograd graph; blocks below run without it
+        self.first = 0 if everything else first
+        self.trainable = [p for ps in groups.values() for p in ps]
+        self.clipped = list(net.parameters()) if everything else self.trainable
+        self.opt = torch.optim.SGD([{"params": ps, "lr": cfg.lr * m} for m, ps in groups.items()],
+                                   lr=cfg.lr, momentum=cfg.momentum, nesterov=True)
+
+    def loss(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Summed cross-entropy of the heads that read blocks in the autograd graph (>= first);
+        blocks below run without autograd and only hand over the trajectory that feeds it."""
+        net, first = self.net, self.first
+        h0 = net.initial_state(x.shape[0], generator, x.device)
+        feed = None
+        if first > 0:
+            with torch.no_grad():
+                feed = engine.run(net, x, h0[:first], 0, first, keep_feed=True).feed
+        finals = engine.run(net, x, h0[first:], first, net.n_blocks, ff_in=feed).finals
+        heads = [i for i, b in enumerate(net.head_blocks) if b >= first]
+        logits = net.readout(finals, heads, offset=first)
+        return sum(F.cross_entropy(logits[j], y[:, i]) for j, i in enumerate(heads))
+
+    def step_on(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> None:
+        """One SGD step on the batch (x, y): forward, summed cross-entropy, backward, gradient
+        clipping (scope per the config), optimiser step."""
+        loss = self.loss(x.to(self.device), y.to(self.device), generator)
+        self.net.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.clipped, self.cfg.clip)
+        self.opt.step()
 
     def step(self, generator: torch.Generator) -> None:
-        """One SGD step on a fresh batch: forward, summed cross-entropy, backward, gradient
-        clipping over the trainable parameters, optimiser step."""
+        """One SGD step on a fresh batch."""
         cfg = self.cfg
         x, y = parity_batch(self.ns, cfg.batch_size, generator=generator, bit_prob=cfg.bit_prob)
-        loss = training_loss(self.net, x.to(self.device), y.to(self.device), self.first,
-                             generator)
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.trainable, cfg.clip)
-        self.opt.step()
+        self.step_on(x, y, generator)
 
 
 @torch.no_grad()
+def batch_correct(net: RNN, ns: list[int], n_batches: int, batch_size: int,
+                  generator: torch.Generator, bit_prob="per_batch", seq_len: int | None = None,
+                  device="cpu"):
+    """Yield, per fresh batch, the number of correct answers of every head ([len(ns)])."""
+    for _ in range(n_batches):
+        x, y = parity_batch(ns, batch_size, generator=generator, bit_prob=bit_prob, seq_len=seq_len)
+        out = engine.logits(net, x.to(device), generator).cpu()
+        yield (out.argmax(-1) == y.t()).float().sum(1)
+
+
 def evaluate(net: RNN, ns: list[int], n_batches: int, batch_size: int,
              generator: torch.Generator, bit_prob="per_batch", seq_len: int | None = None,
              device="cpu") -> list[float]:
     """Accuracy of every head (head i answers N = ns[i]) on fresh batches."""
     correct = torch.zeros(len(ns))
-    total = 0
-    for _ in range(n_batches):
-        x, y = parity_batch(ns, batch_size, generator=generator, bit_prob=bit_prob, seq_len=seq_len)
-        logits = net(x.to(device), generator).cpu()
-        correct += (logits.argmax(-1) == y.t()).float().sum(1)
-        total += batch_size
-    return (correct / total).tolist()
+    for c in batch_correct(net, ns, n_batches, batch_size, generator, bit_prob, seq_len, device):
+        correct += c
+    return (correct / (n_batches * batch_size)).tolist()
 
 
-def _checkpoint_path(out: Path, n: int) -> Path:
-    return out / f"stage_{n:03d}.pt"
+def passes(acc: list[float], threshold: float) -> bool:
+    """The curriculum criterion: mean over heads and newest head both above the threshold."""
+    return sum(acc) / len(acc) > threshold and acc[-1] > threshold
 
 
-def _save_checkpoint(out: Path, n: int, net: RNN, generator: torch.Generator) -> None:
-    save_tensors(_checkpoint_path(out, n), {
-        "structure": net.structure().to_dict(),
-        "state": {k: v.detach().cpu() for k, v in net.state_dict().items()},
-        "rng": generator.get_state(),
-    })
-
-
-def load_network(path: Path) -> tuple[RNN, dict]:
-    """Rebuild a network from a stage checkpoint (strict: every tensor must match)."""
-    ck = load_tensors(path)
-    net = RNN.from_structure(Structure.from_dict(ck["structure"]))
-    net.load_state_dict(ck["state"], strict=True)
-    return net, ck
+def checkpoint_path(out: Path, n: int) -> Path:
+    return Path(out) / f"stage_{n:03d}.pt"
 
 
 def _resume(out: Path, cfg: GrowthConfig):
@@ -255,12 +318,12 @@ def _resume(out: Path, cfg: GrowthConfig):
     if diffs:
         raise ValueError(f"cannot resume {out}: config differs in {diffs}")
     if not hist["stages"]:
-        return None, None, hist
+        return None, None, None, hist
     last = hist["stages"][-1]["n"]
-    net, ck = load_network(_checkpoint_path(out, last))
+    net, ck = load_network(checkpoint_path(out, last))
     generator = torch.Generator()
     generator.set_state(ck["rng"])
-    return net, generator, hist
+    return net, generator, ck.get("template"), hist
 
 
 def _progress(enabled: bool, total: int, initial: int):
@@ -272,22 +335,24 @@ def _progress(enabled: bool, total: int, initial: int):
 
 def train_curriculum(cfg: GrowthConfig, out: Path | str | None = None, *, resume: bool = False,
                      progress: bool = True, device: str = "cpu", stop_after_steps: int | None = None
-                     ) -> "RunResult":
-    """Run the curriculum; returns the history and the trained network (history also written to ``out/history.json`` with a
-    checkpoint per stage when ``out`` is given).
+                     ) -> RunResult:
+    """Run the curriculum; returns the history and the trained network (history also written to
+    ``out/history.json`` with a checkpoint per stage when ``out`` is given).
 
-    ``stop_after_steps`` aborts the run (KeyboardInterrupt) after that many SGD steps in total;
-    it exists to test that a killed run resumes to the same history.
+    Per stage the history keeps N, steps to criterion, epochs, wall seconds, the accuracy of every
+    head on the test that ended the stage, the number of checks and of candidate passes that
+    confirmation rejected. ``stop_after_steps`` aborts the run (KeyboardInterrupt) after that
+    many SGD steps in total; it exists to test that a killed run resumes to the same history.
     """
     out = Path(out) if out is not None else None
-    net = generator = None
+    net = generator = template = None
     hist = {"config": asdict(cfg), "provenance": provenance(device), "stages": [],
-            "status": "running", "message": ""}
+            "status": "running", "stop": None, "message": ""}
     if out is not None and (out / "history.json").exists():
         if not resume:
             raise FileExistsError(f"{out} already holds a run: pass resume=True (--resume) or "
                                   f"choose another folder")
-        net, generator, old = _resume(out, cfg)
+        net, generator, template, old = _resume(out, cfg)
         hist["stages"] = old["stages"]
         hist["resumed_from"] = old["stages"][-1]["n"] if old["stages"] else None
     if net is None:
@@ -297,10 +362,10 @@ def train_curriculum(cfg: GrowthConfig, out: Path | str | None = None, *, resume
     else:
         n = hist["stages"][-1]["n"] + 1
         if n > cfg.max_n:
-            hist["status"] = "complete"
-            hist["max_n_reached"] = n - 1
+            hist.update(status="complete", stop=StopReason.COMPLETE.value,
+                        message=f"reached N={n - 1}", max_n_reached=n - 1)
             return RunResult(hist, net)
-        grow(net, cfg, generator)
+        template = grow(net, cfg, generator, template)
     net.to(device)
     bar = _progress(progress, cfg.max_n - cfg.n_start + 1, n - cfg.n_start)
     steps_total = 0
@@ -309,7 +374,7 @@ def train_curriculum(cfg: GrowthConfig, out: Path | str | None = None, *, resume
             t0 = time.perf_counter()
             stage = Stage(net, cfg, device)
             ns = stage.ns
-            steps, acc = 0, [0.0] * len(ns)
+            steps = checks = rejected = 0
             while True:
                 for _ in range(cfg.eval_every):
                     stage.step(generator)
@@ -319,38 +384,46 @@ def train_curriculum(cfg: GrowthConfig, out: Path | str | None = None, *, resume
                         raise KeyboardInterrupt("stop_after_steps reached")
                 acc = evaluate(net, ns, cfg.eval_batches, cfg.batch_size, generator,
                                cfg.bit_prob, device=device)
+                checks += 1
+                if passes(acc, cfg.threshold) and cfg.criterion == "confirmed":
+                    acc = evaluate(net, ns, cfg.confirm_batches, cfg.batch_size, generator,
+                                   cfg.bit_prob, device=device)
+                    rejected += not passes(acc, cfg.threshold)
                 if bar is not None:
                     bar.set_postfix_str(f"N={n} step={steps} new={acc[-1]:.3f} "
                                         f"mean={sum(acc) / len(acc):.3f}")
-                if sum(acc) / len(acc) > cfg.threshold and acc[-1] > cfg.threshold:
+                if passes(acc, cfg.threshold):
                     break
                 if steps >= cfg.max_steps_per_stage:
-                    raise RunStopped(f"N={n} not solved within {cfg.max_steps_per_stage} steps "
-                                     f"(newest head {acc[-1]:.3f}, mean {sum(acc) / len(acc):.3f})")
+                    raise _Stopped(StopReason.STAGE_BUDGET,
+                                   f"N={n} not solved within {cfg.max_steps_per_stage} steps "
+                                   f"(newest head {acc[-1]:.3f}, mean {sum(acc) / len(acc):.3f})")
                 done = sum(s["steps"] for s in hist["stages"]) + steps
                 if cfg.max_total_steps is not None and done >= cfg.max_total_steps:
-                    raise RunStopped(f"total step budget of {cfg.max_total_steps} spent during "
-                                     f"N={n} (newest head {acc[-1]:.3f})")
+                    raise _Stopped(StopReason.TOTAL_BUDGET,
+                                   f"total step budget of {cfg.max_total_steps} spent during "
+                                   f"N={n} (newest head {acc[-1]:.3f})")
             hist["stages"].append({
                 "n": n, "steps": steps, "epochs": math.ceil(steps / cfg.steps_per_epoch),
                 "seconds": round(time.perf_counter() - t0, 3),
                 "accuracy": {str(k): round(a, 5) for k, a in zip(ns, acc)},
+                "checks": checks, "rejected": rejected,
             })
             if out is not None:
-                _save_checkpoint(out, n, net, generator)
+                extra = {"template": template} if template is not None else {}
+                save_network(checkpoint_path(out, n), net, rng=generator.get_state(), **extra)
                 write_json(out / "history.json", hist)
             if bar is not None:
                 bar.update(1)
             if n >= cfg.max_n:
-                hist["status"] = "complete"
-                hist["message"] = f"reached N={n}"
+                hist.update(status="complete", stop=StopReason.COMPLETE.value,
+                            message=f"reached N={n}")
                 break
             n += 1
-            grow(net, cfg, generator)
+            template = grow(net, cfg, generator, template)
             net.to(device)
-    except RunStopped as e:
-        hist["status"] = "stopped"
-        hist["message"] = str(e)
+    except _Stopped as e:
+        hist.update(status="stopped", stop=e.reason.value, message=str(e))
     finally:
         if bar is not None:
             bar.close()

@@ -16,15 +16,28 @@ def test_help_explains_every_command():
     for cmd in ("grow", "baseline", "bench", "reproduce", "results"):
         assert cmd in r.stdout
     g = run("grow", "--help").stdout
-    for flag in ("--module-size", "--max-n", "--seed", "--out", "--resume", "--device",
-                 "--noise", "--gamma", "--random-init", "--fix-within", "--max-steps"):
+    import dataclasses
+
+    from modgrow.training import GrowthConfig
+    for f in dataclasses.fields(GrowthConfig):
+        if f.name != "architecture":
+            assert "--" + f.name.replace("_", "-") in g, f.name
+    for flag in ("--out", "--resume", "--device", "--threads"):
         assert flag in g
+    assert "(default 0.05)" in run("baseline", "--help").stdout  # the non-modular learning rate
+    c = run("compute", "--help").stdout
+    for name in ("growth", "baseline", "fidelity"):
+        assert name in c
 
 
 def test_bad_flags_exit_2_with_one_line():
     r = run("grow", "--module-size", "0", "--out", "x")
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
-    assert "--module-size" in r.stderr
+    assert "module_size" in r.stderr
+    r = run("grow", "--lr", "nan", "--out", "x")
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+    r = run("compute", "growth", "--shard", "3")
+    assert r.returncode == 2 and "--shard" in r.stderr
     r = run("grow", "--max-n", "1", "--out", "x")
     assert r.returncode == 2 and "max_n" in r.stderr and len(r.stderr.strip().splitlines()) == 1
     r = run("frobnicate")

@@ -6,8 +6,11 @@ import json
 import pytest
 import torch
 
-from modgrow.training import (GrowthConfig, _mark_trainable, grow, lr_multiplier,
-                              load_network, new_network, train_curriculum)
+from modgrow import criterion as crit
+from modgrow.io import load_network
+from modgrow.tasks import parity_batch
+from modgrow.training import (GrowthConfig, Stage, grow, lr_multiplier, new_network,
+                              train_curriculum)
 
 QUICK = dict(max_n=5, seed=0, eval_batches=4)
 
@@ -69,17 +72,11 @@ def test_hard_frozen_parameters_stay_bit_identical_for_a_whole_stage():
     net = res.network
     before = {k: v.clone() for k, v in net.state_dict().items()}
     grow(net, cfg, g)
-    groups, first = _mark_trainable(net, cfg)
-    assert first == 2
-    opt = torch.optim.SGD(groups, lr=0.1, momentum=0.1, nesterov=True)
-    from modgrow.tasks import parity_batch
-    from modgrow.training import training_loss
+    stage = Stage(net, cfg)
+    assert stage.first == 2
     for _ in range(30):
         x, y = parity_batch([2, 3, 4], 64, generator=g)
-        loss = training_loss(net, x, y, first, g)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+        stage.step_on(x, y, g)
     after = net.state_dict()
     for k, v in before.items():
         assert torch.equal(v, after[k]), k  # taus and heads of old modules included
@@ -115,6 +112,7 @@ def test_step_budget_stops_the_run_and_says_so(tmp_path):
     cfg = GrowthConfig(max_n=6, max_steps_per_stage=50, eval_batches=2, seed=0)
     res = train_curriculum(cfg, tmp_path, progress=False)
     assert res.history["status"] == "stopped"
+    assert res.history["stop"] == "stage_budget"
     assert "not solved within 50 steps" in res.history["message"]
     assert json.loads((tmp_path / "history.json").read_text())["status"] == "stopped"
 
@@ -128,6 +126,13 @@ def test_step_budget_stops_the_run_and_says_so(tmp_path):
     (dict(noise=-0.1), "noise"),
     (dict(architecture="nonmodular", gamma=0.5), "modular network only"),
     (dict(bit_prob="often"), "bit_prob"),
+    (dict(bit_prob=True), "bit_prob"),
+    (dict(lr=float("nan")), "lr"),
+    (dict(criterion="lucky"), "criterion"),
+    (dict(clip_scope="some"), "clip_scope"),
+    (dict(duplicate_source="future"), "duplicate_source"),
+    (dict(confirm_batches=0), "confirm_batches"),
+    (dict(architecture="nonmodular", train_old_taus=True), "modular network only"),
 ])
 def test_bad_configs_give_clear_errors(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -140,5 +145,90 @@ def test_total_step_budget_stops_the_run():
     cfg = GrowthConfig(max_n=8, max_total_steps=700, eval_batches=2, seed=0)
     res = train_curriculum(cfg, progress=False)
     assert res.history["status"] == "stopped"
-    assert "total step budget of 700" in res.history["message"]
+    assert res.history["stop"] == "total_budget"
     assert sum(s["steps"] for s in res.history["stages"]) < 700
+
+
+def test_confirmed_criterion_records_the_confirmation_and_its_rejections():
+    res = train_curriculum(GrowthConfig(max_n=4, eval_batches=2, confirm_batches=8), progress=False)
+    h = res.history
+    assert h["status"] == "complete" and h["stop"] == "complete"
+    for s in h["stages"]:
+        assert s["checks"] >= 1 and 0 <= s["rejected"] < s["checks"]
+        assert s["steps"] == 50 * s["checks"]
+        acc = list(s["accuracy"].values())
+        assert acc[-1] > 0.98 and sum(acc) / len(acc) > 0.98
+
+
+def test_pass_probabilities_against_known_cases():
+    # half the batches perfect, half at 0.96 (mean 0.98): one batch passes half the time
+    acc = torch.tensor([[1.0]] * 50 + [[0.96]] * 50).numpy()
+    assert crit.resampled_pass(acc, 1) == pytest.approx(0.5, abs=0.02)
+    # shifted up by 0.015: 10 batches pass when at least 2 are perfect (hypergeometric)
+    from scipy.stats import hypergeom
+    exact = hypergeom(100, 50, 10).sf(1)
+    assert crit.resampled_pass(acc + 0.015, 10) == pytest.approx(exact, abs=0.005)
+    assert crit.resampled_pass(acc - 0.02, 10) == 0.0
+    assert crit.stage_pass(0.1, 10) == pytest.approx(1 - 0.9 ** 10)
+    assert crit.stage_pass(0.1, 10, 0.5) == pytest.approx(1 - 0.95 ** 10)
+    assert crit.binomial_pass(0.97, 50) < 1e-6 < crit.binomial_pass(0.979, 50) < 0.5
+    assert crit.binomial_pass(0.99, 50) > 0.99
+
+
+def _one_step_change(cfg):
+    """Parameter change of the newest module after one SGD step at stage N = 4."""
+    g = torch.Generator().manual_seed(3)
+    net = new_network(cfg, g)
+    grow(net, cfg, g)
+    grow(net, cfg, g)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    x, y = parity_batch([2, 3, 4], 64, generator=torch.Generator().manual_seed(4))
+    Stage(net, cfg).step_on(x, y, torch.Generator().manual_seed(5))
+    after = net.state_dict()
+    moved = {k for k in before if not torch.equal(before[k], after[k])}
+    norm = sum(((after[k] - before[k]) ** 2).sum() for k in moved) ** 0.5
+    return moved, float(norm)
+
+
+def test_clip_over_all_parameters_shrinks_the_step_and_moves_nothing_frozen():
+    ours, n_ours = _one_step_change(GrowthConfig(clip=1e-3))
+    theirs, n_theirs = _one_step_change(GrowthConfig(clip=1e-3, clip_scope="all"))
+    assert ours == theirs and all(k.startswith(("blocks.2.", "heads.2.")) for k in ours)
+    assert 0 < n_theirs < n_ours  # the frozen modules' gradients enter the norm
+
+
+def test_old_taus_train_when_asked_and_nothing_else_old_moves():
+    moved, _ = _one_step_change(GrowthConfig(train_old_taus=True))
+    old = {k for k in moved if not k.startswith(("blocks.2.", "heads.2."))}
+    assert old == {"blocks.0.tau", "blocks.1.tau"}
+
+
+def test_authors_duplication_copies_the_untrained_module_and_the_previous_head():
+    cfg = GrowthConfig(noise=0.0, duplicate_source="untrained", duplicate_head=True)
+    g = torch.Generator().manual_seed(0)
+    net = new_network(cfg, g)
+    template = grow(net, cfg, g, None)          # module 1: random, nothing untrained to copy
+    assert not torch.equal(net.blocks[1].w_rec, net.blocks[0].w_rec)
+    init1 = net.blocks[1].w_rec.detach().clone()
+    with torch.no_grad():
+        net.blocks[1].w_rec.add_(1.0)           # "training" module 1
+    grow(net, cfg, g, template)
+    assert torch.equal(net.blocks[2].w_rec, init1)  # a copy of module 1 as initialised
+    assert torch.equal(net.heads[2].weight, net.heads[1].weight)
+    ours = GrowthConfig(noise=0.0)
+    g = torch.Generator().manual_seed(0)
+    net = new_network(ours, g)
+    grow(net, ours, g)
+    with torch.no_grad():
+        net.blocks[1].w_rec.add_(1.0)
+    grow(net, ours, g)
+    assert torch.equal(net.blocks[2].w_rec, net.blocks[1].w_rec)  # a copy of the trained one
+
+
+def test_authors_duplication_resumes_to_the_same_history(tmp_path):
+    cfg = GrowthConfig(max_n=5, eval_batches=2, duplicate_source="untrained", criterion="check")
+    full = train_curriculum(cfg, progress=False)
+    with pytest.raises(KeyboardInterrupt):
+        train_curriculum(cfg, tmp_path, progress=False, stop_after_steps=250)
+    resumed = train_curriculum(cfg, tmp_path, resume=True, progress=False)
+    assert strip(resumed.history) == strip(full.history)

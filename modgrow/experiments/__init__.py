@@ -1,0 +1,40 @@
+"""The book's experiments, one module per chapter, and the registry that the command line, the
+claims ledger, the notebook tests and the sweep launcher read.
+
+Each chapter module defines ``CHAPTER`` (its title in the ledger), ``EXPERIMENTS`` (a tuple of
+``Experiment``: name, configs per profile, derived analyses) and ``verdicts(profile)`` (its rows
+of the claims ledger). Adding a chapter's experiment means adding its module to ``CHAPTERS``.
+"""
+
+from __future__ import annotations
+
+from . import architecture, baseline, curriculum, fidelity, task
+from .spec import Experiment
+
+__all__ = ["CHAPTERS", "REGISTRY", "Experiment", "get", "compute"]
+
+CHAPTERS = (task, architecture, curriculum, fidelity, baseline)
+REGISTRY: dict[str, Experiment] = {e.name: e for m in CHAPTERS for e in m.EXPERIMENTS}
+
+
+def get(name: str) -> Experiment:
+    if name not in REGISTRY:
+        raise ValueError(f"unknown experiment {name!r}; choose from {sorted(REGISTRY)}")
+    return REGISTRY[name]
+
+
+def compute(name: str, profile, shard: tuple[int, int] = (0, 1), progress: bool = True,
+            analyses: bool = True) -> list:
+    """Load or run every config of experiment ``name`` in ``profile`` (``shard`` i of n takes
+    configs i, i+n, ... so n processes can share the work), then its analyses (unsharded runs
+    only)."""
+    from ..store import load_or_run
+
+    exp = get(name)
+    i, n = shard
+    if not 0 <= i < n:
+        raise ValueError(f"bad shard {i}/{n}: need 0 <= I < N")
+    runs = [load_or_run(c, progress=progress) for c in exp.configs(profile)[i::n]]
+    if analyses and exp.analyse is not None and n == 1:
+        exp.analyse(profile)
+    return runs

@@ -1,0 +1,114 @@
+"""Chapter 4, the non-modular baseline: multi-head networks of several sizes, the ICLR-size
+reference, and the generalisation tests at stage N0 (claims 1-3 of FACTS.md)."""
+
+from __future__ import annotations
+
+import statistics
+
+from .. import compare, verdicts as rules
+from ..profiles import Profile
+from ..store import StoredRun, load_or_compute, load_or_run
+from ..training import NONMODULAR_DEFAULTS, GrowthConfig
+from .curriculum import STORED_CRITERION, growth_configs, runs_by_size
+from .spec import Experiment
+
+CHAPTER = "4 baseline"
+GENERALISATION_MODULE_SIZE = 10
+
+
+def baseline_configs(profile: Profile) -> list[GrowthConfig]:
+    """Non-modular multi-head networks (ICLR 2024: lr 0.05) under the modular runs' per-stage
+    budget and a whole-run budget; the modular numbers they are compared with are counted under
+    the same whole-run budget. The curriculum stops at ``baseline_max_n``, above what any
+    modular network of at most the largest size can hold (one module per N)."""
+    return [GrowthConfig(**{**STORED_CRITERION, **NONMODULAR_DEFAULTS},
+                         architecture="nonmodular", module_size=h, seed=s,
+                         max_n=profile.baseline_max_n, eval_batches=profile.eval_batches,
+                         max_steps_per_stage=profile.stage_budget,
+                         max_total_steps=profile.baseline_total_steps)
+            for h in profile.baseline_sizes for s in profile.seeds]
+
+
+def iclr_config(profile: Profile) -> GrowthConfig:
+    """The ICLR 2024 reference point: a 500-neuron network, trained for what this machine
+    affords."""
+    return GrowthConfig(**{**STORED_CRITERION, **NONMODULAR_DEFAULTS},
+                        architecture="nonmodular", module_size=profile.iclr_size, seed=0,
+                        max_n=profile.baseline_max_n, eval_batches=profile.eval_batches,
+                        max_steps_per_stage=profile.stage_budget,
+                        max_total_steps=profile.iclr_total_steps)
+
+
+def generalisation(run: StoredRun, n0: int, factors=(1, 2, 5, 10),
+                   checkpoints=(0, 50, 100, 200, 500)) -> dict:
+    """Stored length-generalisation and transfer results of ``run`` taken at stage N = n0
+    (see ``modgrow.compare``)."""
+    key = run.path.name
+    spec = {"run": key, "n0": n0, "factors": list(factors), "checkpoints": list(checkpoints)}
+
+    def compute():
+        net = run.stage_network(n0)
+        return {"length": compare.length_generalisation(net, run.config, factors),
+                "transfer": compare.transfer_curve(net, run.config, checkpoints)}
+    return load_or_compute("analysis", f"gen-{key[:40]}-n{n0}", spec, compute)["data"]
+
+
+def generalisation_groups(profile: Profile) -> dict:
+    """Generalisation results at stage N0, grouped: the modular runs of module size 10 (key
+    "modular") and, per size, every non-modular run that reached N0 (key = its neuron count)."""
+    n0 = profile.n0
+    groups: dict = {"modular": [generalisation(load_or_run(c, progress=False), n0)
+                                for c in growth_configs(profile)
+                                if c.module_size == GENERALISATION_MODULE_SIZE]}
+    for c in baseline_configs(profile):
+        run = load_or_run(c, progress=False)
+        if (run.max_n_reached or 0) >= n0:
+            groups.setdefault(c.module_size, []).append(generalisation(run, n0))
+    return groups
+
+
+def analyse(profile: Profile) -> int:
+    return sum(len(v) for v in generalisation_groups(profile).values())
+
+
+EXPERIMENTS = (
+    Experiment("baseline", CHAPTER, "non-modular multi-head networks of several sizes "
+               "(and, as analyses, the generalisation tests; needs 'growth' first)",
+               baseline_configs, analyse),
+    Experiment("iclr", CHAPTER, "the ICLR 2024 reference: one 500-neuron non-modular network",
+               lambda p: [iclr_config(p)]),
+)
+
+
+def histories(configs: list[GrowthConfig]) -> dict[int, list[dict]]:
+    return {m: [r.history for r in rs] for m, rs in runs_by_size(configs).items()}
+
+
+def verdicts(profile: Profile) -> list[dict]:
+    """Claims 1-3 of FACTS.md for module size 10 against the non-modular networks."""
+    budget = profile.baseline_total_steps
+    modular = histories(growth_configs(profile))
+    baseline = histories(baseline_configs(profile))
+    neuron_rows = compare.equal_neuron_rows(modular, baseline, budget)
+    param_rows = compare.equal_param_rows(modular, baseline, budget)
+    pair = 100 if 100 in baseline else max(baseline)
+    m = GENERALISATION_MODULE_SIZE
+    steps_mod = [s["steps"] for h in modular[m] for s in h["stages"][1:]
+                 if s["n"] <= profile.baseline_max_n]
+    steps_non = [s["steps"] for h in baseline[pair] for s in h["stages"][1:]]
+    gen = generalisation_groups(profile)
+    gen_mod, gen_non = gen["modular"], gen.get(pair, [])
+
+    def mean_acc(r, f="10"):
+        return statistics.mean(r["length"]["accuracy"][f].values())
+
+    def after50(r):
+        return next(c["new_head"] for c in r["transfer"]["curve"] if c["steps"] == 50)
+
+    nan = [float("nan")]
+    length10 = {"modular": [mean_acc(r) for r in gen_mod],
+                "non-modular": [mean_acc(r) for r in gen_non] or nan}
+    transfer50 = {"modular": [after50(r) for r in gen_mod],
+                  "non-modular": [after50(r) for r in gen_non] or nan}
+    return rules.baseline_verdicts(neuron_rows, param_rows, m, steps_mod, steps_non,
+                                   length10, transfer50)

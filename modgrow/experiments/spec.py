@@ -1,0 +1,22 @@
+"""What an experiment of the book is: a name, its chapter, the configs it runs in a profile, and
+the derived analyses it stores. Each chapter module under ``modgrow.experiments`` lists its
+experiments in ``EXPERIMENTS`` and its verdict rows in ``verdicts(profile)``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from ..profiles import Profile
+from ..training import GrowthConfig
+
+__all__ = ["Experiment"]
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    chapter: str
+    summary: str                                        # one line, shown by the CLI
+    configs: Callable[[Profile], list[GrowthConfig]]    # the curriculum runs, in order
+    analyse: Callable[[Profile], int] | None = None     # derived results; returns how many

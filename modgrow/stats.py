@@ -1,0 +1,62 @@
+"""Statistics for verdicts: intervals on a log scale, paired tests, threshold sensitivity.
+
+Step counts span orders of magnitude, so they are summarised by their geometric mean with a
+bootstrap interval; paired runs (same seed, two protocols) are compared by the sign test on their
+differences and by the bootstrap interval of the mean log ratio.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+from scipy import stats as _st
+
+__all__ = ["geo_mean_ci", "paired_log_ratio", "sign_test", "bootstrap_ci"]
+
+
+def bootstrap_ci(values: Sequence[float], stat=np.mean, n_boot: int = 10_000, level: float = 0.95,
+                 seed: int = 0) -> tuple[float, float, float]:
+    """(statistic, low, high): percentile bootstrap interval of ``stat`` over ``values``."""
+    v = np.asarray(values, dtype=float)
+    if v.size == 0:
+        return math.nan, math.nan, math.nan
+    point = float(stat(v))
+    if v.size == 1:
+        return point, math.nan, math.nan
+    rng = np.random.default_rng(seed)
+    boots = stat(v[rng.integers(0, v.size, (n_boot, v.size))], axis=1)
+    lo, hi = np.quantile(boots, [(1 - level) / 2, (1 + level) / 2])
+    return point, float(lo), float(hi)
+
+
+def geo_mean_ci(values: Sequence[float], **kw) -> tuple[float, float, float]:
+    """Geometric mean of positive values with the bootstrap interval of the log mean."""
+    v = np.asarray(values, dtype=float)
+    if np.any(v <= 0):
+        raise ValueError("geo_mean_ci needs positive values")
+    m, lo, hi = bootstrap_ci(np.log(v), **kw)
+    return math.exp(m), math.exp(lo), math.exp(hi)
+
+
+def sign_test(differences: Sequence[float]) -> tuple[int, int, float]:
+    """(positive, negative, two-sided p) of the exact sign test; zeros are dropped."""
+    d = np.asarray(differences, dtype=float)
+    pos, neg = int(np.sum(d > 0)), int(np.sum(d < 0))
+    if pos + neg == 0:
+        return 0, 0, 1.0
+    return pos, neg, float(_st.binomtest(pos, pos + neg, 0.5).pvalue)
+
+
+def paired_log_ratio(a: Sequence[float], b: Sequence[float], **kw) -> dict:
+    """Paired comparison of positive values a_i, b_i (same seed): geometric-mean ratio a/b with
+    its bootstrap interval, and the sign test on log(a_i / b_i)."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if a.shape != b.shape:
+        raise ValueError(f"paired values need equal lengths, got {a.shape} and {b.shape}")
+    logs = np.log(a) - np.log(b)
+    m, lo, hi = bootstrap_ci(logs, **kw)
+    pos, neg, p = sign_test(logs)
+    return {"ratio": math.exp(m), "low": math.exp(lo), "high": math.exp(hi),
+            "a_larger": pos, "b_larger": neg, "sign_p": p, "n": int(a.size)}
