@@ -6,7 +6,7 @@ import math
 
 __all__ = ["table", "fmt", "VERDICT_COLUMNS"]
 
-VERDICT_COLUMNS = ("claim", "paper", "this book", "verdict")
+VERDICT_COLUMNS = ("claim", "paper", "this book", "rule", "verdict")
 
 
 def fmt(v) -> str:

@@ -47,6 +47,8 @@ def curriculum_verdicts(histories: list[dict], head_accuracy: list[dict[str, flo
             "paper": "within one epoch (500 steps)",
             "this book": f"median {med:.0f} steps per N; {100 * frac:.0f}% of stages within "
                          f"500 steps; max N {min(reached)}–{max(reached)} over {len(sums)} seeds",
+            "rule": "holds: median <= 500 steps and >= 80% of stages within 500; holds partly: "
+                    "median <= 500",
             "verdict": single_epoch_rule(med, frac),
         })
     accs = [a for run in head_accuracy for a in run.values()]
@@ -63,6 +65,7 @@ def curriculum_verdicts(histories: list[dict], head_accuracy: list[dict[str, flo
                      f"{min(accs):.3f}; median drop {100 * median_drop:.1f} points from the "
                      f"check that ended each head's stage (training distribution of bits, at the "
                      f"last stage's longer sequences)",
+        "rule": "holds: >= 95% of heads above 98%; holds partly: every head >= 95%",
         "verdict": _forgetting_rule(accs),
     })
     if ablation_steps:
@@ -76,6 +79,7 @@ def curriculum_verdicts(histories: list[dict], head_accuracy: list[dict[str, flo
             "claim": "duplicating the trained previous module speeds up learning",
             "paper": "duplication used (with noise); benefit stated, not quantified",
             "this book": "total steps to the last N (mean ± 95% CI over seeds): " + "; ".join(parts),
+            "rule": "holds if the duplicate mean is below the random-init mean",
             "verdict": "holds" if dup < rnd else "fails",
         })
     return rows
@@ -109,6 +113,8 @@ def baseline_verdicts(neuron_rows: list[dict], param_rows: list[dict], module_si
         "this book": "; ".join(f"{r['neurons']} neurons: modular {sum(r[key]) / len(r[key]):.1f} "
                                f"vs non-modular {sum(r['non-modular']) / len(r['non-modular']):.1f}"
                                for r in neuron_rows),
+        "rule": "holds if the modular mean is above the non-modular 95% interval at every "
+                "size; holds partly at some",
         "verdict": _share(sum(wins), len(wins)),
     })
     wins = [_beats(r[key], [r["non-modular"]]) for r in param_rows]
@@ -118,6 +124,7 @@ def baseline_verdicts(neuron_rows: list[dict], param_rows: list[dict], module_si
         "this book": f"modular ahead for {sum(wins)} of {len(wins)} non-modular networks "
                      f"({min(r['parameters'] for r in param_rows):,} to "
                      f"{max(r['parameters'] for r in param_rows):,} parameters)",
+        "rule": "holds if ahead of every non-modular network; holds partly if of some",
         "verdict": _share(sum(wins), len(wins)),
     })
     med_m, med_n = statistics.median(steps_modular), statistics.median(steps_nonmodular)
@@ -125,6 +132,7 @@ def baseline_verdicts(neuron_rows: list[dict], param_rows: list[dict], module_si
         "claim": "2. faster training: each new N within about an epoch",
         "paper": "modular faster",
         "this book": f"median steps per N (N >= 3): modular {med_m:.0f}, non-modular {med_n:.0f}",
+        "rule": "holds if the modular median is lower",
         "verdict": "holds" if med_m < med_n else "fails",
     })
     for name, data, what in (("3a. better length generalisation", length10,
@@ -138,5 +146,6 @@ def baseline_verdicts(neuron_rows: list[dict], param_rows: list[dict], module_si
                      "this book": f"{what}: modular {sum(mod) / len(mod):.3f} "
                                   f"({len(mod)} nets), non-modular {sum(non) / len(non):.3f} "
                                   f"({len(non)} nets)",
+                     "rule": "holds/fails if one mean is above the other's 95% interval",
                      "verdict": verdict})
     return rows
