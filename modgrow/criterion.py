@@ -44,13 +44,13 @@ def batch_accuracies(net: RNN, ns: list[int], n_batches: int, seed: int = 0,
 
 def resampled_pass(acc: np.ndarray, batches: int, threshold: float = 0.98, draws: int = 20_000,
                    seed: int = 0) -> float:
-    """P(one check on ``batches`` batches passes): ``draws`` subsets of the rows of ``acc``
-    ([n_batches, heads], drawn without replacement within a subset)."""
-    n = acc.shape[0]
-    if batches > n:
-        raise ValueError(f"cannot draw {batches} batches from {n}")
+    """P(one check on ``batches`` fresh batches passes), from ``acc`` ([n_batches, heads]: the
+    per-batch accuracies of a fixed network): ``draws`` checks, each ``batches`` rows drawn with
+    replacement (the empirical distribution stands for the network's batch distribution)."""
+    if acc.ndim != 2 or acc.shape[0] < 2:
+        raise ValueError(f"acc must be [n_batches >= 2, heads], got shape {acc.shape}")
     rng = np.random.default_rng(seed)
-    idx = np.argsort(rng.random((draws, n)), axis=1)[:, :batches]
+    idx = rng.integers(0, acc.shape[0], (draws, batches))
     means = acc[idx].mean(axis=1)  # [draws, heads]
     ok = (means.mean(axis=1) > threshold) & (means[:, -1] > threshold)
     return float(ok.mean())

@@ -95,7 +95,7 @@ class GrowthConfig:
                         "ends the stage)")
     eval_every: int = _f(50, "SGD steps between criterion checks")
     eval_batches: int = _f(10, "fresh batches per criterion check")
-    confirm_batches: int = _f(50, "fresh batches that confirm a passing check")
+    confirm_batches: int = _f(100, "fresh batches that confirm a passing check")
     threshold: float = _f(0.98, "accuracy the mean over heads and the newest head must exceed")
     steps_per_epoch: int = _f(500, "SGD steps per epoch (the paper's unit)")
     max_steps_per_stage: int = _f(20_000, "step budget per stage; the run stops when a stage "
@@ -284,10 +284,11 @@ class Stage:
 def batch_correct(net: RNN, ns: list[int], n_batches: int, batch_size: int,
                   generator: torch.Generator, bit_prob="per_batch", seq_len: int | None = None,
                   device="cpu"):
-    """Yield, per fresh batch, the number of correct answers of every head ([len(ns)])."""
+    """Yield, per fresh batch, the number of correct answers of heads 0..len(ns)-1 ([len(ns)];
+    head i answers N = ns[i])."""
     for _ in range(n_batches):
         x, y = parity_batch(ns, batch_size, generator=generator, bit_prob=bit_prob, seq_len=seq_len)
-        out = engine.logits(net, x.to(device), generator).cpu()
+        out = engine.logits(net, x.to(device), generator)[:len(ns)].cpu()
         yield (out.argmax(-1) == y.t()).float().sum(1)
 
 
