@@ -5,6 +5,8 @@ accuracy both exceed the threshold. For a fixed network the chance of that is es
 
 * ``binomial_pass`` (theory, newest head only): k x 256 independent answers, each correct with the
   network's true accuracy a: P(Binomial(256 k, a) > 256 k t);
+* ``normal_pass`` (theory with batch heterogeneity): the mean of k batch accuracies, each with the
+  spread ``batch_sd`` measured on real networks: P(N(a, batch_sd^2 / k) > t);
 * ``resampled_pass`` (simulation on a real network): per-batch accuracies of every head on many
   fresh batches, resampled k at a time, with the whole criterion applied. Bits are drawn with one
   p per batch, so batches differ in difficulty and the spread is wider than binomial.
@@ -23,7 +25,7 @@ from scipy import stats as _st
 from .network import RNN
 from .training import batch_correct
 
-__all__ = ["binomial_pass", "batch_accuracies", "resampled_pass", "stage_pass"]
+__all__ = ["binomial_pass", "normal_pass", "batch_accuracies", "resampled_pass", "stage_pass"]
 
 
 def binomial_pass(accuracy: float, batches: int, threshold: float = 0.98,
@@ -31,6 +33,13 @@ def binomial_pass(accuracy: float, batches: int, threshold: float = 0.98,
     """P(observed accuracy > threshold) for ``batches`` x ``batch_size`` independent answers."""
     n = batches * batch_size
     return float(_st.binom.sf(np.floor(threshold * n), n, accuracy))
+
+
+def normal_pass(accuracy, batches: int, batch_sd: float, threshold: float = 0.98):
+    """P(mean of ``batches`` batch accuracies > threshold) when batch accuracies have mean
+    ``accuracy`` and standard deviation ``batch_sd`` (vectorised over ``accuracy``)."""
+    z = (np.asarray(accuracy, dtype=float) - threshold) / (batch_sd / np.sqrt(batches))
+    return _st.norm.cdf(z)
 
 
 @torch.no_grad()

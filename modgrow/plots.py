@@ -12,7 +12,7 @@ from .tasks import sequence_length_range
 __all__ = ["style", "SIZE_COLORS", "ARCH_COLORS", "plot_sequences", "plot_length_distribution",
            "plot_label_balance", "plot_bits_seen", "plot_connectivity", "plot_parameters",
            "plot_steps_to_criterion", "plot_wall_time", "plot_head_accuracy", "plot_ablation",
-           "plot_answers"]
+           "plot_answers", "plot_pass_probability", "plot_variant_steps"]
 
 SIZE_COLORS = {5: "#1b9e77", 10: "#d95f02", 15: "#7570b3", 20: "#e7298a"}
 ARCH_COLORS = {"modular": "#d95f02", "nonmodular": "#4d4d4d"}
@@ -313,3 +313,55 @@ def plot_scaling(history: dict):
     a1.set_xlabel("N")
     a1.set_ylabel("cumulative wall time (min, 1 thread)")
     return fig, (a0, a1)
+
+
+# ----- fidelity: the criterion and the authors' choices ---------------------------------------------
+
+def plot_pass_probability(batch_sd: float, networks: list[dict], threshold: float = 0.98):
+    """P(a stage ends) against a fixed network's true accuracy: curves from the normal model with
+    the measured batch spread, points from resampling the batches of stored networks."""
+    from .criterion import normal_pass, stage_pass
+    a = np.linspace(0.95, 0.995, 200)
+    p10 = normal_pass(a, 10, batch_sd, threshold)
+    curves = {"one 10-batch check": p10,
+              "an epoch of 10 such checks": stage_pass(p10, 10),
+              "the authors' 50-batch test per epoch": normal_pass(a, 50, batch_sd, threshold),
+              "an epoch of checks confirmed on 100 batches":
+                  stage_pass(p10, 10, normal_pass(a, 100, batch_sd, threshold))}
+    colors = ["#7570b3", "#d95f02", "#1b9e77", "#000000"]
+    keys = ["p_check10", "p_epoch_of_10_checks", "p_test50", "p_epoch_confirmed"]
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    for (label, y), color, key in zip(curves.items(), colors, keys):
+        ax.plot(100 * a, y, "-", color=color, lw=1.5, label=label)
+        ax.plot([100 * n["newest"] for n in networks], [max(n[key], 1e-4) for n in networks],
+                "o", color=color, ms=4, alpha=0.8)
+    ax.axvline(100 * threshold, color="k", ls=":", lw=1)
+    ax.axhline(0.05, color="grey", ls="--", lw=0.8)
+    ax.set_yscale("log")
+    ax.set_ylim(1e-4, 1.5)
+    ax.set_xlabel("newest head's true accuracy (%)")
+    ax.set_ylabel("P(pass)")
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    return fig, ax
+
+
+def plot_variant_steps(steps_by_variant: dict[str, list[int]], reference: str = "ours"):
+    """Total steps to the last N per seed (log scale) for every protocol variant; bars: geometric
+    mean with its bootstrap 95% interval; the reference variant's mean as a dashed line."""
+    from .stats import geo_mean_ci
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    labels = list(steps_by_variant)
+    for i, label in enumerate(labels):
+        v = steps_by_variant[label]
+        g, lo, hi = geo_mean_ci(v)
+        color = "#d95f02" if label == reference else "#4d4d4d"
+        ax.errorbar([i], [g], yerr=[[g - lo if lo == lo else 0], [hi - g if hi == hi else 0]],
+                    fmt="s", color=color, capsize=3, ms=6)
+        ax.plot([i + 0.15] * len(v), v, ".", color=color, alpha=0.5, ms=5)
+        if label == reference:
+            ax.axhline(g, color=color, ls="--", lw=0.8)
+    ax.set_yscale("log")
+    ax.set_xticks(range(len(labels)))
+    ax.set_xticklabels(labels, rotation=30, ha="right")
+    ax.set_ylabel("total SGD steps to the last N")
+    return fig, ax

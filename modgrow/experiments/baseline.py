@@ -9,7 +9,7 @@ from .. import compare, verdicts as rules
 from ..profiles import Profile
 from ..store import StoredRun, load_or_compute, load_or_run
 from ..training import NONMODULAR_DEFAULTS, GrowthConfig
-from .curriculum import STORED_CRITERION, growth_configs, runs_by_size
+from .curriculum import LEGACY, growth_configs, runs_by_size
 from .spec import Experiment
 
 CHAPTER = "4 baseline"
@@ -21,18 +21,27 @@ def baseline_configs(profile: Profile) -> list[GrowthConfig]:
     budget and a whole-run budget; the modular numbers they are compared with are counted under
     the same whole-run budget. The curriculum stops at ``baseline_max_n``, above what any
     modular network of at most the largest size can hold (one module per N)."""
-    return [GrowthConfig(**{**STORED_CRITERION, **NONMODULAR_DEFAULTS},
-                         architecture="nonmodular", module_size=h, seed=s,
-                         max_n=profile.baseline_max_n, eval_batches=profile.eval_batches,
-                         max_steps_per_stage=profile.stage_budget,
-                         max_total_steps=profile.baseline_total_steps)
-            for h in profile.baseline_sizes for s in profile.seeds]
+    return [_baseline(profile, h, s) for h in profile.baseline_sizes for s in profile.seeds]
+
+
+def legacy_baseline_configs(profile: Profile) -> list[GrowthConfig]:
+    """The first edition's non-modular runs: single-check criterion, 3 seeds."""
+    return [_baseline(profile, h, s, **LEGACY) for h in profile.baseline_sizes
+            for s in profile.legacy_seeds]
+
+
+def _baseline(profile: Profile, size: int, seed: int, **kw) -> GrowthConfig:
+    return GrowthConfig(**{**NONMODULAR_DEFAULTS, **kw}, architecture="nonmodular",
+                        module_size=size, seed=seed, max_n=profile.baseline_max_n,
+                        eval_batches=profile.eval_batches,
+                        max_steps_per_stage=profile.stage_budget,
+                        max_total_steps=profile.baseline_total_steps)
 
 
 def iclr_config(profile: Profile) -> GrowthConfig:
     """The ICLR 2024 reference point: a 500-neuron network, trained for what this machine
-    affords."""
-    return GrowthConfig(**{**STORED_CRITERION, **NONMODULAR_DEFAULTS},
+    affords (first edition: single-check criterion)."""
+    return GrowthConfig(**{**LEGACY, **NONMODULAR_DEFAULTS},
                         architecture="nonmodular", module_size=profile.iclr_size, seed=0,
                         max_n=profile.baseline_max_n, eval_batches=profile.eval_batches,
                         max_steps_per_stage=profile.stage_budget,

@@ -13,7 +13,7 @@ from ..profiles import Profile
 from ..stats import geo_mean_ci, paired_log_ratio
 from ..store import StoredRun, load_or_compute, load_or_run
 from ..training import GrowthConfig
-from .curriculum import growth_configs
+from .curriculum import base_config, legacy_growth_configs
 from .spec import Experiment
 
 CHAPTER = "3 curriculum (fidelity)"
@@ -42,9 +42,8 @@ VARIANTS = {
 
 
 def variant_configs(profile: Profile) -> dict[str, list[GrowthConfig]]:
-    return {label: [GrowthConfig(module_size=10, seed=s, max_n=profile.fidelity_max_n,
-                                 max_steps_per_stage=profile.stage_budget,
-                                 **{"eval_batches": profile.eval_batches, **kw})
+    return {label: [base_config(profile, module_size=10, seed=s, max_n=profile.fidelity_max_n,
+                                **kw)
                     for s in profile.fidelity_seeds]
             for label, (kw, _) in VARIANTS.items()}
 
@@ -94,7 +93,7 @@ def analyse(profile: Profile) -> int:
         for c in cfgs:
             final_check(load_or_run(c, progress=False))
             count += 1
-    for c in growth_configs(profile):
+    for c in legacy_growth_configs(profile):
         false_pass(load_or_run(c, progress=False))
         count += 1
     return count
@@ -135,7 +134,7 @@ def summary(profile: Profile) -> list[dict]:
 
 def verdicts(profile: Profile) -> list[dict]:
     """The criterion finding, from the false-pass analysis of the stored growth runs."""
-    fp = [false_pass(load_or_run(c, progress=False)) for c in growth_configs(profile)]
+    fp = [false_pass(load_or_run(c, progress=False)) for c in legacy_growth_configs(profile)]
     below = [f for f in fp if f["newest"] < 0.98]
     worst = max((f["p_epoch_of_10_checks"] for f in below), default=0.0)
     worst_conf = max((f["p_epoch_confirmed"] for f in below), default=0.0)
