@@ -10,6 +10,7 @@ import torch
 
 from . import engine
 from .network import RNN, count_parameters
+from .tasks import parity_batch
 from .training import GrowthConfig, evaluate, head_ns, lr_multiplier, network_at_stage
 
 __all__ = ["label_balance", "best_accuracy_seeing", "simulate_best_accuracy", "parameter_table",
@@ -157,3 +158,28 @@ def answers(net: RNN, cfg: GrowthConfig, x: torch.Tensor, seed: int = 0) -> list
     labels = parity_labels(xx, ns)[0]
     return [AnswerRow(n, int(labels[i]), int(probs[i].argmax()), float(probs[i].max()))
             for i, n in enumerate(ns)]
+
+
+@torch.no_grad()
+def head_at_own_stage(net: RNN, cfg: GrowthConfig, n_heads: int | None = None,
+                      n_batches: int = 20, bit_prob: str | float = "per_batch",
+                      seed: int = 1234) -> dict[str, float]:
+    """Accuracy of every head of a hard-frozen modular network at the sequence lengths of its own
+    stage, with only the modules up to its own run: exactly what the head scored when its stage
+    ended (modules below a head never change afterwards), measured on fresh batches.
+    ``n_heads`` limits the heads (a stopped run's last head never solved its stage)."""
+    if cfg.architecture != "modular" or cfg.gamma != 0:
+        raise ValueError("own-stage accuracy is exact only for hard-frozen modular networks")
+    ns = head_ns(cfg, n_heads or len(net.heads))
+    g = torch.Generator().manual_seed(seed)
+    out = {}
+    for k, n in enumerate(ns):
+        block = net.head_blocks[k]
+        correct = 0.0
+        for _ in range(n_batches):
+            x, y = parity_batch(ns[:k + 1], 256, generator=g, bit_prob=bit_prob)
+            h0 = net.initial_state(x.shape[0], g)[:block + 1]
+            finals = engine.run(net, x, h0, 0, block + 1).finals
+            correct += float((net.readout(finals, [k])[0].argmax(-1) == y[:, k]).float().sum())
+        out[str(n)] = round(correct / (256 * n_batches), 5)
+    return out

@@ -84,15 +84,16 @@ def _params_by_stage(config_json: str, ns: tuple[int, ...]) -> tuple[dict, ...]:
 
 
 def max_n_within(history: dict, neurons: int | None = None, params: int | None = None,
-                 total_steps: int | None = None) -> int:
-    """Largest N a run solved using at most ``neurons`` neurons, ``params`` parameters in all,
-    and ``total_steps`` SGD steps counted from the start (0 when it solved none)."""
+                 total_steps: int | None = None, measure: str = "total") -> int:
+    """Largest N a run solved using at most ``neurons`` neurons, ``params`` parameters (``measure``
+    "total" or "trainable" at that stage), and ``total_steps`` SGD steps counted from the start
+    (0 when it solved none)."""
     best, spent = 0, 0
     for row, stage in zip(params_by_stage(history), history["stages"]):
         spent += stage["steps"]
         if neurons is not None and row["neurons"] > neurons:
             break
-        if params is not None and row["total"] > params:
+        if params is not None and row[measure] > params:
             break
         if total_steps is not None and spent > total_steps:
             break
@@ -121,19 +122,20 @@ def equal_neuron_rows(modular: dict[int, list[dict]], nonmodular: dict[int, list
 
 
 def equal_param_rows(modular: dict[int, list[dict]], nonmodular: dict[int, list[dict]],
-                     total_steps: int) -> list[dict]:
-    """For each non-modular network: its total parameters at the end, its highest N, and the
-    highest N of each modular size with at most as many parameters in all."""
+                     total_steps: int, measure: str = "total") -> list[dict]:
+    """For each non-modular size: the mean parameter count of its final networks (``measure``:
+    "total" or "trainable"; all of a non-modular network trains), its highest N per seed, and
+    per seed the highest N of each modular size with at most as many parameters of that kind."""
     rows = []
     for p, hs in sorted(nonmodular.items()):
-        for h in hs:
-            params = params_by_stage(h)[-1]["total"] if h["stages"] else 0
-            row = {"non-modular neurons": p, "seed": h["config"]["seed"], "parameters": params,
-                   "non-modular": h.get("max_n_reached") or 0}
-            for m, mh in sorted(modular.items()):
-                row[f"modular M_m={m}"] = [max_n_within(x, params=params, total_steps=total_steps)
-                                           for x in mh]
-            rows.append(row)
+        finals = [params_by_stage(h)[-1][measure] for h in hs if h["stages"]]
+        params = round(sum(finals) / len(finals)) if finals else 0
+        row = {"non-modular neurons": p, "parameters": params,
+               "non-modular": [h.get("max_n_reached") or 0 for h in hs]}
+        for m, mh in sorted(modular.items()):
+            row[f"modular M_m={m}"] = [max_n_within(x, params=params, total_steps=total_steps,
+                                                    measure=measure) for x in mh]
+        rows.append(row)
     return rows
 
 

@@ -65,6 +65,8 @@ def resampled_pass(acc: np.ndarray, batches: int, threshold: float = 0.98, draws
     return float(ok.mean())
 
 
-def stage_pass(p_check: float, checks: int, p_confirm: float = 1.0) -> float:
-    """P(at least one of ``checks`` checks ends the stage) for a network that does not change."""
-    return float(1 - (1 - p_check * p_confirm) ** checks)
+def stage_pass(p_check, checks: int, p_confirm=1.0):
+    """P(at least one of ``checks`` checks ends the stage) for a network that does not change
+    (vectorised over the probabilities)."""
+    out = 1 - (1 - np.asarray(p_check) * np.asarray(p_confirm)) ** checks
+    return float(out) if out.ndim == 0 else out

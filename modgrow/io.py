@@ -7,6 +7,7 @@ checkpoints) and the store (which keys and loads results) both build on it."""
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import json
 import os
 import platform
@@ -22,8 +23,11 @@ __all__ = ["provenance", "write_json", "read_json", "save_tensors", "load_tensor
            "save_network", "load_network"]
 
 
+@functools.lru_cache(maxsize=1)
 def git_commit() -> str:
-    """Commit of the package's checkout, with ``+dirty`` when it has uncommitted changes."""
+    """Commit of the package's checkout, with ``+dirty`` when it has uncommitted changes, read
+    once per process: the code a long run executes is the code it imported, even when the
+    checkout moves on while it runs."""
     root = Path(__file__).resolve().parent.parent
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,

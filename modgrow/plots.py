@@ -165,22 +165,26 @@ def plot_wall_time(histories_by_size: dict[int, list[dict]]):
     return fig, ax
 
 
-def plot_head_accuracy(panels: dict[str, dict[str, dict[str, float]]], threshold: float = 0.98):
-    """Accuracy of every head after growth, one line per run, one panel per test distribution."""
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.2), sharey=True)
+def plot_head_accuracy(panels: dict[str, dict[int, list[dict[str, float]]]],
+                       threshold: float = 0.98):
+    """Accuracy of every head, one line per run coloured by module size, one panel per
+    measurement (``panels``: title -> module size -> one {N: accuracy} per run)."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.2), sharey=True)
     axes = np.atleast_1d(axes)
-    for ax, (title, acc_by_run) in zip(axes, panels.items()):
-        for label, acc in acc_by_run.items():
-            m = int(label.split("M_m=")[1].split(",")[0]) if "M_m=" in label else None
-            ax.plot([int(k) for k in acc], list(acc.values()), "-", lw=0.8,
-                    color=SIZE_COLORS.get(m), alpha=0.8)
+    for ax, (title, by_size) in zip(axes, panels.items()):
+        for m, runs in sorted(by_size.items()):
+            for acc in runs:
+                ax.plot([int(k) for k in acc], list(acc.values()), "-", lw=0.8,
+                        color=SIZE_COLORS.get(m), alpha=0.8)
         ax.axhline(threshold, color="k", ls="--", lw=0.8)
         ax.set_title(title)
         ax.set_xlabel("head (N it was trained for)")
-    axes[0].set_ylabel("accuracy after growth")
-    for m, c in SIZE_COLORS.items():
-        axes[-1].plot([], [], color=c, label=f"M_m = {m}")
-    axes[-1].legend(fontsize=8)
+    axes[0].set_ylabel("accuracy")
+    sizes = sorted({m for by_size in panels.values() for m in by_size})
+    for m in sizes:
+        axes[-1].plot([], [], color=SIZE_COLORS.get(m), label=f"M_m = {m}")
+    axes[-1].plot([], [], "k--", lw=0.8, label="criterion (98 %)")
+    axes[-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     return fig, axes
 
 

@@ -22,8 +22,6 @@ class Profile:
     seeds: tuple[int, ...]                 # growth, ablation and baseline seeds
     module_sizes: tuple[int, ...]          # chapter 3's module sizes
     growth_max_n: tuple[tuple[int, int], ...]  # (module size, last N tried)
-    legacy_seeds: tuple[int, ...]          # the single-check runs of the first edition
-    legacy_max_n: tuple[tuple[int, int], ...]
     stage_budget: int                      # steps per stage before a run stops
     eval_batches: int                      # batches per criterion check
     ablation_max_n: int
@@ -38,22 +36,20 @@ class Profile:
     fidelity_max_n: int
     draws: int                             # batches sampled for chapter 1's statistics
 
-    def max_n(self, module_size: int, legacy: bool = False) -> int:
-        return dict(self.legacy_max_n if legacy else self.growth_max_n)[module_size]
+    def max_n(self, module_size: int) -> int:
+        return dict(self.growth_max_n)[module_size]
 
 
 PAPER = Profile(
-    name="paper", seeds=(0, 1, 2, 3, 4), module_sizes=(5, 10, 15, 20),
-    growth_max_n=((5, 31), (10, 30), (15, 30), (20, 30)),
-    legacy_seeds=(0, 1, 2), legacy_max_n=((5, 50), (10, 60), (15, 50), (20, 50)),
+    name="paper", seeds=(0, 1, 2), module_sizes=(5, 10, 15, 20),
+    growth_max_n=((5, 50), (10, 60), (15, 50), (20, 50)),
     stage_budget=10_000, eval_batches=10, ablation_max_n=20, scaling_max_n=150,
     baseline_sizes=(20, 50, 100, 150), baseline_max_n=30, baseline_total_steps=10_000,
     iclr_size=500, iclr_total_steps=6_000, n0=10,
-    fidelity_seeds=(0, 1, 2, 3, 4), fidelity_max_n=20, draws=4000)
+    fidelity_seeds=(0, 1, 2, 3, 4), fidelity_max_n=12, draws=4000)
 
 QUICK = Profile(
     name="quick", seeds=(0,), module_sizes=(5, 10), growth_max_n=((5, 3), (10, 3)),
-    legacy_seeds=(0,), legacy_max_n=((5, 3), (10, 3)),
     stage_budget=20_000, eval_batches=4, ablation_max_n=3, scaling_max_n=4,
     baseline_sizes=(20, 30), baseline_max_n=3, baseline_total_steps=10_000, iclr_size=40,
     iclr_total_steps=2_000, n0=2, fidelity_seeds=(0,), fidelity_max_n=3, draws=200)

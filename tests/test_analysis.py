@@ -54,10 +54,29 @@ def test_run_summary_and_single_epoch_rule():
     assert verdicts.single_epoch_rule(600, 0.9) == "fails"
 
 
-def test_beats_needs_the_mean_above_the_other_interval():
-    assert verdicts._beats([10, 10, 10], [5, 6, 7])
-    assert not verdicts._beats([6, 7, 8], [5, 6, 7])
-    assert verdicts._beats([3.0], [2.0]) and not verdicts._beats([2.0], [2.0])
+def test_paired_verdict_words_follow_interval_seeds_and_direction():
+    fast = [100, 120, 90, 110, 105]
+    slow = [300, 330, 280, 310, 350]
+    assert verdicts.paired_verdict(fast, slow, "lower")[0] == "holds"
+    assert verdicts.paired_verdict(fast[:3], slow[:3], "lower")[0] == "suggestive"  # 3 seeds
+    assert verdicts.paired_verdict(slow, fast, "lower")[0] == "fails"
+    mixed = [100, 400, 95, 420, 110]
+    assert verdicts.paired_verdict(mixed, [200] * 5, "lower")[0] == "not distinguishable"
+    word, text = verdicts.paired_verdict(fast, slow, "lower")
+    assert "5 of 5 seeds" in text and "sign test" in text
+
+
+def test_group_verdict_compares_intervals_not_means():
+    assert verdicts.group_verdict([10, 11, 12, 10, 11], [5, 6, 5, 6, 5])[0] == "holds"
+    assert verdicts.group_verdict([10, 11, 12], [5, 6, 5])[0] == "suggestive"
+    assert verdicts.group_verdict([5, 6, 5], [10, 11, 12])[0] == "fails"
+    assert verdicts.group_verdict([5, 9, 6], [6, 8, 7])[0] == "not distinguishable"
+    assert verdicts.group_verdict([5, 6], [float("nan")])[0] == "not tested"
+
+
+def test_threshold_sensitivity_reports_both_sides():
+    text = verdicts.sensitivity(lambda e: verdicts.single_epoch_rule(450, 0.9, e), 500)
+    assert text == "thresholds -20 %: fails; +20 %: holds"  # median 450 against 400 and 600
 
 
 def test_markdown_table():
@@ -66,7 +85,13 @@ def test_markdown_table():
                                          "| 20,000 | – |"]
 
 
-def test_forgetting_rule():
-    assert verdicts._forgetting_rule([0.99] * 19 + [0.97]) == "holds"
-    assert verdicts._forgetting_rule([0.99] * 10 + [0.96] * 10) == "holds partly"
-    assert verdicts._forgetting_rule([0.99] * 10 + [0.90]) == "fails"
+def test_curriculum_verdicts_separate_forgetting_from_false_passes():
+    hist = [history([500, 100, 200, 300, 400]) for _ in range(3)]
+    heads = {str(n): 0.99 for n in range(2, 7)}
+    kept = {"own": {**heads, "6": 0.97}, "final": {**heads, "6": 0.97}}  # below 98 %, not lost
+    lost = {"own": heads, "final": {**heads, "3": 0.95}}
+    rows = verdicts.curriculum_verdicts(hist, [kept] * 3, {})
+    assert [r["verdict"] for r in rows] == ["holds", "holds"]
+    assert "3 of 15 heads were below 98 %" in rows[1]["this book"]
+    rows = verdicts.curriculum_verdicts(hist, [lost] * 3, {})
+    assert rows[1]["verdict"] == "holds partly"  # 12 of 15 heads kept

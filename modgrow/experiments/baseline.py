@@ -21,26 +21,17 @@ def baseline_configs(profile: Profile) -> list[GrowthConfig]:
     budget and a whole-run budget; the modular numbers they are compared with are counted under
     the same whole-run budget. The curriculum stops at ``baseline_max_n``, above what any
     modular network of at most the largest size can hold (one module per N)."""
-    return [_baseline(profile, h, s) for h in profile.baseline_sizes for s in profile.seeds]
-
-
-def legacy_baseline_configs(profile: Profile) -> list[GrowthConfig]:
-    """The first edition's non-modular runs: single-check criterion, 3 seeds."""
-    return [_baseline(profile, h, s, **LEGACY) for h in profile.baseline_sizes
-            for s in profile.legacy_seeds]
-
-
-def _baseline(profile: Profile, size: int, seed: int, **kw) -> GrowthConfig:
-    return GrowthConfig(**{**NONMODULAR_DEFAULTS, **kw}, architecture="nonmodular",
-                        module_size=size, seed=seed, max_n=profile.baseline_max_n,
-                        eval_batches=profile.eval_batches,
-                        max_steps_per_stage=profile.stage_budget,
-                        max_total_steps=profile.baseline_total_steps)
+    return [GrowthConfig(**{**NONMODULAR_DEFAULTS, **LEGACY}, architecture="nonmodular",
+                         module_size=h, seed=s, max_n=profile.baseline_max_n,
+                         eval_batches=profile.eval_batches,
+                         max_steps_per_stage=profile.stage_budget,
+                         max_total_steps=profile.baseline_total_steps)
+            for h in profile.baseline_sizes for s in profile.seeds]
 
 
 def iclr_config(profile: Profile) -> GrowthConfig:
     """The ICLR 2024 reference point: a 500-neuron network, trained for what this machine
-    affords (first edition: single-check criterion)."""
+    affords."""
     return GrowthConfig(**{**LEGACY, **NONMODULAR_DEFAULTS},
                         architecture="nonmodular", module_size=profile.iclr_size, seed=0,
                         max_n=profile.baseline_max_n, eval_batches=profile.eval_batches,
@@ -94,30 +85,34 @@ def histories(configs: list[GrowthConfig]) -> dict[int, list[dict]]:
 
 
 def verdicts(profile: Profile) -> list[dict]:
-    """Claims 1-3 of FACTS.md for module size 10 against the non-modular networks."""
+    """Claims 1-3 of FACTS.md: every modular size against the non-modular networks (capacity);
+    module size 10 against the closest non-modular size (speed, generalisation)."""
     budget = profile.baseline_total_steps
     modular = histories(growth_configs(profile))
-    baseline = histories(baseline_configs(profile))
-    neuron_rows = compare.equal_neuron_rows(modular, baseline, budget)
-    param_rows = compare.equal_param_rows(modular, baseline, budget)
-    pair = 100 if 100 in baseline else max(baseline)
+    nonmod = histories(baseline_configs(profile))
+    neuron_rows = compare.equal_neuron_rows(modular, nonmod, budget)
+    param_rows = compare.equal_param_rows(modular, nonmod, budget)
+    trainable_rows = compare.equal_param_rows(modular, nonmod, budget, "trainable")
+    pair = 100 if 100 in nonmod else max(nonmod)
     m = GENERALISATION_MODULE_SIZE
-    steps_mod = [s["steps"] for h in modular[m] for s in h["stages"][1:]
-                 if s["n"] <= profile.baseline_max_n]
-    steps_non = [s["steps"] for h in baseline[pair] for s in h["stages"][1:]]
+
+    def per_seed_median(hs):
+        return [statistics.median(s["steps"] for s in h["stages"][1:]
+                                  if s["n"] <= profile.baseline_max_n)
+                for h in hs if len(h["stages"]) > 1]
     gen = generalisation_groups(profile)
     gen_mod, gen_non = gen["modular"], gen.get(pair, [])
 
-    def mean_acc(r, f="10"):
-        return statistics.mean(r["length"]["accuracy"][f].values())
+    def drop(r):
+        acc = r["length"]["accuracy"]
+        return statistics.mean(acc["10"].values()) - statistics.mean(acc["1"].values())
 
-    def after50(r):
-        return next(c["new_head"] for c in r["transfer"]["curve"] if c["steps"] == 50)
-
-    nan = [float("nan")]
-    length10 = {"modular": [mean_acc(r) for r in gen_mod],
-                "non-modular": [mean_acc(r) for r in gen_non] or nan}
-    transfer50 = {"modular": [after50(r) for r in gen_mod],
-                  "non-modular": [after50(r) for r in gen_non] or nan}
-    return rules.baseline_verdicts(neuron_rows, param_rows, m, steps_mod, steps_non,
-                                   length10, transfer50)
+    def after(r, steps):
+        return next(c["new_head"] for c in r["transfer"]["curve"] if c["steps"] == steps)
+    lrs = {"modular": growth_configs(profile)[0].lr, "non-modular": baseline_configs(profile)[0].lr}
+    return rules.baseline_verdicts(
+        neuron_rows, param_rows, trainable_rows, per_seed_median(modular[m]),
+        per_seed_median(nonmod[pair]),
+        {"modular": [drop(r) for r in gen_mod], "non-modular": [drop(r) for r in gen_non]},
+        {k: {"modular": [after(r, k) for r in gen_mod],
+             "non-modular": [after(r, k) for r in gen_non]} for k in (50, 500)}, lrs)

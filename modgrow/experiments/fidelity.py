@@ -13,7 +13,7 @@ from ..profiles import Profile
 from ..stats import geo_mean_ci, paired_log_ratio
 from ..store import StoredRun, load_or_compute, load_or_run
 from ..training import GrowthConfig
-from .curriculum import base_config, legacy_growth_configs
+from .curriculum import base_config, growth_configs
 from .spec import Experiment
 
 CHAPTER = "3 curriculum (fidelity)"
@@ -93,7 +93,7 @@ def analyse(profile: Profile) -> int:
         for c in cfgs:
             final_check(load_or_run(c, progress=False))
             count += 1
-    for c in legacy_growth_configs(profile):
+    for c in growth_configs(profile):
         false_pass(load_or_run(c, progress=False))
         count += 1
     return count
@@ -107,34 +107,62 @@ EXPERIMENTS = (
 )
 
 
-def summary(profile: Profile) -> list[dict]:
-    """Per variant: max N, total steps (geometric mean and interval), and against ``ours`` the
-    paired ratio of total steps with its sign test; runs that stop early are compared on the
-    steps to the last N both reached."""
-    runs = {label: [load_or_run(c, progress=False) for c in cfgs]
+def variant_runs(profile: Profile) -> dict[str, list[StoredRun]]:
+    return {label: [load_or_run(c, progress=False) for c in cfgs]
             for label, cfgs in variant_configs(profile).items()}
-    ours = runs["ours"]
+
+
+def steps_to(run: StoredRun, n: int) -> int:
+    """SGD steps the run spent up to and including stage N = n."""
+    return sum(s["steps"] for s in run.stages if s["n"] <= n)
+
+
+def conclusion(paired: dict, reached: list[int], target: int) -> str:
+    """One line: how a variant's total steps compare with ours (paired by seed)."""
+    short = sum(r < target for r in reached)
+    ratio = f"{paired['ratio']:.2f}x [{paired['low']:.2f}, {paired['high']:.2f}]"
+    if paired["low"] > 1:
+        text = f"more steps: {ratio}"
+    elif paired["high"] < 1:
+        text = f"fewer steps: {ratio}"
+    else:
+        text = f"not distinguishable: {ratio}"
+    text += f"; {paired['a_larger']} of {paired['n']} seeds slower (sign test p = {paired['sign_p']:.2f})"
+    if short:
+        text += f"; {short} seed(s) stopped before N = {target}"
+    return text
+
+
+def summary(profile: Profile) -> list[dict]:
+    """Per variant: max N per seed, total steps (geometric mean and bootstrap interval), the final
+    newest head on 100 fresh batches, and against ``ours`` the paired ratio of steps to the last N
+    both reached, with its sign test and a one-line conclusion."""
+    runs = variant_runs(profile)
+    target = profile.fidelity_max_n
     rows = []
     for label, rs in runs.items():
-        total = [r.total_steps for r in rs]
-        g, lo, hi = geo_mean_ci(total)
-        heads = [final_check(r)["mean_per_head"] for r in rs]
-        row = {"variant": label, "change": VARIANTS[label][1],
-               "max N": [r.max_n_reached for r in rs], "steps (geo. mean)": g,
-               "steps low": lo, "steps high": hi,
-               "newest head, 100 batches": min(h[-1] for h in heads)}
-        if label != "ours":
-            common = [min(a.max_n_reached or 0, b.max_n_reached or 0) for a, b in zip(rs, ours)]
-            a = [sum(s["steps"] for s in r.stages if s["n"] <= n) for r, n in zip(rs, common)]
-            b = [sum(s["steps"] for s in r.stages if s["n"] <= n) for r, n in zip(ours, common)]
-            row["paired"] = paired_log_ratio(a, b)
+        g, lo, hi = geo_mean_ci([r.total_steps for r in rs])
+        newest = [final_check(r)["mean_per_head"][-1] for r in rs]
+        row = {"variant": label, "what changes": VARIANTS[label][1],
+               "max N per seed": " ".join(str(r.max_n_reached) for r in rs),
+               "total steps": f"{g:,.0f} [{lo:,.0f}, {hi:,.0f}]",
+               "newest head, lowest": min(newest), "steps": [r.total_steps for r in rs]}
+        if label == "ours":
+            row["against ours"] = "reference"
+        else:
+            common = [min(a.max_n_reached or 0, b.max_n_reached or 0)
+                      for a, b in zip(rs, runs["ours"])]
+            paired = paired_log_ratio([steps_to(r, n) for r, n in zip(rs, common)],
+                                      [steps_to(r, n) for r, n in zip(runs["ours"], common)])
+            row["paired"] = paired
+            row["against ours"] = conclusion(paired, [r.max_n_reached or 0 for r in rs], target)
         rows.append(row)
     return rows
 
 
 def verdicts(profile: Profile) -> list[dict]:
     """The criterion finding, from the false-pass analysis of the stored growth runs."""
-    fp = [false_pass(load_or_run(c, progress=False)) for c in legacy_growth_configs(profile)]
+    fp = [false_pass(load_or_run(c, progress=False)) for c in growth_configs(profile)]
     below = [f for f in fp if f["newest"] < 0.98]
     worst = max((f["p_epoch_of_10_checks"] for f in below), default=0.0)
     worst_conf = max((f["p_epoch_confirmed"] for f in below), default=0.0)

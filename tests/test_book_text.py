@@ -1,0 +1,59 @@
+"""Numbers in the book's prose come from the results (myst-nb glue), not from a keyboard.
+
+A markdown cell may state the protocol (thresholds, budgets, learning rates: values of the
+configs and profiles, or a verdict rule's threshold) but any other decimal number or percentage
+in prose is a result typed by hand, which goes stale the moment a run changes."""
+
+import dataclasses
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from modgrow.engine import LEAK_SLOPE
+from modgrow.network import H0_SCALE
+from modgrow.profiles import PAPER
+from modgrow.training import NONMODULAR_DEFAULTS, GrowthConfig
+
+BOOK = Path(__file__).resolve().parent.parent / "book"
+# verdict-rule thresholds and statistics conventions stated in the chapters
+RULE_NUMBERS = {"80", "95", "20", "5", "0.5", "1.5", "2", "10"}
+
+
+def protocol_numbers() -> set[str]:
+    values = [f.default for f in dataclasses.fields(GrowthConfig)] + list(NONMODULAR_DEFAULTS.values())
+    values += [LEAK_SLOPE, H0_SCALE]
+    values += [v for f in dataclasses.fields(PAPER) for v in _flat(getattr(PAPER, f.name))]
+    out = set(RULE_NUMBERS)
+    for v in values:
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            out |= {f"{v:g}", f"{100 * v:g}"}
+    return out
+
+
+def _flat(v):
+    return [x for item in v for x in _flat(item)] if isinstance(v, tuple) else [v]
+
+
+def prose_numbers(text: str) -> list[str]:
+    """Decimal numbers and percentages outside code, glue roles, math and links."""
+    text = re.sub(r"\{glue:[a-z]+\}`[^`]*`|`[^`]*`|\$\$.*?\$\$|\$[^$]*\$|\]\([^)]*\)", " ", text,
+                  flags=re.S)
+    found = re.findall(r"(?<![\w.])(\d+\.\d+)(?![\w.])", text)
+    found += re.findall(r"(?<![\w.])(\d+(?:\.\d+)?)\s?%", text)
+    return list(dict.fromkeys(found))
+
+
+@pytest.mark.parametrize("path", sorted(BOOK.glob("*.ipynb")), ids=lambda p: p.stem)
+def test_no_result_is_typed_into_prose(path):
+    allowed = protocol_numbers()
+    nb = json.loads(path.read_text())
+    typed = [n for c in nb["cells"] if c["cell_type"] == "markdown"
+             for n in prose_numbers("".join(c["source"])) if n not in allowed]
+    assert not typed, f"numbers typed into the prose of {path.name} (glue them): {typed}"
+
+
+def test_the_check_finds_typed_numbers_and_ignores_glued_ones():
+    assert prose_numbers("at about 97.4 % after 0.35 s, 40 % later") == ["97.4", "0.35", "40"]
+    assert prose_numbers("{glue:text}`x:.2f` and `0.3` and $0.25$ and [a](v1.2.html)") == []
