@@ -28,6 +28,7 @@ stays in the graph, because the clipping norm needs every gradient).
 
 from __future__ import annotations
 
+import copy
 import enum
 import math
 import time
@@ -342,7 +343,8 @@ def train_curriculum(cfg: GrowthConfig, out: Path | str | None = None, *, resume
 
     Per stage the history keeps N, steps to criterion, epochs, wall seconds, the accuracy of every
     head on the test that ended the stage, the number of checks and of candidate passes that
-    confirmation rejected. ``stop_after_steps`` aborts the run (KeyboardInterrupt) after that
+    confirmation rejected. The returned network is that of the last solved stage (a run that
+    stops on a budget does not return the half-trained module of the stage it failed). ``stop_after_steps`` aborts the run (KeyboardInterrupt) after that
     many SGD steps in total; it exists to test that a killed run resumes to the same history.
     """
     out = Path(out) if out is not None else None
@@ -356,11 +358,13 @@ def train_curriculum(cfg: GrowthConfig, out: Path | str | None = None, *, resume
         net, generator, template, old = _resume(out, cfg)
         hist["stages"] = old["stages"]
         hist["resumed_from"] = old["stages"][-1]["n"] if old["stages"] else None
+    solved = None  # the network of the last solved stage
     if net is None:
         generator = torch.Generator().manual_seed(cfg.seed)
         net = new_network(cfg, generator)
         n = cfg.n_start
     else:
+        solved = copy.deepcopy(net)
         n = hist["stages"][-1]["n"] + 1
         if n > cfg.max_n:
             hist.update(status="complete", stop=StopReason.COMPLETE.value,
@@ -414,6 +418,7 @@ def train_curriculum(cfg: GrowthConfig, out: Path | str | None = None, *, resume
                 extra = {"template": template} if template is not None else {}
                 save_network(checkpoint_path(out, n), net, rng=generator.get_state(), **extra)
                 write_json(out / "history.json", hist)
+            solved = copy.deepcopy(net)
             if bar is not None:
                 bar.update(1)
             if n >= cfg.max_n:
@@ -425,6 +430,8 @@ def train_curriculum(cfg: GrowthConfig, out: Path | str | None = None, *, resume
             net.to(device)
     except _Stopped as e:
         hist.update(status="stopped", stop=e.reason.value, message=str(e))
+        if solved is not None:
+            net = solved
     finally:
         if bar is not None:
             bar.close()

@@ -114,6 +114,9 @@ def test_step_budget_stops_the_run_and_says_so(tmp_path):
     assert res.history["status"] == "stopped"
     assert res.history["stop"] == "stage_budget"
     assert "not solved within 50 steps" in res.history["message"]
+    solved = res.history["max_n_reached"]
+    if solved:  # the returned network is the last solved stage's, without the failed module
+        assert len(res.network.heads) == solved - cfg.n_start + 1 == res.network.n_blocks
     assert json.loads((tmp_path / "history.json").read_text())["status"] == "stopped"
 
 

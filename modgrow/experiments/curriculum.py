@@ -61,21 +61,14 @@ def runs_by_size(configs: list[GrowthConfig]) -> dict[int, list[StoredRun]]:
     return out
 
 
-def solved(run: StoredRun, accuracies: dict[str, float]) -> dict[str, float]:
-    """Only the heads of stages the run solved (a stopped run's network also holds the head of
-    the stage it failed)."""
-    top = run.max_n_reached or 0
-    return {n: a for n, a in accuracies.items() if int(n) <= top}
-
-
 def head_accuracy(run: StoredRun, n_batches: int = 20, bit_prob=0.5) -> dict[str, float]:
-    """Stored accuracy of every solved head of a grown network at the last stage's sequence
-    lengths (``analysis.head_accuracy_after_growth``)."""
+    """Stored accuracy of every head of a grown network at the last stage's sequence lengths
+    (``analysis.head_accuracy_after_growth``)."""
     cfg = {"run": run.path.name, "n_batches": n_batches, "bit_prob": bit_prob}
     res = load_or_compute("analysis", f"heads-{run.path.name[:40]}", cfg,
                           lambda: analysis.head_accuracy_after_growth(run.network(), run.config,
                                                                       n_batches, bit_prob))
-    return solved(run, res["data"])
+    return res["data"]
 
 
 def retention(run: StoredRun, n_batches: int = 20) -> dict[str, dict[str, float]]:

@@ -12,7 +12,7 @@ from .. import criterion as crit
 from ..profiles import Profile
 from ..stats import geo_mean_ci, paired_log_ratio
 from ..store import StoredRun, load_or_compute, load_or_run
-from ..training import GrowthConfig
+from ..training import GrowthConfig, head_ns
 from .curriculum import base_config, growth_configs
 from .spec import Experiment
 
@@ -54,29 +54,24 @@ def final_check(run: StoredRun, n_batches: int = 100) -> dict:
     spec = {"run": run.path.name, "n_batches": n_batches}
 
     def compute():
-        acc = crit.batch_accuracies(run.network(), solved_heads(run), n_batches, seed=4321,
-                                    bit_prob=run.config.bit_prob)
+        net = run.network()
+        acc = crit.batch_accuracies(net, head_ns(run.config, len(net.heads)), n_batches,
+                                    seed=4321, bit_prob=run.config.bit_prob)
         return {"mean_per_head": [round(float(a), 5) for a in acc.mean(axis=0)]}
     return load_or_compute("analysis", f"final-{run.path.name[:40]}-b{n_batches}", spec,
                            compute)["data"]
 
 
-def solved_heads(run: StoredRun) -> list[int]:
-    """The N of every head the run solved (a stopped run's network also holds the module and
-    head of the stage it failed; the frozen modules below it are those of its last solved
-    stage)."""
-    return list(range(run.config.n_start, (run.max_n_reached or run.config.n_start - 1) + 1))
-
-
 def false_pass(run: StoredRun, n_batches: int = 400) -> dict:
-    """For the network of a stored run at its last solved stage: the newest head's accuracy on
+    """For the network of a stored run (its last solved stage): the newest head's accuracy on
     ``n_batches`` fresh batches, and the chance that it passes one check of 10 batches, ten such
     checks (an epoch), the authors' 50-batch test, and one or ten checks confirmed on 100
     batches."""
     spec = {"run": run.path.name, "n_batches": n_batches, "bit_prob": "per_batch"}
 
     def compute():
-        acc = crit.batch_accuracies(run.network(), solved_heads(run), n_batches, seed=99)
+        net = run.network()
+        acc = crit.batch_accuracies(net, head_ns(run.config, len(net.heads)), n_batches, seed=99)
         p10, p50, p100 = (crit.resampled_pass(acc, k) for k in (10, 50, 100))
         return {"newest": round(float(acc[:, -1].mean()), 5),
                 "mean": round(float(acc.mean()), 5),
