@@ -369,3 +369,137 @@ def plot_variant_steps(steps_by_variant: dict[str, list[int]], reference: str = 
     ax.set_xticklabels(labels, rotation=30, ha="right")
     ax.set_ylabel("total SGD steps to the last N")
     return fig, ax
+
+# ----- chapter 6: timescales -----
+
+def plot_tau_validation(rows: list[dict]):
+    """Recovered against true timescale on synthetic data (``timescales.validate`` rows): every
+    data set as a dot, the median as a cross, the identity with a +-10 % band."""
+    fig, ax = plt.subplots(figsize=(4.6, 3.6))
+    hi = max(r["tau_true"] for r in rows) * 2.2
+    t = np.geomspace(1, hi, 50)
+    ax.fill_between(t, 0.9 * t, 1.1 * t, color="0.85", label="±10 %")
+    ax.plot(t, t, "k-", lw=0.8)
+    for r in rows:
+        mix = r["case"] == "mixture"
+        x = r["tau_true"] * (1.08 if mix else 1.0)
+        color = "#7570b3" if mix else "#d95f02"
+        taus = np.asarray(r["taus"], dtype=float)
+        ax.plot(np.full(taus.shape, x), taus, "o", ms=3, alpha=0.5, color=color)
+        ax.plot(x, r["tau_median"], "x", ms=8, mew=2, color=color)
+    ax.plot([], [], "o", color="#d95f02", label="AR(1) data sets (x: median)")
+    ax.plot([], [], "o", color="#7570b3", label="mixture, slow tau (x: median)")
+    ax.axhline(100, color="k", ls=":", lw=0.8)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("true tau (steps)")
+    ax.set_ylabel("recovered tau (steps)")
+    ax.legend(fontsize=8, loc="upper left")
+    return fig, ax
+
+
+def plot_module_autocorrelations(analysis: dict, depths, fit_lags: int = 30):
+    """Population autocorrelation of a few modules of one network with the kept fit."""
+    from .timescales import TimescaleFit
+    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    cmap = plt.get_cmap("viridis")
+    for i, d in enumerate(depths):
+        m = analysis["modules"][d]
+        ac = np.array([np.nan if v is None else v for v in m["pop_ac"]])
+        lags = np.arange(ac.size)
+        color = cmap(i / max(1, len(depths) - 1))
+        ax.plot(lags, ac, "o", ms=2.5, color=color)
+        fit = TimescaleFit(np.nan if m["tau_net_pop"] is None else m["tau_net_pop"],
+                           m["pop_model"], tuple(m["pop_params"]), np.nan, np.nan, True)
+        fl = np.linspace(0, fit_lags, 100)
+        ax.plot(fl, fit.curve(fl), "-", lw=1.2, color=color,
+                label=f"module {d}: tau_net {fit.tau:.2f} ({m['pop_model']})")
+    ax.axvline(fit_lags, color="k", ls=":", lw=0.8)
+    ax.set_xlabel("lag (steps)")
+    ax.set_ylabel("autocorrelation (population)")
+    ax.legend(fontsize=7)
+    return fig, ax
+
+
+def _module_values(a: dict, key: str):
+    mods = [m for m in a["modules"] if m["solved"]]
+    return ([m["depth"] for m in mods],
+            [np.nan if m[key] is None else m[key] for m in mods])
+
+
+def plot_tau_by_depth(results_by_size: dict[int, list[dict]], key: str = "tau_net_median"):
+    """Per module size, one panel: a module's tau_net (median over its neurons) against depth,
+    one marker style per seed; the module's mean isolated timescale -1/ln(1-1/tau) in grey."""
+    sizes = sorted(results_by_size)
+    fig, axes = plt.subplots(1, len(sizes), figsize=(2.6 * len(sizes) + 0.6, 3.2),
+                             sharey=True, squeeze=False)
+    markers = "os^dv"
+    for ax, m in zip(axes[0], sizes):
+        for i, a in enumerate(results_by_size[m]):
+            x, y = _module_values(a, key)
+            ax.plot(x, y, markers[i % 5] + "-", ms=3, lw=0.6, alpha=0.8,
+                    color=SIZE_COLORS.get(m, "k"), label=f"seed {a['seed']}")
+            xi, yi = _module_values(a, "isolated_mean")
+            ax.plot(xi, yi, "-", color="0.6", lw=0.8,
+                    label="isolated neuron" if i == 0 else None)
+        ax.set_title(f"module size {m}")
+        ax.set_xlabel("module depth")
+        ax.legend(fontsize=7)
+    axes[0][0].set_ylabel("tau_net (median over neurons)" if key == "tau_net_median"
+                          else key)
+    return fig, axes[0]
+
+
+def plot_tau_vs_tau_net(modular: dict[int, list[dict]], nonmodular: list[dict]):
+    """Every fitted neuron of the solved modules: trained tau against tau_net, with the isolated
+    neuron's timescale -1/ln(1-1/tau) (what tau alone would give)."""
+    from .timescales import isolated_neuron_timescale
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), sharey=True)
+    groups = [(axes[0], [(f"M_m = {m}", SIZE_COLORS.get(m, "k"), a) for m, v in
+                         sorted(modular.items()) for a in v]),
+              (axes[1], [(f"{a['module_size']} neurons", None, a) for a in nonmodular])]
+    hi = 1.0
+    for ax, items in groups:
+        seen = set()
+        for label, color, a in items:
+            n = a["neurons"]
+            keep = np.asarray(n["block"]) < a["n_solved"]
+            tau = np.asarray(n["tau"], dtype=float)[keep]
+            tn = np.array([np.nan if v is None else v for v in n["tau_net"]])[keep]
+            hi = max(hi, np.nanmax(tau, initial=1.0))
+            ax.plot(tau, tn, ".", ms=2, alpha=0.35, color=color,
+                    label=None if label in seen else label)
+            seen.add(label)
+    for ax in axes:
+        t = np.linspace(1, hi, 200)
+        ax.plot(t, isolated_neuron_timescale(t), "k-", lw=1, label="isolated neuron")
+        ax.set_xlabel("trained tau (clamped >= 1)")
+        ax.legend(fontsize=7, markerscale=4)
+    axes[0].set_title("modular (solved modules)")
+    axes[1].set_title("non-modular")
+    axes[0].set_ylabel("tau_net (steps)")
+    axes[0].set_yscale("symlog", linthresh=1)
+    return fig, axes
+
+
+def plot_tau_net_vs_n(rows: list[dict], reference=((2, 2, 2), (35, 5, 10))):
+    """Non-modular networks: mean neuron tau_net against the N they reached, one colour per size;
+    grey: the ICLR 2024 values (N, low, high)."""
+    fig, ax = plt.subplots(figsize=(5, 3.4))
+    sizes = sorted({r["neurons"] for r in rows})
+    cmap = plt.get_cmap("copper")
+    for i, s in enumerate(sizes):
+        rs = [r for r in rows if r["neurons"] == s]
+        ax.plot([r["N"] for r in rs], [r["tau_net mean"] for r in rs], "o", ms=6,
+                color=cmap(i / max(1, len(sizes) - 1)), label=f"{s} neurons")
+    for n, lo, hi in reference:
+        ax.errorbar(n, (lo + hi) / 2, yerr=(hi - lo) / 2, fmt="s", color="0.5", capsize=4,
+                    label="ICLR 2024" if n == reference[0][0] else None)
+    ax.set_xlabel("N reached (heads)")
+    ax.set_ylabel("mean tau_net (steps)")
+    ax.legend(fontsize=7)
+    return fig, ax
+
+
+__all__ += ["plot_tau_validation", "plot_module_autocorrelations", "plot_tau_by_depth",
+            "plot_tau_vs_tau_net", "plot_tau_net_vs_n"]
