@@ -155,20 +155,36 @@ def summary(profile: Profile) -> list[dict]:
     return rows
 
 
-def verdicts(profile: Profile) -> list[dict]:
-    """The criterion finding, from the false-pass analysis of the stored growth runs."""
+def criterion_pass(profile: Profile, accuracy: float = 0.97) -> dict:
+    """P(an epoch of checks passes a network at ``accuracy``) under each criterion, from the
+    normal model with the median batch spread of the stored growth networks."""
+    import numpy as np
     fp = [false_pass(load_or_run(c, progress=False)) for c in growth_configs(profile)]
-    below = [f for f in fp if f["newest"] < 0.98]
-    worst = max((f["p_epoch_of_10_checks"] for f in below), default=0.0)
-    worst_conf = max((f["p_epoch_confirmed"] for f in below), default=0.0)
-    return [{
-        "claim": "the stage criterion only passes networks above 98 % (our protocol)",
-        "paper": "criterion: > 98 % after an epoch",
-        "this book": f"{len(below)} of {len(fp)} stored final networks are below 98 % on 400 "
-                     f"fresh batches; the single 10-batch check passes them within an epoch with "
-                     f"probability up to {worst:.2f}; confirmed on 100 batches, up to "
-                     f"{worst_conf:.3g}",
-        "rule": "holds if no network below 98 % passes an epoch of checks with probability "
-                "above 5 %",
-        "verdict": "holds" if worst <= 0.05 else "fails",
-    }]
+    sd = float(np.median([f["newest_batch_sd"] for f in fp]))
+    p10 = crit.normal_pass(accuracy, 10, sd)
+    return {"batch_sd": sd, "networks": fp,
+            "single check": crit.stage_pass(p10, 10),
+            "authors' 50-batch test": float(crit.normal_pass(accuracy, 50, sd)),
+            "confirmed": crit.stage_pass(p10, 10, crit.normal_pass(accuracy, 100, sd))}
+
+
+def verdicts(profile: Profile) -> list[dict]:
+    """Does a criterion pass a network one point below its threshold (97 %) by luck?"""
+    cp = criterion_pass(profile)
+    fp = cp["networks"]
+    below = sum(f["newest"] < 0.975 for f in fp)
+    rows = []
+    for name, label in (("single check", "first edition: the first passing 10-batch check"),
+                        ("confirmed", "now: a passing check confirmed on 100 batches")):
+        p = cp[name]
+        rows.append({
+            "claim": f"the stage criterion rarely passes a network at 97 % ({label})",
+            "paper": "criterion: > 98 % after an epoch",
+            "this book": f"P(an epoch of 10 checks passes a network at 97 %) = {p:.2g} (batch "
+                         f"accuracies spread with sd {cp['batch_sd']:.3f}, as measured); "
+                         f"{below} of {len(fp)} stored chapter-3 networks are below 97.5 % on "
+                         f"400 fresh batches at the stage they were credited with",
+            "rule": "holds if <= 0.05; fails otherwise",
+            "verdict": "holds" if p <= 0.05 else "fails",
+        })
+    return rows
