@@ -35,6 +35,7 @@ class Profile:
     fidelity_seeds: tuple[int, ...]
     fidelity_max_n: int
     draws: int                             # batches sampled for chapter 1's statistics
+    confirm_batches: int                   # batches that confirm a passing check
     tau_steps: int                         # chapter 6: scored steps of each recording
     tau_trials: int                        # chapter 6: trials (batch entries), each its own p
     tau_burn_in: int                       # chapter 6: steps discarded before scoring
@@ -49,7 +50,7 @@ PAPER = Profile(
     stage_budget=10_000, eval_batches=10, ablation_max_n=20, scaling_max_n=150,
     baseline_sizes=(20, 50, 100, 150), baseline_max_n=30, baseline_total_steps=10_000,
     iclr_size=500, iclr_total_steps=6_000, n0=10,
-    fidelity_seeds=(0, 1, 2, 3, 4), fidelity_max_n=12, draws=4000,
+    fidelity_seeds=(0, 1, 2, 3, 4), fidelity_max_n=12, draws=4000, confirm_batches=100,
     tau_steps=10_000, tau_trials=10, tau_burn_in=500)  # chapter 6
 
 QUICK = Profile(
@@ -57,6 +58,7 @@ QUICK = Profile(
     stage_budget=20_000, eval_batches=4, ablation_max_n=3, scaling_max_n=4,
     baseline_sizes=(20, 30), baseline_max_n=3, baseline_total_steps=10_000, iclr_size=40,
     iclr_total_steps=2_000, n0=2, fidelity_seeds=(0,), fidelity_max_n=3, draws=200,
+    confirm_batches=8,
     tau_steps=2_000, tau_trials=4, tau_burn_in=500)  # chapter 6
 
 PROFILES = {p.name: p for p in (PAPER, QUICK)}

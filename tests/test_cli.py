@@ -47,7 +47,7 @@ def test_bad_flags_exit_2_with_one_line():
 def test_grow_end_to_end_writes_history_and_checkpoints(tmp_path):
     out = tmp_path / "run"
     r = run("grow", "--module-size", "10", "--max-n", "4", "--seed", "0", "--out", str(out),
-            "--quiet", "--eval-batches", "4")
+            "--quiet", "--eval-batches", "4", "--confirm-batches", "8")
     assert r.returncode == 0, r.stderr
     h = json.loads((out / "history.json").read_text())
     assert [s["n"] for s in h["stages"]] == [2, 3, 4]

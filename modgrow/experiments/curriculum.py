@@ -24,7 +24,8 @@ LEGACY = dict(criterion="check")
 def base_config(profile: Profile, **kw) -> GrowthConfig:
     """A modular run at this profile's per-stage budget and check size."""
     return GrowthConfig(**{"max_steps_per_stage": profile.stage_budget,
-                           "eval_batches": profile.eval_batches, **kw})
+                           "eval_batches": profile.eval_batches,
+                           "confirm_batches": profile.confirm_batches, **kw})
 
 
 def growth_configs(profile: Profile) -> list[GrowthConfig]:
