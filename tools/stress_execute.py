@@ -222,6 +222,10 @@ def run_one(path: Path, args, Client) -> dict:
         status, detail = "ERROR", f"{type(e).__name__}: {e}"
     finally:
         Path(dump_file).unlink(missing_ok=True)
+    if hasattr(client, "_async_cleanup_kernel_future"):
+        # nbclient traps SIGINT/SIGTERM while a notebook runs (it shuts the kernel down and
+        # carries on); a stress run should stop instead.
+        status, detail = "INTERRUPTED", "SIGINT/SIGTERM received"
     total = time.monotonic() - client.t0
     ready, cells, shutdown = phases(client.marks, total)
     slow = []
@@ -287,7 +291,7 @@ def main(argv=None) -> int:
                   + (f"  {res['detail']}" if res["detail"] else ""), flush=True)
             for line in res["diagnosis"]:
                 print("      " + line, flush=True)
-            if args.stop_on_stall and res["status"] != "ok":
+            if res["status"] == "INTERRUPTED" or (args.stop_on_stall and res["status"] != "ok"):
                 break
         else:
             continue
