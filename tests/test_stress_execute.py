@@ -1,6 +1,6 @@
 """Opt-in stress test: every chapter executed MODGROW_STRESS_RUNS times in a row must never
-stall (tools/stress_execute.py; `make stress` runs the same). About 30 s per round on the
-2-core machine, so 20 rounds take some 10 minutes:
+stall (tools/stress_execute.py; `make stress` runs the same). A round takes 25-50 s on the
+2-core machine (idle or loaded), so 20 rounds take 8-17 minutes:
 
     MODGROW_STRESS_RUNS=20 .venv/bin/python -m pytest tests/test_stress_execute.py -s
 """
