@@ -19,7 +19,7 @@ NO_COMPUTE ?= 1
 KERNEL_MPL := MPLBACKEND=module://matplotlib_inline.backend_inline
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: venv test book vendor check-offline browser-check clean
+.PHONY: venv test book vendor check-offline browser-check stress clean
 
 venv: $(STAMP)
 
@@ -41,9 +41,13 @@ pyproject.toml:
 
 # Unit tests, then the notebooks (nbval-lax: every cell must run; outputs are not compared).
 # pytest exits 5 when nothing was collected; that is a failure here too.
+# nbval's own cell timeout is 2000 s; with stored results a cell takes seconds, so a stuck
+# kernel fails here after CELL_TIMEOUT instead of eating the CI budget.
+CELL_TIMEOUT ?= 180
 test: venv
 	$(BIN)/python -m pytest tests
-	$(KERNEL_MPL) MODGROW_NO_COMPUTE=$(NO_COMPUTE) $(BIN)/python -m pytest --nbval-lax book
+	$(KERNEL_MPL) MODGROW_NO_COMPUTE=$(NO_COMPUTE) $(BIN)/python -m pytest --nbval-lax \
+	  --nbval-cell-timeout=$(CELL_TIMEOUT) book
 
 vendor:
 	bash tools/vendor_js.sh
@@ -56,6 +60,12 @@ check-offline:
 book: venv vendor
 	$(KERNEL_MPL) MODGROW_NO_COMPUTE=$(NO_COMPUTE) $(BIN)/jupyter-book build . --all -W -n --keep-going
 	$(BIN)/python tools/check_offline.py _build/html
+
+# Execute every chapter STRESS_RUNS times in a row (fresh kernel each, 60 s per-cell timeout)
+# and fail on any stall: a timeout, or a start-up, cell or shutdown slower than 30 s.
+STRESS_RUNS ?= 20
+stress: venv
+	$(BIN)/python tools/stress_execute.py -n $(STRESS_RUNS) --json _build/stress.json
 
 browser-check:
 	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
