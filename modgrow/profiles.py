@@ -36,6 +36,15 @@ class Profile:
     fidelity_seeds: tuple[int, ...]
     fidelity_max_n: int
     draws: int                             # batches sampled for chapter 1's statistics
+    # chapter 5
+    perturb_n: int                         # common solved N of the robustness comparison
+    perturb_eps_points: int                # eps grid: {0} U geomspace(1e-2, 10, this many)
+    perturb_trials: int                    # trials per eps (new xi and new input each)
+    perturb_warmup: int                    # streaming measure: unscored warm-up steps
+    perturb_steps: int                     # streaming measure: scored steps
+    perturb_batch: int                     # end-of-sequence measure: sequences per trial
+    fixed_seeds: tuple[int, ...]           # claim 6 (fixed within-module weights)
+    fixed_max_n: int
 
     def max_n(self, module_size: int) -> int:
         return dict(self.growth_max_n)[module_size]
@@ -47,13 +56,19 @@ PAPER = Profile(
     ablation_max_n=20, ablation_seeds=(0, 1, 2), scaling_max_n=150,
     baseline_sizes=(20, 50, 100, 150), baseline_max_n=30, baseline_total_steps=10_000,
     iclr_size=500, iclr_total_steps=6_000, n0=10,
-    fidelity_seeds=(0, 1, 2, 3, 4), fidelity_max_n=20, draws=4000)
+    fidelity_seeds=(0, 1, 2, 3, 4), fidelity_max_n=20, draws=4000,
+    # chapter 5
+    perturb_n=11, perturb_eps_points=10, perturb_trials=10, perturb_warmup=100,
+    perturb_steps=1000, perturb_batch=64, fixed_seeds=(0, 1, 2, 3, 4), fixed_max_n=20)
 
 QUICK = Profile(
     name="quick", seeds=(0,), module_sizes=(5, 10), growth_max_n=((5, 3), (10, 3)),
     stage_budget=20_000, eval_batches=4, ablation_max_n=3, ablation_seeds=(0,), scaling_max_n=4,
     baseline_sizes=(20, 30), baseline_max_n=3, baseline_total_steps=10_000, iclr_size=40,
-    iclr_total_steps=2_000, n0=2, fidelity_seeds=(0,), fidelity_max_n=3, draws=200)
+    iclr_total_steps=2_000, n0=2, fidelity_seeds=(0,), fidelity_max_n=3, draws=200,
+    # chapter 5
+    perturb_n=3, perturb_eps_points=4, perturb_trials=2, perturb_warmup=20, perturb_steps=100,
+    perturb_batch=16, fixed_seeds=(0,), fixed_max_n=3)
 
 PROFILES = {p.name: p for p in (PAPER, QUICK)}
 
