@@ -401,7 +401,7 @@ def plot_classes(rob: dict, per_module: dict, measure: str = "stream"):
                     label=cls if i == 0 else None)
     ax.set_yscale("log")
     ax.set_xlabel("module perturbed alone (0 = first)")
-    ax.set_ylabel(r"$\epsilon_{50}$ (clipped to the grid)")
+    ax.set_ylabel(r"$\epsilon_{50}$ of the heads it reaches")
     ax.set_title("one module at a time, $M_m$ = 10")
     ax.legend(fontsize=8)
     return fig, axes

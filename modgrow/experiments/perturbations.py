@@ -197,14 +197,22 @@ def ff_vs_rec(rob: dict, measure: str = "stream") -> dict:
     return {"within": w, "between": b, **paired_log_ratio(w, b)}
 
 
+def downstream_eps50(sweep_: dict, group: str, first_head: int, measure: str = "stream") -> float:
+    """eps50 of the mean accuracy over heads ``first_head``.. (the heads a perturbation of one
+    module can reach), from the stored per-head accuracies."""
+    acc = np.asarray(sweep_["groups"][group][measure]["per_head"])[:, first_head:].mean(axis=1)
+    return pt.eps50(sweep_["eps"], pt.relative(acc, float(acc[0])))
+
+
 def per_module(rob: dict, measure: str = "stream") -> dict:
     """eps50 of each module's within- and between-module matrices alone (module size
-    PER_MODULE_SIZE), per network: {"within": [[...]], "between": [[...]]}."""
+    PER_MODULE_SIZE), per network, measured on the heads that module reaches (its own and
+    later ones): {"within": [[...]], "between": [[...]]}."""
     out = {"within": [], "between": []}
     for s in rob["modular"].get(PER_MODULE_SIZE, []):
         k = s["modules"]
-        out["within"].append([s["groups"][f"within@{i}"][measure]["eps50"] for i in range(k)])
-        out["between"].append([math.nan] + [s["groups"][f"between@{i}"][measure]["eps50"]
+        out["within"].append([downstream_eps50(s, f"within@{i}", i, measure) for i in range(k)])
+        out["between"].append([math.nan] + [downstream_eps50(s, f"between@{i}", i, measure)
                                             for i in range(1, k)])
     return out
 
