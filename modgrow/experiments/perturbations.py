@@ -320,6 +320,13 @@ def fixed_summary(profile: Profile) -> dict:
     return out
 
 
+def analysed_configs(profile: Profile) -> list[GrowthConfig]:
+    """The stored runs the perturbation analyses read."""
+    ab = ablation_configs(profile)
+    return (growth_configs(profile) + baseline_configs(profile) + [iclr_config(profile)]
+            + [c for v in CONSERVATION_LABELS.values() for c in ab[v]])
+
+
 def analyse(profile: Profile) -> int:
     rob = robustness(profile)
     cons = conservation(profile)
@@ -334,8 +341,8 @@ EXPERIMENTS = (
                lambda p: [c for cs in fixed_configs(p).values() for c in cs]),
     Experiment("perturbations", CHAPTER, "eps sweeps of the stored growth, baseline and ICLR "
                "networks at N = perturb_n, module by module at size 10, and the conservation "
-               "tests on the ablation networks (needs 'growth', 'baseline', 'iclr', 'ablations')",
-               lambda p: [], analyse),
+               "tests on the ablation networks (its configs: the runs it perturbs)",
+               lambda p: analysed_configs(p), analyse),
 )
 
 
