@@ -387,7 +387,11 @@ def verdicts(profile: Profile) -> list[dict]:
                          f"seed, 95% CI): " + "; ".join(
                              f"M_m={r['module size']} vs {r['non-modular neurons']} neurons: "
                              f"{r['ratio']:.2f} [{r['low']:.2f}, {r['high']:.2f}], modular ahead "
-                             f"in {r['modular ahead']}/{len(r['diff'])}" for r in rs) + "." + few,
+                             f"in {r['modular ahead']}/{len(r['diff'])}" for r in rs)
+                         + f". Over all pairs the modular network is more robust in "
+                           f"{sum(r['modular ahead'] for r in rs)} and less robust in "
+                           f"{sum(r['non-modular ahead'] for r in rs)} of "
+                           f"{sum(len(r['diff']) for r in rs)}." + few,
             "rule": "per module size: holds if the interval of the paired log-eps50 difference "
                     "excludes 0 and >= 4 of 5 seeds agree (fails: the same against); < 5 seeds: "
                     "at most suggestive; combined over sizes",
