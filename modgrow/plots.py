@@ -503,3 +503,223 @@ def plot_tau_net_vs_n(rows: list[dict], reference=((2, 2, 2), (35, 5, 10))):
 
 __all__ += ["plot_tau_validation", "plot_module_autocorrelations", "plot_tau_by_depth",
             "plot_tau_vs_tau_net", "plot_tau_net_vs_n"]
+
+
+# ----- chapter 5: perturbations -----
+
+NONMOD_GREYS = {20: "#cccccc", 50: "#a6a6a6", 100: "#737373", 150: "#404040"}
+CLASS_COLORS = {"hidden": "#000000", "within": "#1f78b4", "between": "#e31a1c", "input": "#33a02c"}
+
+
+def _eps_axis(ax, eps):
+    ax.set_xscale("symlog", linthresh=eps[1])
+    ax.set_xlim(0, eps[-1] * 1.1)
+    ax.axhline(0.5, color="k", ls=":", lw=0.8)
+    ax.set_xlabel(r"perturbation size $\epsilon$ (relative Frobenius norm)")
+
+
+def _band(ax, eps, curves, color, label, ls="-"):
+    """Mean over networks with the min-max band."""
+    c = np.asarray(curves, dtype=float)
+    ax.plot(eps, c.mean(0), ls, color=color, label=label, lw=1.5)
+    if len(c) > 1:
+        ax.fill_between(eps, c.min(0), c.max(0), color=color, alpha=0.15, lw=0)
+
+
+def plot_robustness(rob: dict, measure: str = "stream"):
+    """Relative accuracy r against eps (hidden-to-hidden perturbations), every architecture on
+    one axis (mean over seeds, band = range), and eps50 per network."""
+    fig, (a0, a1) = plt.subplots(1, 2, figsize=(10, 3.6), gridspec_kw={"width_ratios": [3, 2]})
+    eps = None
+    for m, sw in sorted(rob["modular"].items()):
+        eps = rob_eps(sw[0])
+        _band(a0, eps, [s["groups"]["hidden"][measure]["r_mean"] for s in sw],
+              SIZE_COLORS.get(m, "C0"), f"modular $M_m$={m} ({sw[0]['neurons']} n.)")
+    for h, sw in sorted(rob["nonmodular"].items()):
+        _band(a0, rob_eps(sw[0]), [s["groups"]["hidden"][measure]["r_mean"] for s in sw],
+              NONMOD_GREYS.get(h, "#888888"), f"non-modular {h}", ls="--")
+    labels = []
+    if rob["iclr"]:
+        i = rob["iclr"]
+        a0.plot(rob_eps(i), i["groups"]["hidden"][measure]["r_mean"], "k-.", lw=1.8,
+                label=f"non-modular {i['neurons']} (ICLR size)")
+    _eps_axis(a0, eps)
+    a0.set_ylabel("relative accuracy r")
+    a0.legend(fontsize=7, ncol=2)
+    groups = [(f"mod {m}", sw, SIZE_COLORS.get(m, "C0")) for m, sw in sorted(rob["modular"].items())]
+    groups += [(f"non {h}", sw, NONMOD_GREYS.get(h, "#888888"))
+               for h, sw in sorted(rob["nonmodular"].items())]
+    if rob["iclr"]:
+        groups.append((f"non {rob['iclr']['neurons']}", [rob["iclr"]], "k"))
+    for j, (lab, sw, col) in enumerate(groups):
+        v = np.clip([s["groups"]["hidden"][measure]["eps50"] for s in sw], 1e-2, 10)
+        a1.scatter(np.full(len(v), j) + np.linspace(-0.1, 0.1, len(v)), v, color=col,
+                   edgecolor="k", lw=0.5, zorder=3)
+        labels.append(lab)
+    a1.set_yscale("log")
+    a1.set_xticks(range(len(labels)))
+    a1.set_xticklabels(labels, rotation=45, ha="right", fontsize=8)
+    a1.set_ylabel(r"$\epsilon_{50}$ (r = 0.5)")
+    return fig, (a0, a1)
+
+
+def rob_eps(sweep: dict) -> list[float]:
+    """The eps grid of a stored sweep."""
+    return sweep["eps"]
+
+
+def plot_classes(rob: dict, per_module: dict, measure: str = "stream"):
+    """r against eps for each matrix class, per module size (mean over seeds), and eps50 of
+    each module's within- and between-module matrices alone (module size 10)."""
+    sizes = sorted(rob["modular"])
+    fig, axes = plt.subplots(1, len(sizes) + 1, figsize=(3 * (len(sizes) + 1), 3.2))
+    for ax, m in zip(axes, sizes):
+        sw = rob["modular"][m]
+        for cls in ("within", "between", "input"):
+            _band(ax, rob_eps(sw[0]), [s["groups"][cls][measure]["r_mean"] for s in sw],
+                  CLASS_COLORS[cls], cls)
+        _eps_axis(ax, rob_eps(sw[0]))
+        ax.set_xlabel(r"$\epsilon$")
+        ax.set_title(f"$M_m$ = {m}")
+    axes[0].set_ylabel("relative accuracy r")
+    axes[0].legend(fontsize=8)
+    ax = axes[-1]
+    for cls in ("within", "between"):
+        for i, row in enumerate(per_module[cls]):
+            v = np.clip(np.asarray(row, dtype=float), 1e-2, 10)
+            ax.plot(range(len(v)), v, "o-", ms=3, lw=0.8, color=CLASS_COLORS[cls],
+                    label=cls if i == 0 else None)
+    ax.set_yscale("log")
+    ax.set_xlabel("module perturbed alone (0 = first)")
+    ax.set_ylabel(r"$\epsilon_{50}$ of the heads it reaches")
+    ax.set_title("one module at a time, $M_m$ = 10")
+    ax.legend(fontsize=8)
+    return fig, axes
+
+
+def plot_conservation(cons: dict, measure: str = "stream"):
+    """Correlation between modules' matrices by lag, and r after transplanting one module's
+    matrices into another, with and without duplication."""
+    fig, (a0, a1) = plt.subplots(1, 2, figsize=(10, 3.3))
+    styles = {"duplicate": "-", "random init": "--"}
+    for label, nets in cons.items():
+        for cls in ("within", "between"):
+            lags = [n["similarity"][cls]["by lag"] for n in nets if n["similarity"][cls]["by lag"]]
+            if lags:
+                c = np.asarray(lags)
+                a0.plot(range(1, c.shape[1] + 1), c.mean(0), styles[label],
+                        color=CLASS_COLORS[cls], label=f"{cls}, {label}")
+    a0.set_xlabel("distance between modules")
+    a0.set_ylabel("correlation of weights")
+    if a0.get_legend_handles_labels()[0]:
+        a0.legend(fontsize=8)
+    pos = 0
+    ticks = []
+    for label, nets in cons.items():
+        for cls in ("within", "between"):
+            v = np.concatenate([n["transplant"][measure][cls] for n in nets] or [[]])
+            if v.size:
+                a1.boxplot([v], positions=[pos], widths=0.6, patch_artist=True,
+                           boxprops={"facecolor": CLASS_COLORS[cls], "alpha": 0.4})
+            ticks.append((pos, f"{cls}\n{label}"))
+            pos += 1
+    a1.set_xticks([p for p, _ in ticks])
+    a1.set_xticklabels([t for _, t in ticks], fontsize=8)
+    a1.set_ylabel("r after transplant")
+    a1.axhline(1, color="k", lw=0.6)
+    return fig, (a0, a1)
+
+
+def plot_fixed(summary: dict):
+    """Claim 6: max N per seed and steps per N for each variant."""
+    fig, (a0, a1) = plt.subplots(1, 2, figsize=(10, 3.3))
+    palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for j, ((label, row), col) in enumerate(zip(summary.items(), palette)):
+        a0.scatter(np.full(len(row["max N"]), j) + np.linspace(-0.15, 0.15, len(row["max N"])),
+                   row["max N"], color=col, edgecolor="k", lw=0.5, zorder=3)
+        for i, steps in enumerate(row["steps per N"]):
+            a1.plot(range(2, 2 + len(steps)), steps, ".-", color=col, lw=0.8, alpha=0.8,
+                    label=label if i == 0 else None)
+    a0.set_xticks(range(len(summary)))
+    a0.set_xticklabels(list(summary), rotation=20, ha="right", fontsize=8)
+    a0.set_ylabel("max N reached")
+    _steps_axis(a1, 500, "SGD steps to criterion")
+    a1.legend(fontsize=7)
+    return fig, (a0, a1)
+
+
+def perturbation_explorer(nets: dict[str, dict], classes=("hidden", "within", "between", "input"),
+                          measure: str = "stream", uid: str = "ch5") -> str:
+    """Self-contained HTML (inline SVG and JavaScript; no external file): accuracy of every head
+    of each network under a perturbation of size eps (slider) of one matrix class (menu).
+    ``nets``: label -> a stored sweep (per-head accuracy per eps and class)."""
+    import html
+    import json as _json
+
+    data, eps = {}, None
+    for label, sw in nets.items():
+        eps = rob_eps(sw)
+        data[label] = {"ns": sw["ns"], "acc": {c: sw["groups"][c][measure]["per_head"]
+                                               for c in classes if c in sw["groups"]}}
+    colors = ["#d95f02", "#4d4d4d", "#1b9e77", "#7570b3"]
+    payload = _json.dumps({"eps": eps, "nets": data, "colors": colors})
+    opts = "".join(f'<option value="{c}">{html.escape(c)}</option>' for c in classes)
+    return f"""
+<div id="{uid}-explorer" style="font:13px sans-serif;max-width:640px">
+ <label>matrix class <select id="{uid}-class-select">{opts}</select></label>
+ <label style="margin-left:1em">&epsilon; <input type="range" id="{uid}-eps-slider" min="0"
+  max="{len(eps) - 1}" step="1" value="{min(5, len(eps) - 1)}" style="width:220px"></label>
+ <span id="{uid}-eps-value"></span>
+ <svg id="{uid}-plot" width="620" height="260" viewBox="0 0 620 260"
+  xmlns="http://www.w3.org/2000/svg"></svg>
+ <div id="{uid}-note" style="color:#555"></div>
+</div>
+<script>
+(function() {{
+ var D = {payload};
+ var sel = document.getElementById("{uid}-class-select");
+ var sl = document.getElementById("{uid}-eps-slider");
+ var svg = document.getElementById("{uid}-plot");
+ var out = document.getElementById("{uid}-eps-value");
+ var note = document.getElementById("{uid}-note");
+ var W = 620, H = 260, L = 50, R = 150, T = 10, B = 35;
+ var nmax = 2, nmin = 1e9;
+ for (var k in D.nets) {{ D.nets[k].ns.forEach(function(n) {{ nmax = Math.max(nmax, n);
+   nmin = Math.min(nmin, n); }}); }}
+ function x(n) {{ return L + (n - nmin) / Math.max(1, nmax - nmin) * (W - L - R); }}
+ function y(a) {{ return T + (1 - (a - 0.4) / 0.6) * (H - T - B); }}
+ function el(tag, attrs, text) {{
+   var e = document.createElementNS("http://www.w3.org/2000/svg", tag);
+   for (var a in attrs) e.setAttribute(a, attrs[a]);
+   if (text !== undefined) e.textContent = text;
+   svg.appendChild(e); return e; }}
+ function draw() {{
+   while (svg.firstChild) svg.removeChild(svg.firstChild);
+   var i = +sl.value, c = sel.value, missing = [];
+   out.textContent = "= " + D.eps[i].toPrecision(3);
+   [0.5, 0.6, 0.7, 0.8, 0.9, 1.0].forEach(function(a) {{
+     el("line", {{x1: L, x2: W - R, y1: y(a), y2: y(a), stroke: a == 0.5 ? "#000" : "#ddd",
+       "stroke-dasharray": a == 0.5 ? "3,3" : ""}});
+     el("text", {{x: L - 6, y: y(a) + 4, "text-anchor": "end", "font-size": 11}}, a.toFixed(1)); }});
+   for (var n = nmin; n <= nmax; n += Math.max(1, Math.round((nmax - nmin) / 8)))
+     el("text", {{x: x(n), y: H - B + 16, "text-anchor": "middle", "font-size": 11}}, n);
+   el("text", {{x: (L + W - R) / 2, y: H - 4, "text-anchor": "middle", "font-size": 12}},
+      "N (head)");
+   el("text", {{x: 12, y: (T + H - B) / 2, "font-size": 12,
+      transform: "rotate(-90 12 " + (T + H - B) / 2 + ")", "text-anchor": "middle"}}, "accuracy");
+   var j = 0;
+   for (var k in D.nets) {{
+     var net = D.nets[k], col = D.colors[j % D.colors.length];
+     if (!net.acc[c]) {{ missing.push(k); j++; continue; }}
+     var acc = net.acc[c][i];
+     var pts = net.ns.map(function(n, h) {{ return x(n) + "," + y(Math.max(0.4, acc[h])); }});
+     el("polyline", {{points: pts.join(" "), fill: "none", stroke: col, "stroke-width": 2}});
+     net.ns.forEach(function(n, h) {{ el("circle", {{cx: x(n), cy: y(Math.max(0.4, acc[h])), r: 3,
+       fill: col}}); }});
+     el("text", {{x: W - R + 8, y: T + 14 + 16 * j, fill: col, "font-size": 12}}, k);
+     j++; }}
+   note.textContent = missing.length ? ("no " + c + " matrices in: " + missing.join(", ")) : "";
+ }}
+ sl.addEventListener("input", draw); sel.addEventListener("change", draw); draw();
+}})();
+</script>"""

@@ -39,6 +39,15 @@ class Profile:
     tau_steps: int                         # chapter 6: scored steps of each recording
     tau_trials: int                        # chapter 6: trials (batch entries), each its own p
     tau_burn_in: int                       # chapter 6: steps discarded before scoring
+    # chapter 5
+    perturb_n: int                         # common solved N of the robustness comparison
+    perturb_eps_points: int                # eps grid: {0} U geomspace(1e-2, 10, this many)
+    perturb_trials: int                    # trials per eps (new xi and new input each)
+    perturb_warmup: int                    # streaming measure: unscored warm-up steps
+    perturb_steps: int                     # streaming measure: scored steps
+    perturb_batch: int                     # end-of-sequence measure: sequences per trial
+    fixed_seeds: tuple[int, ...]           # claim 6 (fixed within-module weights)
+    fixed_max_n: int
 
     def max_n(self, module_size: int) -> int:
         return dict(self.growth_max_n)[module_size]
@@ -51,7 +60,10 @@ PAPER = Profile(
     baseline_sizes=(20, 50, 100, 150), baseline_max_n=30, baseline_total_steps=10_000,
     iclr_size=500, iclr_total_steps=6_000, n0=10,
     fidelity_seeds=(0, 1, 2, 3, 4), fidelity_max_n=12, draws=4000, confirm_batches=100,
-    tau_steps=10_000, tau_trials=10, tau_burn_in=500)  # chapter 6
+    tau_steps=10_000, tau_trials=10, tau_burn_in=500,  # chapter 6
+    # chapter 5
+    perturb_n=11, perturb_eps_points=10, perturb_trials=10, perturb_warmup=100,
+    perturb_steps=1000, perturb_batch=64, fixed_seeds=(0, 1, 2, 3, 4), fixed_max_n=20)
 
 QUICK = Profile(
     name="quick", seeds=(0,), module_sizes=(5, 10), growth_max_n=((5, 3), (10, 3)),
@@ -59,7 +71,10 @@ QUICK = Profile(
     baseline_sizes=(20, 30), baseline_max_n=3, baseline_total_steps=10_000, iclr_size=40,
     iclr_total_steps=2_000, n0=2, fidelity_seeds=(0,), fidelity_max_n=3, draws=200,
     confirm_batches=8,
-    tau_steps=2_000, tau_trials=4, tau_burn_in=500)  # chapter 6
+    tau_steps=2_000, tau_trials=4, tau_burn_in=500,  # chapter 6
+    # chapter 5
+    perturb_n=3, perturb_eps_points=4, perturb_trials=2, perturb_warmup=20, perturb_steps=100,
+    perturb_batch=16, fixed_seeds=(0,), fixed_max_n=3)
 
 PROFILES = {p.name: p for p in (PAPER, QUICK)}
 

@@ -91,6 +91,9 @@ class GrowthConfig:
     train_old_taus: bool = _f(False, "keep training the taus of frozen modules (the authors' "
                               "effective setting)")
     fix_within: bool = _f(False, "never train within-module (recurrent) weights")
+    within_from_first: bool = _f(False, "module 0 trains its within-module weights; every later "
+                                 "module takes an exact copy of them when it is added and never "
+                                 "trains them")
     criterion: str = _f("confirmed", "confirmed (a passing check must pass again on "
                         "--confirm-batches fresh batches) or check (the first passing check "
                         "ends the stage)")
@@ -144,6 +147,8 @@ class GrowthConfig:
         if self.architecture == "nonmodular" and (self.gamma != 0 or self.fix_within
                                                   or self.train_old_taus):
             errors.append("gamma, fix_within and train_old_taus apply to the modular network only")
+        if self.within_from_first and (self.architecture != "modular" or self.fix_within):
+            errors.append("within_from_first needs the modular network and fix_within=False")
         if errors:
             raise ValueError("; ".join(errors))
 
@@ -183,6 +188,8 @@ def lr_multiplier(cfg: GrowthConfig, n_blocks: int, block: int, cls: str) -> flo
         return 1.0
     if cfg.fix_within and cls == "within":
         return 0.0
+    if cfg.within_from_first and cls == "within" and block > 0:
+        return 0.0
     if cfg.train_old_taus and cls == "tau":
         return 1.0
     age = n_blocks - 1 - block
@@ -214,6 +221,10 @@ def grow(net: RNN, cfg: GrowthConfig, generator: torch.Generator,
     if cfg.duplicate:
         source = net.block_parameters(-1) if cfg.duplicate_source == "trained" else template
     block = net.add_block(source=source, noise=cfg.noise, generator=generator)
+    if cfg.within_from_first:
+        with torch.no_grad():
+            for name in ("w_rec", "b_rec"):
+                getattr(net.blocks[block], name).copy_(getattr(net.blocks[0], name))
     new_template = net.block_parameters(block) if cfg.duplicate_source == "untrained" else None
     net.add_head(block, generator, source=head_source, noise=cfg.noise)
     return new_template

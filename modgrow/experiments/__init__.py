@@ -8,12 +8,12 @@ of the claims ledger). Adding a chapter's experiment means adding its module to 
 
 from __future__ import annotations
 
-from . import architecture, baseline, curriculum, fidelity, task, timescales
+from . import architecture, baseline, curriculum, fidelity, perturbations, task, timescales
 from .spec import Experiment
 
 __all__ = ["CHAPTERS", "REGISTRY", "Experiment", "get", "compute"]
 
-CHAPTERS = (task, architecture, curriculum, fidelity, baseline, timescales)
+CHAPTERS = (task, architecture, curriculum, fidelity, baseline, perturbations, timescales)
 REGISTRY: dict[str, Experiment] = {e.name: e for m in CHAPTERS for e in m.EXPERIMENTS}
 
 

@@ -1,0 +1,179 @@
+"""Chapter 5: the perturbation, the two accuracy measures, eps50, and the claim-6 options."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from modgrow import engine, perturbation as pt
+from modgrow.training import GrowthConfig, Stage, grow, lr_multiplier, new_network
+
+
+def _net(blocks=3, m=5, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    cfg = GrowthConfig(module_size=m)
+    net = new_network(cfg, g)
+    for _ in range(blocks - 1):
+        grow(net, cfg, g)
+    return net
+
+
+@pytest.mark.parametrize("eps", [0.01, 0.5, 3.0])
+def test_perturbation_size_and_zero_diagonal(eps):
+    w = torch.randn(7, 7)
+    d = pt.perturbation(w, eps, torch.Generator().manual_seed(1), off_diagonal=True)
+    off = w * (1 - torch.eye(7))
+    assert torch.allclose(torch.linalg.norm(d), eps * torch.linalg.norm(off), rtol=1e-5)
+    assert torch.all(torch.diagonal(d) == 0)
+    d2 = pt.perturbation(w, eps, torch.Generator().manual_seed(1))
+    assert torch.allclose(torch.linalg.norm(d2), eps * torch.linalg.norm(w), rtol=1e-5)
+
+
+def test_each_matrix_normalised_by_its_own_norm():
+    net = _net()
+    names = pt.matrix_names(net, "hidden")
+    assert names == ["blocks.0.w_rec", "blocks.1.w_rec", "blocks.1.w_ff", "blocks.2.w_rec",
+                     "blocks.2.w_ff"]
+    params = dict(net.named_parameters())
+    with torch.no_grad():
+        params["blocks.1.w_rec"].mul_(10)
+    new = pt.perturbed(net, names, 0.2, torch.Generator().manual_seed(0))
+    for n in names:
+        ref = params[n].detach()
+        if n.endswith("w_rec"):
+            ref = ref * (1 - torch.eye(ref.shape[0]))
+        assert torch.allclose(torch.linalg.norm(new[n] - params[n]), 0.2 * torch.linalg.norm(ref),
+                              rtol=1e-5)
+
+
+def test_eps_zero_leaves_accuracy_unchanged():
+    net = _net()
+    ns = [2, 3, 4]
+    names = pt.matrix_names(net, "hidden")
+    res = pt.evaluate_variants(net, ns, lambda g: [{}, pt.perturbed(net, names, 0.0, g)],
+                               trials=2, warmup=10, steps=40, batch=8)
+    assert np.array_equal(res["stream"][:, 0], res["stream"][:, 1])
+    assert np.array_equal(res["eos"][:, 0], res["eos"][:, 1])
+
+
+def test_copies_compute_what_the_network_computes_alone():
+    """Chained copies with a diverging copy in the middle: the others are unaffected."""
+    net = _net()
+    ns = [2, 3, 4]
+    names = pt.matrix_names(net, "hidden")
+    big = pt.perturbed(net, names, 50.0, torch.Generator().manual_seed(3))
+    big = {k: v * 30 for k, v in big.items()}
+    kw = dict(trials=1, warmup=10, steps=300, batch=4)
+    alone = pt.evaluate_variants(net, ns, lambda g: [{}], **kw)
+    mixed = pt.evaluate_variants(net, ns, lambda g: [{}, big, {}], **kw)
+    assert mixed["diverged"][0].tolist() == [False, True, False]
+    for m in ("stream", "eos"):
+        assert np.array_equal(mixed[m][:, 0], alone[m][:, 0])
+        assert np.array_equal(mixed[m][:, 2], alone[m][:, 0])
+
+
+def test_chained_copy_matches_engine_on_the_original():
+    net = _net()
+    x = (torch.rand(3, 30, 1, generator=torch.Generator().manual_seed(0)) < 0.5).float()
+    h0 = net.initial_state(3, torch.Generator().manual_seed(1))
+    ref = engine.run(net, x, h0).finals.double()
+    big = pt.replicate(net, 2)
+    fin = engine.run(big, x.double(), h0.repeat(2, 1, 1).double()).finals
+    assert torch.allclose(fin[:3], ref, atol=1e-5) and torch.allclose(fin[3:], ref, atol=1e-5)
+
+
+def test_streaming_labels_against_direct_parity():
+    g = torch.Generator().manual_seed(0)
+    bits = (torch.rand(2, 50, generator=g) < 0.5).long()
+    ns = [1, 2, 5, 13]
+    lab = pt.streaming_labels(bits, ns)
+    for b in range(2):
+        for t in range(50):
+            for j, n in enumerate(ns):
+                want = -1 if t < n - 1 else int(sum(bits[b, t - n + 1:t + 1].tolist()) % 2)
+                assert lab[b, t, j].item() == want
+
+
+def test_eps50_interpolation():
+    eps = pt.eps_grid(10)
+    # r falls linearly in log eps from 1 at 0.01 to 0 at 10: crossing at sqrt(0.01 * 10)
+    logs = np.log(eps[1:])
+    r = [1.0] + list(1 - (logs - logs[0]) / (logs[-1] - logs[0]))
+    assert math.isclose(pt.eps50(eps, r), math.sqrt(0.1), rel_tol=1e-9)
+    # a step between grid points i and i+1 -> geometric interpolation
+    r = [1, 1, 1, 1, 1, 0.9, 0.1, 0, 0, 0, 0]
+    assert math.isclose(pt.eps50(eps, r), math.exp((math.log(eps[5]) + math.log(eps[6])) / 2))
+    assert pt.eps50(eps, [1.0] * 11) == math.inf
+    assert pt.eps50(eps, [1.0] + [0.2] * 10) == 0.0
+    assert math.isnan(pt.eps50(eps, [math.nan] * 11))
+
+
+def test_relative_accuracy():
+    assert np.allclose(pt.relative([1.0, 0.75, 0.5], 1.0), [1, 0.5, 0])
+    assert np.isnan(pt.relative([0.6], 0.5)).all()
+
+
+def test_truncate_keeps_the_first_stages():
+    net = _net(blocks=4)
+    sub = pt.truncate(net, 2)
+    assert sub.n_blocks == 2 and len(sub.heads) == 2
+    x = torch.ones(2, 6, 1)
+    h0 = net.initial_state(2, torch.Generator().manual_seed(0))
+    assert torch.equal(engine.run(net, x, h0).finals[:2], engine.run(sub, x, h0[:2]).finals)
+
+
+def test_similarity_and_transplants():
+    net = _net(blocks=4)
+    c = pt.module_similarity(net, "w_rec", [1, 2, 3])
+    assert c.shape == (3, 3) and np.allclose(np.diag(c), 1)
+    v = pt.transplants(net, "w_ff", [(1, 2)])
+    assert v[0] == {} and torch.equal(v[1]["blocks.1.w_ff"], net.blocks[2].w_ff)
+
+
+# ----- claim 6 options ----------------------------------------------------------------------------
+
+def _cfg(**kw):
+    return GrowthConfig(module_size=5, max_n=4, criterion="check", eval_batches=2, **kw)
+
+
+def test_within_from_first_validation():
+    with pytest.raises(ValueError, match="within_from_first"):
+        GrowthConfig(within_from_first=True, fix_within=True)
+    with pytest.raises(ValueError, match="within_from_first"):
+        GrowthConfig(architecture="nonmodular", within_from_first=True)
+    assert GrowthConfig().within_from_first is False
+
+
+def test_within_from_first_trains_module0_then_copies_and_freezes():
+    cfg = _cfg(within_from_first=True)
+    g = torch.Generator().manual_seed(0)
+    net = new_network(cfg, g)
+    w0 = net.blocks[0].w_rec.detach().clone()
+    stage = Stage(net, cfg)
+    for _ in range(3):
+        stage.step(g)
+    assert not torch.equal(w0, net.blocks[0].w_rec)  # module 0 trains its within weights
+    grow(net, cfg, g)
+    assert torch.equal(net.blocks[1].w_rec, net.blocks[0].w_rec)
+    assert torch.equal(net.blocks[1].b_rec, net.blocks[0].b_rec)
+    w1, ff1 = net.blocks[1].w_rec.detach().clone(), net.blocks[1].w_ff.detach().clone()
+    stage = Stage(net, cfg)
+    for _ in range(3):
+        stage.step(g)
+    assert torch.equal(w1, net.blocks[1].w_rec)  # bit-identical over the stage
+    assert not torch.equal(ff1, net.blocks[1].w_ff)  # the other weights learn
+    assert lr_multiplier(cfg, 2, 1, "within") == 0 and lr_multiplier(cfg, 1, 0, "within") == 1
+
+
+def test_fix_within_freezes_every_module():
+    cfg = _cfg(fix_within=True, duplicate=False)
+    g = torch.Generator().manual_seed(0)
+    net = new_network(cfg, g)
+    grow(net, cfg, g)
+    w = [b.w_rec.detach().clone() for b in net.blocks]
+    stage = Stage(net, cfg)
+    for _ in range(3):
+        stage.step(g)
+    assert all(torch.equal(a, b.w_rec) for a, b in zip(w, net.blocks))
+    assert not torch.equal(net.blocks[0].w_rec, net.blocks[1].w_rec)  # fresh random per module
