@@ -225,7 +225,6 @@ def wait_local(executor, specs: Sequence[JobSpec], progress: Progress, name: str
                 spec = queue.pop(0)
                 jobs[spec] = executor.submit(RunJob(), spec)
             _poll(jobs, progress)
-            progress.running = len(jobs)
             if progress.line(name) != last:
                 last = progress.line(name)
                 out(last)
@@ -271,9 +270,8 @@ def run_sweep(opts: SweepOptions, profile: Profile | None = None,
             out(line)
         return 0
     progress = Progress(total=len(specs), stored_before=len(specs) - len(todo))
-    env = _environment(specs[0]) if specs else {}
     if todo:
-        executor = make_executor(opts, log_dir, env)
+        executor = make_executor(opts, log_dir, _environment(todo[0]))
         if opts.executor == "slurm":
             return _submit_slurm(executor, todo, opts, profile, log_dir, out)
         wait_local(executor, todo, progress, exp.name, opts.parallelism, out)

@@ -2,6 +2,7 @@
 ``compute`` uses, loaded by a second sweep, failures reported with their logs), and the SLURM
 submission that a fake ``sbatch`` receives."""
 
+import json
 import os
 import pickle
 import stat
@@ -15,6 +16,7 @@ from modgrow.__main__ import main
 from modgrow.experiments import get
 from modgrow.profiles import QUICK
 from modgrow.sweep import JobSpec, RunJob, plan
+from modgrow.training import train_curriculum
 
 
 @pytest.fixture
@@ -22,6 +24,7 @@ def quick_store(tmp_path, monkeypatch):
     monkeypatch.setenv("MODGROW_PROFILE", "quick")
     monkeypatch.setenv("MODGROW_RESULTS", str(tmp_path / "results"))
     monkeypatch.delenv("MODGROW_NO_COMPUTE", raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # a job run in this process sets it
     return tmp_path
 
 
@@ -56,6 +59,19 @@ def test_failed_job_exits_1_and_names_its_log(quick_store, monkeypatch, capsys):
     assert "0 done, 0 running, 1 failed" in out
     log = Path(out.split("; log ")[1].split()[0])
     assert log.parent == quick_store / "logs" and "MODGROW_NO_COMPUTE=1" in log.read_text()
+
+
+def test_resubmitted_job_resumes_from_the_scratch_checkpoints(quick_store):
+    spec = plan("scaling", QUICK)[0]
+    cfg = get("scaling").configs(QUICK)[0]
+    work = store.scratch_dir() / spec.key
+    with pytest.raises(KeyboardInterrupt):  # the first job is killed after a few stages
+        train_curriculum(cfg, work, progress=False, stop_after_steps=700)
+    done = json.loads((work / "history.json").read_text())["stages"]
+    assert 0 < len(done) < cfg.max_n - 1
+    assert RunJob()(spec) == {"key": spec.key, "status": "complete", "max_n": cfg.max_n}
+    stored = json.loads((store.run_path(cfg) / "result.json").read_text())["stages"]
+    assert stored[:len(done)] == done  # the killed job's stages, not recomputed ones
 
 
 def test_job_refuses_a_config_that_changed_since_submission(quick_store):
