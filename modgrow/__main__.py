@@ -1,4 +1,4 @@
-"""Command line: ``python -m modgrow {grow,baseline,bench,reproduce,results,compute,import}``;
+"""Command line: ``python -m modgrow {grow,baseline,bench,reproduce,results,compute,sweep,import}``;
 see ``--help``. The flags of grow and baseline are generated from the fields of ``GrowthConfig``."""
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ commands:
   results    list the stored results with their configs and provenance
   compute    load or run every config of one of the book's experiments (see 'compute --help')
              in the active profile (MODGROW_PROFILE=paper|quick), then its analyses
+  sweep      run an experiment's configs as jobs through submitit: local processes or a SLURM
+             job array (see 'sweep --help'); resubmitting resumes
   import     store finished run folders (from grow/baseline --out) in the results store
 Run 'python -m modgrow COMMAND --help' for the flags of each command."""
 
@@ -172,11 +174,70 @@ def build_parser() -> argparse.ArgumentParser:
                    help="I/N: take configs I, I+N, ... so N processes share the work")
     c.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_sweep_parser(sub, REGISTRY)
     im = sub.add_parser("import", help="store finished run folders",
                         description="Copy the history and final network of finished runs "
                         "made with 'grow'/'baseline --out FOLDER' into the results store.")
     im.add_argument("folders", nargs="+", type=Path, help="run folders")
     return parser
+
+
+SWEEP_DESCRIPTION = """\
+Run every config of one of the book's experiments as its own job through submitit, then the
+experiment's analyses. The profile comes from MODGROW_PROFILE (paper, the default, or quick) and
+the store from MODGROW_RESULTS; both are exported to the jobs. Configs already stored are not
+submitted, so rerunning the same command resubmits exactly what is missing; each job calls
+load_or_run, which resumes a stopped run from its last stage checkpoint (runs/store/ beside the
+store) and writes the result atomically. A job that reaches --time is requeued (up to 3 times).
+
+  --executor local  (default) jobs are local processes, --array-parallelism at once; the sweep
+                    waits for them, prints a line per change, then runs the analyses.
+  --executor slurm  one SLURM job array (needs sbatch and srun; run it on a login node with the
+                    store on a shared file system); the sweep returns once the array is queued
+                    and prints the command that stores the analyses afterwards
+                    ('python -m modgrow compute NAME', which then only loads the runs).
+
+Exit status: 0, 1 when a local job failed (their log files are listed), 2 for bad flags."""
+
+
+def _add_sweep_parser(sub, registry) -> None:
+    from .sweep import DEFAULT_TIME_MIN, EXECUTORS
+
+    s = sub.add_parser("sweep", help="run an experiment's configs as local or SLURM jobs",
+                       description=SWEEP_DESCRIPTION,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    s.add_argument("experiment", choices=sorted(registry), metavar="EXPERIMENT",
+                   help="one of: " + ", ".join(sorted(registry)))
+    s.add_argument("--executor", choices=EXECUTORS, default="local",
+                   help="local processes or a SLURM job array (default local)")
+    s.add_argument("--partition", default=None,
+                   help="SLURM partition (default: the cluster's default partition)")
+    s.add_argument("--time", dest="time_min", type=_positive_int, default=DEFAULT_TIME_MIN,
+                   metavar="MIN", help="wall-clock limit of each job in minutes; a job that "
+                   f"reaches it is requeued and resumes (default {DEFAULT_TIME_MIN})")
+    s.add_argument("--cpus-per-task", type=_positive_int, default=None, metavar="C",
+                   help="SLURM cpus per task (default: --threads)")
+    s.add_argument("--array-parallelism", type=_positive_int, default=None, metavar="K",
+                   help="jobs running at once (default: the local cores divided by --threads; "
+                   "on SLURM up to 256)")
+    s.add_argument("--threads", type=_positive_int, default=1, metavar="T",
+                   help="torch threads (and OMP_NUM_THREADS) of each job (default 1)")
+    s.add_argument("--log-dir", type=Path, default=None, metavar="DIR",
+                   help="submitit's folder: job pickles and logs (default runs/sweep/EXPERIMENT "
+                   "beside the store; on SLURM it must be on a shared file system)")
+    s.add_argument("--dry-run", action="store_true",
+                   help="list the configs (index, store key, stored or missing); submit nothing")
+
+
+def _run_sweep(args) -> int:
+    from .sweep import SweepOptions, run_sweep
+
+    opts = SweepOptions(experiment=args.experiment, executor=args.executor,
+                        partition=args.partition, time_min=args.time_min,
+                        cpus_per_task=args.cpus_per_task,
+                        array_parallelism=args.array_parallelism, threads=args.threads,
+                        log_dir=args.log_dir, dry_run=args.dry_run)
+    return run_sweep(opts)
 
 
 def _config_from_args(args):
@@ -281,6 +342,8 @@ def main(argv=None) -> int:
             return _run_curriculum(args)
         if args.command == "bench":
             return _run_bench(args)
+        if args.command == "sweep":
+            return _run_sweep(args)
         if getattr(args, "threads", None):
             import torch
             torch.set_num_threads(args.threads)

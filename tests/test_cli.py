@@ -13,7 +13,7 @@ def run(*args):
 def test_help_explains_every_command():
     r = run("--help")
     assert r.returncode == 0
-    for cmd in ("grow", "baseline", "bench", "reproduce", "results"):
+    for cmd in ("grow", "baseline", "bench", "reproduce", "results", "compute", "sweep"):
         assert cmd in r.stdout
     g = run("grow", "--help").stdout
     import dataclasses
@@ -28,6 +28,11 @@ def test_help_explains_every_command():
     c = run("compute", "--help").stdout
     for name in ("growth", "baseline", "fidelity"):
         assert name in c
+    s = run("sweep", "--help").stdout
+    for flag in ("--executor", "--partition", "--time", "--cpus-per-task", "--array-parallelism",
+                 "--threads", "--log-dir", "--dry-run", "MODGROW_PROFILE", "MODGROW_RESULTS",
+                 "growth"):
+        assert flag in s, flag
 
 
 def test_bad_flags_exit_2_with_one_line():
