@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import html
 import math
+import re
+from pathlib import Path
 
-__all__ = ["table", "fmt", "VERDICT_COLUMNS"]
+__all__ = ["table", "fmt", "VERDICT_COLUMNS", "verdict_table", "badge", "number_claims",
+           "chapter_pages", "chapter_links", "toc_docs", "verdict_counts", "verdict_legend",
+           "BADGE_COLOURS", "VERDICT_MEANINGS", "hyperparameter_table",
+           "runs_table", "profile_table", "MODULAR_ONLY"]
 
 VERDICT_COLUMNS = ("claim", "paper", "this book", "rule", "verdict")
 
@@ -43,3 +49,240 @@ def table(rows, columns=None) -> Table:
     if columns is None:
         columns = list(rows[0]) if rows else []
     return Table(rows, columns)
+
+
+# --- the verdict table of the front page and the ledger ------------------------------------------
+
+# background colours of the verdict badges (white text; contrast >= 4.5:1 on each)
+BADGE_COLOURS = {
+    "holds": "#1a7f37",
+    "holds partly": "#4d7c0f",
+    "suggestive": "#9a6700",
+    "not distinguishable": "#57606a",
+    "fails": "#cf222e",
+    "not tested": "#6e7781",
+}
+
+
+# what each verdict word means (the rules themselves are in modgrow.verdicts and each chapter)
+VERDICT_MEANINGS = {
+    "holds": "the measurement agrees with the claim: its 95 % interval excludes no difference, "
+             "with at least {min_seeds} seeds and {agree:.0%} of them agreeing (or the chapter's stated threshold "
+             "rule is met)",
+    "holds partly": "part of the claim holds (e.g. for some module sizes or most stages), or it "
+                    "holds under a narrower reading than the paper's",
+    "suggestive": "the difference points the paper's way and its interval excludes no difference, "
+                  "but too few seeds agree for a firm verdict",
+    "not distinguishable": "the two architectures' 95 % intervals overlap: this book cannot tell "
+                           "them apart at its scale",
+    "fails": "the measurement contradicts the claim",
+    "not tested": "no experiment of this book decides it yet",
+}
+
+
+def verdict_legend() -> Table:
+    """Every verdict word as its badge, with what it means."""
+    from .verdicts import AGREE, MIN_SEEDS
+
+    return VerdictTable([{"verdict": w, "meaning": m.format(min_seeds=MIN_SEEDS, agree=AGREE)}
+                         for w, m in VERDICT_MEANINGS.items()], ["verdict", "meaning"], {})
+
+
+def badge(verdict: str) -> str:
+    """``verdict`` as an inline HTML badge (a coloured span; no external assets)."""
+    colour = BADGE_COLOURS.get(verdict, "#24292f")
+    style = (f"background:{colour};color:#fff;border-radius:0.8em;padding:0.1em 0.6em;"
+             "white-space:nowrap;font-size:0.85em;font-weight:600")
+    return f'<span class="verdict" style="{style}">{html.escape(verdict)}</span>'
+
+
+def chapter_key(chapter: str) -> tuple[str, str, str | None]:
+    """``"3 curriculum (fidelity)"`` -> ``("3", "curriculum", "fidelity")``: a ledger chapter
+    string (an experiment module's ``CHAPTER``) split into number, name and qualifier."""
+    m = re.fullmatch(r"\s*(\d+)?\s*([\w-]+)?\s*(?:\((\w+)\))?\s*", chapter)
+    if not m:
+        raise ValueError(f"unrecognised chapter {chapter!r}")
+    return m.group(1) or "", m.group(2) or "", m.group(3)
+
+
+def chapter_label(chapter: str) -> str:
+    """The prefix of a claim's number: the chapter's number, or the first letter of its qualifier
+    for a page beside a chapter (``"3 curriculum (fidelity)"`` -> ``"F"``)."""
+    number, name, qualifier = chapter_key(chapter)
+    if qualifier:
+        return qualifier[0].upper()
+    return number or name[:1].upper()
+
+
+def number_claims(rows) -> list[dict]:
+    """Rows with an ``id`` ("3.2": the chapter's label, then the row's place in its chapter), the
+    book's one numbering of claims (front page and ledger)."""
+    seen: dict[str, int] = {}
+    out = []
+    for r in rows:
+        label = chapter_label(r["chapter"])
+        seen[label] = seen.get(label, 0) + 1
+        out.append({**r, "id": f"{label}.{seen[label]}"})
+    return out
+
+
+def chapter_pages(chapters, docs) -> dict[str, str]:
+    """Map ledger chapter strings to the book's documents (``_toc.yml`` entries such as
+    ``"book/03_curriculum"``): a qualified chapter goes to the page named after its qualifier, any
+    other to the page whose name is ``NN_name``. Chapters without a page are left out."""
+    stems = {d.rsplit("/", 1)[-1]: d for d in docs}
+    out = {}
+    for ch in chapters:
+        number, name, qualifier = chapter_key(ch)
+        want = qualifier if qualifier else f"{int(number):02d}_{name}" if number else name
+        if want in stems:
+            out[ch] = stems[want]
+    return out
+
+
+def toc_docs(toc_path) -> list[str]:
+    """Every ``file:`` entry of a Jupyter Book ``_toc.yml`` (and its ``root``), in order."""
+    text = Path(toc_path).read_text()
+    return re.findall(r"^\s*(?:root|-?\s*file):\s*(\S+)", text, flags=re.M)
+
+
+def chapter_links(chapters, toc_path, page_dir) -> dict[str, str]:
+    """Links from a page in ``page_dir`` to the pages of ``chapters`` listed in ``toc_path``:
+    chapter string -> path of the source file relative to ``page_dir`` (MyST resolves it)."""
+    import os
+
+    root = Path(toc_path).resolve().parent
+    out = {}
+    for ch, doc in chapter_pages(chapters, toc_docs(toc_path)).items():
+        found = sorted((root / doc).parent.glob(Path(doc).name + ".*"))
+        found = [f for f in found if f.suffix in (".ipynb", ".md")]
+        if found:
+            out[ch] = os.path.relpath(found[0], Path(page_dir).resolve()).replace(os.sep, "/")
+    return out
+
+
+def verdict_counts(rows) -> dict[str, int]:
+    """How many rows carry each verdict word (every word of ``verdicts.WORDS``, zeros included)."""
+    from .verdicts import WORDS
+
+    counts = {w: 0 for w in WORDS}
+    for r in rows:
+        counts[r["verdict"]] = counts.get(r["verdict"], 0) + 1
+    return counts
+
+
+class VerdictTable(Table):
+    def __init__(self, rows, columns, links):
+        super().__init__(rows, columns)
+        self.links = links
+
+    def _cell(self, r, c) -> str:
+        if c == "verdict":
+            return badge(r["verdict"])
+        text = fmt(r.get(c, "")).replace("|", "/").replace("\n", " ")
+        if c == "chapter" and r.get("chapter") in self.links:
+            return f"[{text}]({self.links[r['chapter']]})"
+        return text
+
+    def markdown(self) -> str:
+        head = "| " + " | ".join(self.columns) + " |"
+        rule = "|" + "|".join("---" for _ in self.columns) + "|"
+        body = ["| " + " | ".join(self._cell(r, c) for c in self.columns) + " |"
+                for r in self.rows]
+        return "\n".join([head, rule, *body])
+
+    def __repr__(self):
+        return Table(self.rows, self.columns).markdown()
+
+
+def verdict_table(rows, links: dict[str, str] | None = None,
+                  columns=("id", "claim", "verdict", "chapter")) -> VerdictTable:
+    """The claims as a Markdown table: a number per claim (``number_claims``, unless the rows
+    carry one), the verdict as a coloured badge and the chapter as a link to the page that decides
+    it (``links``: chapter string -> relative path, e.g. ``"03_curriculum.ipynb"``)."""
+    rows = list(rows)
+    if rows and "id" not in rows[0]:
+        rows = number_claims(rows)
+    return VerdictTable(rows, columns, links or {})
+
+
+# --- the methods page: hyper-parameters and runs, generated from the configs ---------------------
+
+# GrowthConfig fields that only the modular network reads (the non-modular one ignores them or
+# refuses a non-default value)
+MODULAR_ONLY = ("duplicate", "duplicate_source", "gamma", "train_old_taus", "fix_within")
+
+
+def hyperparameter_table(settings: dict[str, dict]) -> Table:
+    """One row per field of ``GrowthConfig``: its command-line flag, its value in each column of
+    ``settings`` (column label -> {"architecture": ..., field: value overriding the default}) and
+    its help text. A modular-only field shows "n/a" in a non-modular column."""
+    from dataclasses import MISSING, fields
+
+    from .training import GrowthConfig
+
+    rows = []
+    for f in fields(GrowthConfig):
+        row = {"field": f.name,
+               "flag": f"--{f.name.replace('_', '-')}" if f.metadata.get("flag", True) else ""}
+        for label, over in settings.items():
+            default = f.default if f.default is not MISSING else ""
+            v = over.get(f.name, default)
+            if f.name in MODULAR_ONLY and over.get("architecture") == "nonmodular":
+                v = "n/a"
+            row[label] = "none" if v is None else v
+        row["meaning"] = f.metadata.get("help", "")
+        rows.append(row)
+    return Table(rows, ["field", "flag", *settings, "meaning"])
+
+
+def _values(vals) -> str:
+    vals = sorted(set(vals), key=lambda v: (str(type(v)), v if v is not None else 0))
+    if len(vals) > 3 and all(isinstance(v, int) and not isinstance(v, bool) for v in vals) \
+            and vals == list(range(vals[0], vals[-1] + 1)):
+        return f"{vals[0]}–{vals[-1]}"
+    return ", ".join("none" if v is None else fmt(v) for v in vals)
+
+
+def runs_table(experiments, profile) -> Table:
+    """Per experiment of the registry: its chapter, how many runs it makes in ``profile``, their
+    architectures, sizes, seeds, last N, criterion and budgets, and every other field that differs
+    from the defaults."""
+    from dataclasses import fields
+
+    from .training import GrowthConfig
+
+    shown = ("architecture", "module_size", "seed", "max_n", "criterion", "max_steps_per_stage",
+             "max_total_steps")
+    defaults = {f.name: f.default for f in fields(GrowthConfig)}
+    rows = []
+    for e in experiments:
+        cfgs = e.configs(profile)
+        other: dict[str, set] = {}
+        for c in cfgs:
+            for f in fields(c):
+                v = getattr(c, f.name)
+                if f.name not in shown and v != defaults[f.name]:
+                    other.setdefault(f.name, set()).add(v)
+        row = {"experiment": e.name, "chapter": e.chapter, "runs": len(cfgs)}
+        for name in shown:
+            row[name] = _values(getattr(c, name) for c in cfgs) if cfgs else ""
+        row["other settings"] = "; ".join(f"{k} = {_values(v)}" for k, v in sorted(other.items()))
+        rows.append(row)
+    return Table(rows, ["experiment", "chapter", "runs", *shown, "other settings"])
+
+
+def profile_table(*profiles) -> Table:
+    """Every field of the given profiles side by side."""
+    from dataclasses import fields
+
+    rows = [{"field": f.name, **{p.name: _show(getattr(p, f.name)) for p in profiles}}
+            for f in fields(profiles[0]) if f.name != "name"]
+    return Table(rows, ["field", *(p.name for p in profiles)])
+
+
+def _show(v) -> str:
+    if isinstance(v, tuple):
+        return ", ".join(f"{a}: {b}" if isinstance(x, tuple) else fmt(x)
+                         for x in v for a, b in [x if isinstance(x, tuple) else (None, None)])
+    return fmt(v)

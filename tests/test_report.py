@@ -1,0 +1,96 @@
+"""The book's generated tables: the verdict table of the front page and ledger, and the methods
+page's hyper-parameter, profile and run tables."""
+
+from pathlib import Path
+
+import pytest
+
+from modgrow import report
+from modgrow.experiments import CHAPTERS, REGISTRY
+from modgrow.profiles import PAPER, QUICK
+from modgrow.training import NONMODULAR_DEFAULTS
+from modgrow.verdicts import WORDS
+
+ROOT = Path(__file__).resolve().parent.parent
+
+ROWS = [
+    {"chapter": "1 task", "claim": "a | b", "verdict": "holds"},
+    {"chapter": "3 curriculum", "claim": "c", "verdict": "fails"},
+    {"chapter": "3 curriculum", "claim": "d", "verdict": "not distinguishable"},
+    {"chapter": "3 curriculum (fidelity)", "claim": "e", "verdict": "suggestive"},
+]
+
+
+def test_claims_are_numbered_per_chapter():
+    ids = [r["id"] for r in report.number_claims(ROWS)]
+    assert ids == ["1.1", "3.1", "3.2", "F.1"]
+
+
+def test_every_verdict_word_has_its_own_badge_colour():
+    assert set(report.BADGE_COLOURS) == set(WORDS) == set(report.VERDICT_MEANINGS)
+    assert len(set(report.BADGE_COLOURS.values())) == len(WORDS)
+    b = report.badge("holds partly")
+    assert b.startswith("<span") and ">holds partly</span>" in b
+    assert report.BADGE_COLOURS["holds partly"] in b and "http" not in b
+
+
+def test_verdict_table_has_badges_links_and_ids():
+    md = report.verdict_table(ROWS, {"3 curriculum": "03_curriculum.ipynb"}).markdown()
+    lines = md.splitlines()
+    assert lines[0] == "| id | claim | verdict | chapter |"
+    assert len(lines) == 2 + len(ROWS)
+    assert "| 1.1 | a / b |" in lines[2]                    # a pipe cannot break the table
+    assert "[3 curriculum](03_curriculum.ipynb)" in lines[3]
+    assert lines[2].endswith("| 1 task |")                 # no page, no link
+    assert report.badge("fails") in lines[3]
+    # ids already present are kept
+    rows = [{**r, "id": "X"} for r in ROWS]
+    assert all("| X |" in l for l in report.verdict_table(rows).markdown().splitlines()[2:])
+
+
+def test_verdict_counts_include_every_word():
+    counts = report.verdict_counts(ROWS)
+    assert list(counts) == list(WORDS) and sum(counts.values()) == len(ROWS)
+    assert counts["not tested"] == 0 and counts["fails"] == 1
+
+
+def test_every_chapter_of_the_ledger_links_to_a_page_of_the_book():
+    chapters = [m.CHAPTER for m in CHAPTERS]
+    links = report.chapter_links(chapters, ROOT / "_toc.yml", ROOT / "book")
+    assert set(links) == set(chapters)
+    for ch, rel in links.items():
+        assert (ROOT / "book" / rel).is_file(), ch
+    assert links["3 curriculum (fidelity)"] == "fidelity.ipynb"
+    assert links["3 curriculum"] == "03_curriculum.ipynb"
+
+
+def test_chapter_key_rejects_nonsense():
+    assert report.chapter_key("6 timescales") == ("6", "timescales", None)
+    with pytest.raises(ValueError):
+        report.chapter_key("3 curriculum (a b)")
+
+
+def test_hyperparameter_table_covers_every_field_and_architecture():
+    from dataclasses import fields
+
+    from modgrow.training import GrowthConfig
+
+    t = report.hyperparameter_table({"modular": {},
+                                     "non-modular": {"architecture": "nonmodular",
+                                                     **NONMODULAR_DEFAULTS}})
+    assert [r["field"] for r in t.rows] == [f.name for f in fields(GrowthConfig)]
+    by = {r["field"]: r for r in t.rows}
+    assert by["lr"]["modular"] == GrowthConfig().lr
+    assert by["lr"]["non-modular"] == NONMODULAR_DEFAULTS["lr"]
+    assert by["gamma"]["non-modular"] == "n/a"
+    assert by["max_total_steps"]["modular"] == "none"
+    assert all(r["meaning"] for r in t.rows)
+
+
+def test_runs_and_profile_tables():
+    t = report.runs_table(REGISTRY.values(), PAPER)
+    assert [r["experiment"] for r in t.rows] == list(REGISTRY)
+    assert all(r["runs"] == len(REGISTRY[r["experiment"]].configs(PAPER)) for r in t.rows)
+    p = report.profile_table(PAPER, QUICK)
+    assert p.columns == ["field", "paper", "quick"]
+    assert {r["field"] for r in p.rows} >= {"seeds", "module_sizes", "stage_budget"}
