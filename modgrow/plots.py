@@ -19,7 +19,9 @@ ARCH_COLORS = {"modular": "#d95f02", "nonmodular": "#4d4d4d"}
 
 
 def style() -> None:
-    """The book's matplotlib style."""
+    """The book's matplotlib style; numpy scalars print as plain numbers (myst-nb's glue formats
+    a value from its text form, which numpy 2 writes as ``np.float64(...)``)."""
+    np.set_printoptions(legacy="1.25")
     plt.rcParams.update({
         "figure.dpi": 110, "savefig.dpi": 110, "font.size": 10, "axes.titlesize": 10,
         "axes.spines.top": False, "axes.spines.right": False, "axes.grid": True,

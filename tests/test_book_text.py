@@ -1,7 +1,7 @@
 """Numbers in the book's prose come from the results (myst-nb glue), not from a keyboard.
 
 A markdown cell may state the protocol (thresholds, budgets, learning rates: values of the
-configs and profiles, or a verdict rule's threshold) but any other decimal number or percentage
+configs and profiles, or a verdict rule's threshold) and published values the code compares with but any other decimal number or percentage
 in prose is a result typed by hand, which goes stale the moment a run changes."""
 
 import dataclasses
@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from modgrow.engine import LEAK_SLOPE
+from modgrow.experiments.timescales import ICLR_TAU_RANGE
 from modgrow.network import H0_SCALE
 from modgrow.profiles import PAPER
 from modgrow.training import NONMODULAR_DEFAULTS, GrowthConfig
@@ -23,7 +24,7 @@ RULE_NUMBERS = {"80", "95", "20", "5", "0.5", "1.5", "2", "10"}
 
 def protocol_numbers() -> set[str]:
     values = [f.default for f in dataclasses.fields(GrowthConfig)] + list(NONMODULAR_DEFAULTS.values())
-    values += [LEAK_SLOPE, H0_SCALE]
+    values += [LEAK_SLOPE, H0_SCALE, *ICLR_TAU_RANGE]  # constants, and published values
     values += [v for f in dataclasses.fields(PAPER) for v in _flat(getattr(PAPER, f.name))]
     out = set(RULE_NUMBERS)
     for v in values:
