@@ -9,7 +9,8 @@ stored result this script
 
 * fills config fields that did not exist when it was computed with the value its computation
   actually used: ``criterion="check"`` (every schema-1 run ended a stage at the first passing
-  10-batch check); every other new field's default is the old behaviour;
+  10-batch check); every other new field's default is the old behaviour; under
+  ``criterion="check"`` the unused ``confirm_batches`` is set to its default;
 * adds the typed stop reason (``stop``) to run histories that only had a message (the one place
   where run messages are parsed);
 * moves the result (and a run's scratch folder of stage checkpoints, if present) to its new key,
@@ -21,6 +22,7 @@ A result already at its current key is left alone, so a second run changes nothi
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import shutil
 import sys
 from dataclasses import asdict
@@ -32,6 +34,8 @@ from modgrow.training import GrowthConfig
 
 # fields added after schema 1, with the value every schema-1 result was computed with
 LEGACY_VALUES = {"criterion": "check"}
+DEFAULT_CONFIRM = next(f.default for f in dataclasses.fields(GrowthConfig)
+                       if f.name == "confirm_batches")
 
 
 def stop_reason(hist: dict) -> str | None:
@@ -54,6 +58,8 @@ def migrate_runs(root: Path, dry: bool) -> dict[str, str]:
         raw = hist["config"]
         cfg = GrowthConfig.from_dict({**{k: v for k, v in LEGACY_VALUES.items() if k not in raw},
                                       **raw})
+        if cfg.criterion == "check":  # confirm_batches plays no part: keep it at its default
+            cfg = dataclasses.replace(cfg, confirm_batches=DEFAULT_CONFIRM)
         new_name = config_key(cfg, run_name(cfg))
         renames[folder.name] = new_name
         changed = hist["config"] != asdict(cfg) or "stop" not in hist or \
@@ -76,13 +82,11 @@ def migrate_runs(root: Path, dry: bool) -> dict[str, str]:
     return renames
 
 
-def analysis_name(folder: str, cfg: dict) -> str:
-    """The name an analysis gets from the run it analyses (as its experiment module names it)."""
-    prefix = folder.split("-", 1)[0]
-    run = cfg["run"][:40]
-    if prefix == "gen":
-        return f"gen-{run}-n{cfg['n0']}"
-    return f"{prefix}-{run}"
+def analysis_name(folder: str, old_run: str, new_run: str) -> str:
+    """An analysis's name without its hash, with the (truncated) name of the run it analyses
+    updated when that run moved."""
+    base = folder[:-13]  # drop "-" and the 12-digit hash
+    return base.replace(old_run[:40], new_run[:40]) if old_run != new_run else base
 
 
 def migrate_analyses(root: Path, renames: dict[str, str], dry: bool) -> None:
@@ -90,8 +94,10 @@ def migrate_analyses(root: Path, renames: dict[str, str], dry: bool) -> None:
         folder = res.parent
         stored = read_json(res)
         cfg = dict(stored["config"])
-        cfg["run"] = renames.get(cfg["run"], cfg["run"])
-        new = config_key(cfg, analysis_name(folder.name, cfg))
+        old_run = cfg.get("run", "")
+        if "run" in cfg:
+            cfg["run"] = renames.get(old_run, old_run)
+        new = config_key(cfg, analysis_name(folder.name, old_run, cfg.get("run", "")))
         if cfg != stored["config"] or stored.get("schema") != SCHEMA:
             stored["config"], stored["schema"] = cfg, SCHEMA
             if not dry:
