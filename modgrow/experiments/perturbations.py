@@ -16,7 +16,7 @@ from ..stats import bootstrap_ci, paired_log_ratio
 from ..store import NO_COMPUTE_ENV, StoredRun, load_or_compute, load_or_run, load_run
 from ..training import GrowthConfig, head_ns
 from .baseline import baseline_configs, iclr_config
-from .curriculum import ablation_configs, base_config, growth_configs
+from .curriculum import LEGACY, ablation_configs, base_config, growth_configs
 from .spec import Experiment
 
 CHAPTER = "5 perturbations"
@@ -45,7 +45,8 @@ def fixed_configs(profile: Profile) -> dict[str, list[GrowthConfig]]:
     per stage and criterion (so the full-training runs of seeds 0-2 are chapter 3's ablation
     runs)."""
     return {label: [base_config(profile, module_size=FIXED_MODULE_SIZE, seed=s,
-                                max_n=profile.fixed_max_n, **kw) for s in profile.fixed_seeds]
+                                max_n=profile.fixed_max_n, **LEGACY, **kw)
+                    for s in profile.fixed_seeds]
             for label, (kw, _) in FIXED_VARIANTS.items()}
 
 
