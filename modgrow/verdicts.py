@@ -18,7 +18,7 @@ import statistics
 import numpy as np
 
 from .analysis import run_summary
-from .stats import bootstrap_ci, paired_log_ratio
+from .stats import paired_log_ratio
 
 __all__ = ["WORDS", "single_epoch_rule", "paired_verdict", "group_verdict",
            "curriculum_verdicts", "baseline_verdicts", "sensitivity"]
@@ -225,8 +225,3 @@ def baseline_verdicts(neuron_rows: list[dict], param_rows: list[dict],
                      "verdict": word})
     return rows
 
-
-def interval(values, fmt: str = ".3g") -> str:
-    """'mean [low, high]' with a bootstrap 95% interval."""
-    m, lo, hi = bootstrap_ci(values)
-    return f"{m:{fmt}}" if math.isnan(lo) else f"{m:{fmt}} [{lo:{fmt}}, {hi:{fmt}}]"

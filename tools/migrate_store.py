@@ -70,16 +70,25 @@ def migrate_runs(root: Path, dry: bool) -> dict[str, str]:
             hist["schema"] = SCHEMA
             if not dry:
                 write_json(res, hist)
-        if folder.name != new_name:
-            print(f"run      {folder.name} -> {new_name}")
-            if not dry:
-                if (root / "runs" / new_name).exists():
-                    sys.exit(f"error: {root / 'runs' / new_name} exists already")
-                folder.rename(root / "runs" / new_name)
-                scratch = root.parent / "runs" / "store"
-                if (scratch / folder.name).is_dir() and not (scratch / new_name).exists():
-                    shutil.move(str(scratch / folder.name), str(scratch / new_name))
+        if move(folder, new_name, "run", dry):
+            scratch = root.parent / "runs" / "store"
+            if (scratch / folder.name).is_dir() and not (scratch / new_name).exists():
+                shutil.move(str(scratch / folder.name), str(scratch / new_name))
     return renames
+
+
+def move(folder: Path, new_name: str, what: str, dry: bool) -> bool:
+    """Rename a result folder to its new key (never over an existing one); True if it moved."""
+    if folder.name == new_name:
+        return False
+    print(f"{what:8s} {folder.name} -> {new_name}")
+    if dry:
+        return False
+    target = folder.parent / new_name
+    if target.exists():
+        sys.exit(f"error: {target} exists already")
+    folder.rename(target)
+    return True
 
 
 def analysis_name(folder: str, old_run: str, new_run: str) -> str:
@@ -102,12 +111,7 @@ def migrate_analyses(root: Path, renames: dict[str, str], dry: bool) -> None:
             stored["config"], stored["schema"] = cfg, SCHEMA
             if not dry:
                 write_json(res, stored)
-        if folder.name != new:
-            print(f"analysis {folder.name} -> {new}")
-            if not dry:
-                if (root / "analysis" / new).exists():
-                    sys.exit(f"error: {root / 'analysis' / new} exists already")
-                folder.rename(root / "analysis" / new)
+        move(folder, new, "analysis", dry)
 
 
 def main(argv=None) -> int:

@@ -53,7 +53,7 @@ def fixed_configs(profile: Profile) -> dict[str, list[GrowthConfig]]:
 # ----- robustness sweeps (claims 4 and 5) ---------------------------------------------------------
 
 def solved_heads(run: StoredRun) -> int:
-    """Heads the run solved: a stopped run's network holds one more, unsolved."""
+    """Heads of the stages the run solved (its stored network holds exactly these)."""
     return (run.max_n_reached or run.config.n_start - 1) - run.config.n_start + 1
 
 
