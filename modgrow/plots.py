@@ -232,11 +232,14 @@ def _errorbar(ax, x, values, **kw):
 
 def plot_capacity(modular_curves: dict[int, list[tuple[list, list]]],
                   nonmodular_points: dict[int, tuple[float, list[int]]], xlabel: str,
-                  logx: bool = False):
+                  logx: bool = False,
+                  long_points: dict[int, tuple[float, list[int]]] | None = None,
+                  long_label: str = "longer budget"):
     """Highest N reached against a size measure (neurons or parameters). Modular: one thin line
     per seed through its stages (within the budget); non-modular: mean ± 95% CI over seeds with
-    the seeds as dots."""
-    fig, ax = plt.subplots(figsize=(7, 3.8))
+    the seeds as dots (filled squares; ``long_points``, the same networks trained longer: open
+    squares, shifted right a little so that both stay visible)."""
+    fig, ax = plt.subplots(figsize=(7.5, 3.8))
     for m, curves in sorted(modular_curves.items()):
         for i, (xs, ns) in enumerate(curves):
             ax.plot(xs, ns, "-", lw=1, color=SIZE_COLORS.get(m), alpha=0.7,
@@ -244,11 +247,15 @@ def plot_capacity(modular_curves: dict[int, list[tuple[list, list]]],
     for h, (x, values) in sorted(nonmodular_points.items()):
         _errorbar(ax, x, values, color=HIDDEN_COLORS.get(h, "k"), marker="s", ms=7,
                   label=f"non-modular, {h} neurons")
+    for h, (x, values) in sorted((long_points or {}).items()):
+        _errorbar(ax, x * 1.04, values, color=HIDDEN_COLORS.get(h, "k"), marker="s", ms=7,
+                  mfc="white", label=f"non-modular, {h} neurons, {long_label}")
     if logx:
         ax.set_xscale("log")
     ax.set_xlabel(xlabel)
     ax.set_ylabel("highest N reached")
-    ax.legend(fontsize=7, ncol=2)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    fig.tight_layout()
     return fig, ax
 
 

@@ -48,14 +48,19 @@ class Profile:
     perturb_batch: int                     # end-of-sequence measure: sequences per trial
     fixed_seeds: tuple[int, ...]           # claim 6 (fixed within-module weights)
     fixed_max_n: int
+    # the first edition's single-check runs (kept for the fidelity page's false-pass table)
+    legacy_seeds: tuple[int, ...]
+    legacy_growth_max_n: tuple[tuple[int, int], ...]
+    long_budget_factor: int                # long-budget baselines: this many times the budget
+    long_budget_max_size: int              # ... for non-modular sizes up to this many neurons
 
     def max_n(self, module_size: int) -> int:
         return dict(self.growth_max_n)[module_size]
 
 
 PAPER = Profile(
-    name="paper", seeds=(0, 1, 2), module_sizes=(5, 10, 15, 20),
-    growth_max_n=((5, 50), (10, 60), (15, 50), (20, 50)),
+    name="paper", seeds=(0, 1, 2, 3, 4), module_sizes=(5, 10, 15, 20),
+    growth_max_n=((5, 30), (10, 30), (15, 30), (20, 30)),
     stage_budget=10_000, eval_batches=10, ablation_max_n=20, scaling_max_n=150,
     baseline_sizes=(20, 50, 100, 150), baseline_max_n=30, baseline_total_steps=10_000,
     iclr_size=500, iclr_total_steps=6_000, n0=10,
@@ -63,7 +68,9 @@ PAPER = Profile(
     tau_steps=10_000, tau_trials=10, tau_burn_in=500,  # chapter 6
     # chapter 5
     perturb_n=11, perturb_eps_points=10, perturb_trials=10, perturb_warmup=100,
-    perturb_steps=1000, perturb_batch=64, fixed_seeds=(0, 1, 2, 3, 4), fixed_max_n=20)
+    perturb_steps=1000, perturb_batch=64, fixed_seeds=(0, 1, 2, 3, 4), fixed_max_n=20,
+    legacy_seeds=(0, 1, 2), legacy_growth_max_n=((5, 50), (10, 60), (15, 50), (20, 50)),
+    long_budget_factor=5, long_budget_max_size=150)
 
 QUICK = Profile(
     name="quick", seeds=(0,), module_sizes=(5, 10), growth_max_n=((5, 3), (10, 3)),
@@ -74,7 +81,9 @@ QUICK = Profile(
     tau_steps=2_000, tau_trials=4, tau_burn_in=500,  # chapter 6
     # chapter 5
     perturb_n=3, perturb_eps_points=4, perturb_trials=2, perturb_warmup=20, perturb_steps=100,
-    perturb_batch=16, fixed_seeds=(0,), fixed_max_n=3)
+    perturb_batch=16, fixed_seeds=(0,), fixed_max_n=3,
+    legacy_seeds=(0,), legacy_growth_max_n=((5, 3), (10, 3)), long_budget_factor=2,
+    long_budget_max_size=20)
 
 PROFILES = {p.name: p for p in (PAPER, QUICK)}
 

@@ -185,11 +185,13 @@ def _comparisons(rows: list[dict], claim: str, paper: str, size: str) -> dict:
 def baseline_verdicts(neuron_rows: list[dict], param_rows: list[dict],
                       trainable_rows: list[dict], steps_modular: list[float],
                       steps_nonmodular: list[float], length_drop: dict[str, list[float]],
-                      transfer: dict[int, dict[str, list[float]]], lrs: dict[str, float]
+                      transfer: dict[int, dict[str, list[float]]], lrs: dict[str, float],
+                      long_neuron_rows: list[dict] | None = None, long_factor: int = 1
                       ) -> list[dict]:
     """Chapter 4, claims 1-3 of FACTS.md. ``steps_*``: per-seed median steps per N;
     ``length_drop``: per network, accuracy at 10x the trained length minus at 1x (mean over
-    heads); ``transfer``: steps -> {"modular": [...], "non-modular": [...]} new-head accuracy."""
+    heads); ``transfer``: steps -> {"modular": [...], "non-modular": [...]} new-head accuracy;
+    ``long_neuron_rows``: the equal-neuron comparison under ``long_factor`` times the budget."""
     rows = [
         _comparisons(neuron_rows, "1a. higher N than a non-modular network with the same neurons",
                      "modular higher", "neurons"),
@@ -198,6 +200,10 @@ def baseline_verdicts(neuron_rows: list[dict], param_rows: list[dict],
         _comparisons(trainable_rows, "1c. higher N at equal trainable parameters (the modular "
                      "network trains only its newest module)", "modular higher", "parameters"),
     ]
+    if long_neuron_rows:
+        rows.insert(1, _comparisons(long_neuron_rows, f"1a, {long_factor}x the step budget: "
+                                    "higher N than a non-modular network with the same neurons",
+                                    "modular higher", "neurons"))
     word, text = group_verdict(steps_modular, steps_nonmodular, "lower", ".0f")
     rows.append({"claim": "2. faster training: fewer steps per new N",
                  "paper": "modular within about an epoch, faster",

@@ -16,22 +16,35 @@ CHAPTER = "4 baseline"
 GENERALISATION_MODULE_SIZE = 10
 
 
+def baseline_config(profile: Profile, size: int, seed: int, budget: int) -> GrowthConfig:
+    """A non-modular multi-head network (ICLR 2024: lr 0.05) of ``size`` neurons under the
+    modular runs' per-stage budget, criterion and whole-run budget ``budget``."""
+    return GrowthConfig(**NONMODULAR_DEFAULTS, architecture="nonmodular", module_size=size,
+                        seed=seed, max_n=profile.baseline_max_n,
+                        eval_batches=profile.eval_batches,
+                        confirm_batches=profile.confirm_batches,
+                        max_steps_per_stage=profile.stage_budget, max_total_steps=budget)
+
+
 def baseline_configs(profile: Profile) -> list[GrowthConfig]:
-    """Non-modular multi-head networks (ICLR 2024: lr 0.05) under the modular runs' per-stage
-    budget and a whole-run budget; the modular numbers they are compared with are counted under
-    the same whole-run budget. The curriculum stops at ``baseline_max_n``, above what any
-    modular network of at most the largest size can hold (one module per N)."""
-    return [GrowthConfig(**{**NONMODULAR_DEFAULTS, **LEGACY}, architecture="nonmodular",
-                         module_size=h, seed=s, max_n=profile.baseline_max_n,
-                         eval_batches=profile.eval_batches,
-                         max_steps_per_stage=profile.stage_budget,
-                         max_total_steps=profile.baseline_total_steps)
+    """Non-modular networks of every size and seed under the whole-run budget that the modular
+    numbers they are compared with are counted under. The curriculum stops at
+    ``baseline_max_n``, above what any non-modular network here holds."""
+    return [baseline_config(profile, h, s, profile.baseline_total_steps)
             for h in profile.baseline_sizes for s in profile.seeds]
+
+
+def long_baseline_configs(profile: Profile) -> list[GrowthConfig]:
+    """The same networks (sizes up to ``long_budget_max_size``) with ``long_budget_factor``
+    times the budget: where they plateau rather than where the budget stops them."""
+    budget = profile.long_budget_factor * profile.baseline_total_steps
+    return [baseline_config(profile, h, s, budget) for h in profile.baseline_sizes
+            if h <= profile.long_budget_max_size for s in profile.seeds]
 
 
 def iclr_config(profile: Profile) -> GrowthConfig:
     """The ICLR 2024 reference point: a 500-neuron network, trained for what this machine
-    affords."""
+    affords (one seed, the first edition's single-check criterion)."""
     return GrowthConfig(**{**LEGACY, **NONMODULAR_DEFAULTS},
                         architecture="nonmodular", module_size=profile.iclr_size, seed=0,
                         max_n=profile.baseline_max_n, eval_batches=profile.eval_batches,
@@ -75,6 +88,9 @@ EXPERIMENTS = (
     Experiment("baseline", CHAPTER, "non-modular multi-head networks of several sizes "
                "(and, as analyses, the generalisation tests; needs 'growth' first)",
                baseline_configs, analyse),
+    Experiment("baseline-long", CHAPTER, "the non-modular networks of up to "
+               "long_budget_max_size neurons with long_budget_factor times the step budget",
+               long_baseline_configs),
     Experiment("iclr", CHAPTER, "the ICLR 2024 reference: one 500-neuron non-modular network",
                lambda p: [iclr_config(p)]),
 )
@@ -91,6 +107,9 @@ def verdicts(profile: Profile) -> list[dict]:
     modular = histories(growth_configs(profile))
     nonmod = histories(baseline_configs(profile))
     neuron_rows = compare.equal_neuron_rows(modular, nonmod, budget)
+    long_budget = profile.long_budget_factor * budget
+    long_rows = compare.equal_neuron_rows(modular, histories(long_baseline_configs(profile)),
+                                          long_budget)
     param_rows = compare.equal_param_rows(modular, nonmod, budget)
     trainable_rows = compare.equal_param_rows(modular, nonmod, budget, "trainable")
     pair = 100 if 100 in nonmod else max(nonmod)
@@ -115,4 +134,5 @@ def verdicts(profile: Profile) -> list[dict]:
         per_seed_median(nonmod[pair]),
         {"modular": [drop(r) for r in gen_mod], "non-modular": [drop(r) for r in gen_non]},
         {k: {"modular": [after(r, k) for r in gen_mod],
-             "non-modular": [after(r, k) for r in gen_non]} for k in (50, 500)}, lrs)
+             "non-modular": [after(r, k) for r in gen_non]} for k in (50, 500)}, lrs,
+        long_rows, profile.long_budget_factor)

@@ -42,7 +42,8 @@ FIXED_VARIANTS = {
 
 def fixed_configs(profile: Profile) -> dict[str, list[GrowthConfig]]:
     """Claim 6: module size 10, growth to ``fixed_max_n``, ``fixed_seeds``, the chapter-3 budget
-    per stage and criterion (so the full-training runs of seeds 0-2 are chapter 3's ablation
+    per stage and the first edition's single-check criterion (these runs were made before the
+    criterion changed; the full-training runs of seeds 0-2 are the first edition's ablation
     runs)."""
     return {label: [base_config(profile, module_size=FIXED_MODULE_SIZE, seed=s,
                                 max_n=profile.fixed_max_n, **LEGACY, **kw)

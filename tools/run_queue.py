@@ -1,0 +1,69 @@
+"""Work through the runs of several experiments with any number of worker processes on one
+machine: each worker claims the next config that is neither stored nor claimed (an exclusive
+claim file in the scratch folder), runs it resumably, and moves on. Start one worker per core:
+
+    OMP_NUM_THREADS=1 nohup python tools/run_queue.py growth baseline ablations &   # twice
+
+Experiments are taken in the order given, their configs in the order the experiment lists them
+(``--first`` puts configs of the given module sizes first); ``NAME@M`` takes only the configs of
+module (or population) size M, so ``growth@10 baseline growth@5`` interleaves experiments. A worker that dies leaves its claim;
+delete ``<scratch>/claims`` (or the one file) to release it, and the run resumes from its last
+checkpoint. Analyses are not run here: ``python -m modgrow compute NAME`` does them afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+import torch
+
+from modgrow import profiles
+from modgrow.experiments import get
+from modgrow.store import load_or_run, load_run, run_path, scratch_dir
+
+
+def queue(names: list[str], first: list[int]) -> list:
+    def rank(c):
+        return first.index(c.module_size) if c.module_size in first else len(first)
+    out = []
+    for item in names:
+        name, _, size = item.partition("@")
+        cfgs = sorted(get(name).configs(profiles.active()), key=rank)
+        out += [c for c in cfgs if not size or c.module_size == int(size)]
+    return out
+
+
+def claim(cfg) -> bool:
+    folder = scratch_dir() / "claims"
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(folder / run_path(cfg).name, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        return False
+    os.write(fd, f"pid {os.getpid()} {time.strftime('%Y-%m-%d %H:%M:%S')}\n".encode())
+    os.close(fd)
+    return True
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("experiments", nargs="+")
+    ap.add_argument("--first", type=int, nargs="*", default=[],
+                    help="module sizes whose configs go first, in this order")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    for cfg in queue(args.experiments, args.first):
+        if load_run(cfg) is not None or not claim(cfg):
+            continue
+        t0 = time.perf_counter()
+        run = load_or_run(cfg, progress=False)
+        print(f"{time.strftime('%H:%M:%S')} {run.path.name}: N = {run.max_n_reached}, "
+              f"{run.total_steps} steps, {time.perf_counter() - t0:.0f} s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
