@@ -267,3 +267,77 @@ def test_garbled_json_names_its_file(tmp_path):
     with pytest.raises(BadData, match=f"^{p}: not valid JSON"):
         read_json(p)
 
+
+# a tiny run that completes N = 2, 3 in well under a second
+FAST = GrowthConfig(module_size=3, max_n=3, eval_every=10, eval_batches=2, batch_size=32,
+                    confirm_batches=2, threshold=0.6, seed=1, max_steps_per_stage=500)
+
+
+def test_a_stored_network_is_checked_against_its_hash_and_config(store):
+    from modgrow.io import BadData, save_network, sha256_file
+    run = ex.load_or_run(FAST, progress=False)
+    net_file, res_file = run.path / "network.pt", run.path / "result.json"
+    assert run.history["network_sha256"] == sha256_file(net_file)
+    assert ex.load_run(FAST).network().n_blocks == 2
+    good = net_file.read_bytes()
+    save_network(net_file, _net(3, 2))  # the right structure, other weights: only the hash tells
+    with pytest.raises(BadData, match=f"^{net_file}: SHA-256 does not match") as e:
+        ex.load_run(FAST)
+    assert len(str(e.value).splitlines()) == 1
+    # a result stored before hashes were recorded is accepted, but its structure still checked
+    hist = json.loads(res_file.read_text())
+    del hist["network_sha256"]
+    write_json(res_file, hist)
+    assert ex.load_run(FAST).network().n_blocks == 2
+    save_network(net_file, _net(4, 2))
+    with pytest.raises(BadData, match="module size 4 .* expected .*module size 3"):
+        ex.load_run(FAST).network()
+    net_file.write_bytes(good)
+    hist["network_sha256"] = "0" * 64
+    write_json(res_file, hist)
+    with pytest.raises(BadData, match="SHA-256"):
+        ex.load_run(FAST)
+
+
+def test_import_never_replaces_a_stored_result_without_force(store, tmp_path):
+    from modgrow.training import train_curriculum
+    folder = tmp_path / "run"
+    train_curriculum(FAST, folder, progress=False)
+    first = ex.import_run_folder(folder)
+    before = (first.path / "result.json").read_bytes()
+    with pytest.raises(FileExistsError, match="result.json already exists.*--force"):
+        ex.import_run_folder(folder)
+    assert (first.path / "result.json").read_bytes() == before
+    again = ex.import_run_folder(folder, force=True)
+    assert again.path == first.path and ex.load_run(FAST) is not None
+
+
+def test_listing_flags_unreadable_results_and_lists_the_others(store):
+    import os
+    import time
+    for i in range(3):
+        ex.load_or_compute("analysis", f"demo{i}", {"i": i}, lambda: {"v": 1})
+    folders = sorted((store / "analysis").iterdir())
+    (folders[1] / "result.json").write_text('{"kind": "analysis", "con')
+    stale = folders[2] / ".result.json.x1y2z3.tmp"
+    stale.write_text("{")
+    os.utime(stale, (time.time() - 7200, time.time() - 7200))
+    killed = store / "analysis" / "demo9-000000000000"   # a first write killed before its rename
+    killed.mkdir()
+    (killed / ".result.json.q1w2e3.tmp").write_text("{")
+    os.utime(killed / ".result.json.q1w2e3.tmp", (time.time() - 7200, time.time() - 7200))
+    rows = ex.list_results()
+    assert [r["result"] for r in rows] == [f"analysis/{f.name}" for f in folders]
+    assert ["problem" in r for r in rows] == [False, True, False]
+    assert rows[1]["problem"].startswith(str(folders[1] / "result.json"))
+    assert not stale.exists() and list(killed.iterdir()) == []
+
+
+def test_reproduce_expects_no_bit_exact_match_after_a_thread_change(store):
+    run = ex.load_or_run(FAST, progress=False)
+    assert ex.reproduce(run.path, progress=False)["bit_exact_expected"]
+    hist = json.loads((run.path / "result.json").read_text())
+    hist.update(thread_changes=[{"after_n": 2, "from": 1, "to": 2}], bit_exact_reproduction=False)
+    write_json(run.path / "result.json", hist)
+    rep = ex.reproduce(run.path, progress=False)
+    assert rep["same_platform"] and not rep["bit_exact_expected"]
