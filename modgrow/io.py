@@ -190,10 +190,9 @@ def load_network(path: Path, expect: Structure | tuple[Structure, ...] | None = 
     the extras).
 
     Strict: the file must unpickle as plain data, its structure must be ``expect`` (or one of
-    them) when given (module size, number of blocks, which block each head reads), every tensor
-    must match that
-    structure exactly and be finite. Anything else raises ``BadData`` naming the file (a missing
-    file raises ``FileNotFoundError``)."""
+    them) when given (module size, number of blocks, which block each head reads), and every
+    tensor must match that structure exactly and be finite. Anything else raises ``BadData``
+    naming the file (a missing file raises ``FileNotFoundError``)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such checkpoint")

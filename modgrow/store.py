@@ -346,8 +346,8 @@ def reproduce(path: Path, up_to_n: int | None = None, progress: bool = True) -> 
     count; the stored run's thread count is used); ``same_platform`` says whether this is one,
     ``bit_exact_expected`` whether identity is expected (not for a run resumed with another
     thread count, see ``train_curriculum``)."""
-    kind = read_json(path / "result.json")
-    if not isinstance(kind, dict) or kind.get("kind") != "run":
+    raw = read_json(path / "result.json")
+    if not isinstance(raw, dict) or raw.get("kind") != "run":
         raise ValueError(f"{path}: reproduce handles curriculum runs; analyses are recomputed "
                          f"by their chapter with the stored result moved away")
     cfg, stored = read_stored_run(path)
