@@ -40,6 +40,12 @@ def _positive_int(s: str) -> int:
     return v
 
 
+def _run_folder(s: str) -> Path:
+    if not s.strip():
+        raise argparse.ArgumentTypeError(f"must name a folder, got {s!r}")
+    return Path(s)
+
+
 def _bit_prob(s: str):
     if s == "per_batch":
         return s
@@ -100,8 +106,9 @@ def _add_config_flags(p: argparse.ArgumentParser, defaults: dict) -> None:
 
 
 def _add_run_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", type=Path, required=True,
-                   help="run folder: history.json and a checkpoint per stage go here")
+    p.add_argument("--out", type=_run_folder, required=True,
+                   help="run folder: history.json and a checkpoint per stage go here (refused "
+                   "before any training when it is a file or cannot be written)")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out from its last completed stage")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="default cpu")
@@ -161,7 +168,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     sub.add_parser("results", help="list stored results",
                    description="List the stored results (folder, status, max N, wall time, "
-                   "git commit, date). MODGROW_RESULTS overrides the results folder.")
+                   "git commit, date). MODGROW_RESULTS overrides the results folder. A result "
+                   "that cannot be read (garbled JSON, a network that does not match its "
+                   "recorded hash, ...) gets one error line on stderr and the exit status is "
+                   "2; the others are still listed. Temp files left by killed writes are "
+                   "deleted.")
     c = sub.add_parser("compute", help="load or run an experiment of the book",
                        description="Load every stored result of one experiment of the book, "
                        "running (resumably) and storing the missing ones. The profile comes "
@@ -177,8 +188,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sweep_parser(sub, REGISTRY)
     im = sub.add_parser("import", help="store finished run folders",
                         description="Copy the history and final network of finished runs "
-                        "made with 'grow'/'baseline --out FOLDER' into the results store.")
+                        "made with 'grow'/'baseline --out FOLDER' into the results store, after "
+                        "checking them. A result already stored for the same config is not "
+                        "replaced without --force.")
     im.add_argument("folders", nargs="+", type=Path, help="run folders")
+    im.add_argument("--force", action="store_true",
+                    help="replace a result already stored for the same config")
     return parser
 
 
@@ -301,9 +316,13 @@ def _run_store_command(args) -> int:
         if not rows:
             print(f"no stored results in {store.results_dir()}")
         for r in rows:
-            print(f"{r['result']:60s} {r['status']:9s} maxN={str(r['max_n']):4s} "
-                  f"{str(r['seconds']):>9s}s {r['commit']} {r['date']}")
-        return 0
+            if "problem" not in r:
+                print(f"{r['result']:60s} {r['status']:9s} maxN={str(r['max_n']):4s} "
+                      f"{str(r['seconds']):>9s}s {r['commit']} {r['date']}")
+        bad = [r for r in rows if "problem" in r]
+        for r in bad:
+            print(f"error: unreadable result {r['problem']}", file=sys.stderr)
+        return 2 if bad else 0
     if args.command == "compute":
         try:
             i, n = (int(v) for v in args.shard.split("/"))
@@ -315,13 +334,15 @@ def _run_store_command(args) -> int:
         return 0
     if args.command == "import":
         for folder in args.folders:
-            print(f"stored {folder} as {store.import_run_folder(folder).path}")
+            print(f"stored {folder} as {store.import_run_folder(folder, args.force).path}")
         return 0
     if args.command == "reproduce":
         rep = store.reproduce(store.find_result(args.result), args.up_to_n,
                               progress=not args.quiet)
         verdict = "MATCH" if rep["match"] else "DIFFERENT"
-        where = ("same platform: bit-exact identity expected" if rep["same_platform"] else
+        where = ("same platform: bit-exact identity expected" if rep["bit_exact_expected"]
+                 else "resumed with another thread count: small float differences are expected"
+                 if rep["same_platform"] else
                  "another platform: small float differences are expected, compare statistics")
         print(f"{verdict}: {rep['stages_compared']} stages compared for {rep['result']} "
               f"(stored at {rep['stored_commit'][:12]}, now {rep['now_commit'][:12]}; {where})")
@@ -348,8 +369,8 @@ def main(argv=None) -> int:
             import torch
             torch.set_num_threads(args.threads)
         return _run_store_command(args)
-    except (ValueError, FileExistsError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
+    except (ValueError, OSError) as e:  # bad input or data, refused folders, a failed run
+        print("error: " + " ".join(str(e).split()), file=sys.stderr)
         return 2
 
 

@@ -6,7 +6,13 @@ package):
 * ``result.json``: the config, the numbers, and provenance (package version, git commit, torch
   version, device, threads, wall time, date);
 * ``network.pt`` (curriculum runs): the final network (``io.save_network``), loaded with
-  ``weights_only=True``.
+  ``weights_only=True``; ``result.json`` records its SHA-256 (``network_sha256``).
+
+Loads refuse wrong data with ``io.BadData`` (a one-line ``ValueError`` naming the file): garbled
+JSON, a config that is not a valid ``GrowthConfig``, a network whose bytes do not match the
+recorded hash, or whose structure is not the one the config calls for at the run's last stage.
+Results stored before the hash was recorded (none recorded) are accepted; a recorded hash must
+match.
 
 HASH (``config_key``) is the first 12 hex digits of the SHA-256 of the schema version and the
 config fields that differ from their defaults. Adding a config field with a default therefore
@@ -29,12 +35,15 @@ from typing import Callable
 
 import torch
 
-from .io import load_network, provenance, read_json, save_network, write_json
+from .io import (BadData, load_network, provenance, read_json, remove_stale_temps, save_network,
+                 sha256_file, write_json)
 from .network import RNN
-from .training import GrowthConfig, RunResult, checkpoint_path, train_curriculum
+from .training import (GrowthConfig, RunResult, checkpoint_path, expected_structure,
+                       read_history, train_curriculum)
 
 __all__ = ["SCHEMA", "results_dir", "scratch_dir", "config_key", "run_name", "run_path",
-           "StoredRun", "store_run", "load_run", "load_or_run", "import_run_folder",
+           "StoredRun", "store_run", "load_run", "read_stored_run", "load_or_run",
+           "import_run_folder",
            "load_or_compute", "list_results", "find_result", "reproduce", "NO_COMPUTE_ENV"]
 
 SCHEMA = 2
@@ -131,14 +140,28 @@ class StoredRun:
         return sum(s["steps"] for s in self.stages)
 
     def network(self) -> RNN:
-        return load_network(self.path / "network.pt")[0]
+        """The final network: that of the last solved stage (of N = n_start when none was),
+        checked against the recorded hash and the structure the config calls for.
+
+        Runs stored before hashes were recorded that stopped on a budget may hold the network
+        of the stage that stopped (one stage past the last solved one, as the trainer then
+        returned); that structure is accepted for them only."""
+        path = self.path / "network.pt"
+        recorded = self.history.get("network_sha256")
+        _check_hash(path, recorded)
+        final_n = self.max_n_reached or self.config.n_start
+        allowed = [expected_structure(self.config, final_n)]
+        if (recorded is None and self.history.get("status") == "stopped"
+                and self.max_n_reached is not None):
+            allowed.append(expected_structure(self.config, final_n + 1))
+        return load_network(path, expect=tuple(allowed))[0]
 
     def stage_network(self, n: int) -> RNN:
         """The network right after it solved N = n: from the run's stage checkpoint when it is
         in the scratch folder, else recomputed up to n (the same network on the same platform)."""
         ck = checkpoint_path(scratch_dir() / self.path.name, n)
         if ck.exists():
-            return load_network(ck)[0]
+            return load_network(ck, expect=expected_structure(self.config, n))[0]
         res = train_curriculum(replace(self.config, max_n=n), progress=False)
         if res.history.get("max_n_reached") != n:
             raise ValueError(f"run {self.path.name} does not reach N={n}")
@@ -146,21 +169,59 @@ class StoredRun:
 
 
 def store_run(result: RunResult, cfg: GrowthConfig) -> StoredRun:
-    """Write a finished (complete or stopped) run into the store."""
+    """Write a finished (complete or stopped) run into the store, with the SHA-256 of its
+    network file in ``result.json`` (written last: a store holds a result once that is there)."""
     path = run_path(cfg)
     hist = dict(result.history)
     hist["wall_seconds"] = round(sum(s["seconds"] for s in hist["stages"]), 3)
     save_network(path / "network.pt", result.network)
+    hist["network_sha256"] = sha256_file(path / "network.pt")
     write_json(path / "result.json", {"kind": "run", **hist})
     return StoredRun(cfg, hist, path)
 
 
+def _check_hash(path: Path, recorded: str | None) -> None:
+    """``path`` must exist and, when a hash was recorded, have exactly that SHA-256 (results
+    stored before hashes were recorded have none)."""
+    if not path.is_file():
+        raise BadData(path, "missing")
+    if recorded is not None and sha256_file(path) != recorded:
+        raise BadData(path, f"SHA-256 does not match the one recorded in {path.parent.name}/"
+                            f"result.json (the file was changed or damaged)")
+
+
+def read_stored_run(path: Path) -> tuple[GrowthConfig, dict]:
+    """The config and record of the stored run in folder ``path``, checked: ``result.json`` is a
+    run with a valid config and stages, and ``network.pt`` matches its recorded hash."""
+    res = Path(path) / "result.json"
+    hist = read_json(res)
+    if not isinstance(hist, dict):
+        raise BadData(res, "not a stored result (not a JSON object)")
+    try:
+        if hist["kind"] != "run":
+            raise ValueError(f"kind is {hist['kind']!r}, not 'run'")
+        cfg = GrowthConfig.from_dict(hist["config"])
+        if not all(isinstance(s, dict) and {"n", "steps", "accuracy"} <= set(s)
+                   for s in hist["stages"]):
+            raise ValueError("stages are not stage records")
+        if not isinstance(hist["provenance"], dict):
+            raise TypeError("provenance is not an object")
+        recorded = hist.get("network_sha256")
+        if recorded is not None and not isinstance(recorded, str):
+            raise TypeError("network_sha256 is not a string")
+    except (KeyError, TypeError, ValueError) as e:
+        raise BadData(res, f"not a stored run ({type(e).__name__}: {e})") from None
+    _check_hash(Path(path) / "network.pt", recorded)
+    return cfg, hist
+
+
 def load_run(cfg: GrowthConfig) -> StoredRun | None:
+    """The stored run for ``cfg``, checked (``read_stored_run``), or None when there is none."""
     path = run_path(cfg)
     if not (path / "result.json").exists():
         return None
-    hist = read_json(path / "result.json")
-    if GrowthConfig.from_dict(hist["config"]) != cfg:
+    stored, hist = read_stored_run(path)
+    if stored != cfg:
         raise ValueError(f"{path}: stored config does not match the requested one")
     return StoredRun(cfg, hist, path)
 
@@ -176,16 +237,34 @@ def load_or_run(cfg: GrowthConfig, progress: bool = True, device: str = "cpu") -
     return store_run(res, cfg)
 
 
-def import_run_folder(folder: Path) -> StoredRun:
-    """Store a run made with ``python -m modgrow grow/baseline --out FOLDER``."""
+def import_run_folder(folder: Path, force: bool = False) -> StoredRun:
+    """Store a run made with ``python -m modgrow grow/baseline --out FOLDER``.
+
+    Everything is checked before anything is written: the history (a finished run: status
+    complete or stopped, with at least one solved stage), the last stage checkpoint (the network
+    the config calls for at that stage). An existing stored result for the same config, or a
+    run in progress in its scratch folder, is replaced only with ``force``."""
     folder = Path(folder)
-    hist = read_json(folder / "history.json")
-    if hist["status"] == "running":
-        raise ValueError(f"{folder}: the run is still in progress (status 'running')")
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: no such run folder")
+    hist = read_history(folder)
+    if hist.get("status") not in ("complete", "stopped"):
+        raise ValueError(f"{folder}: only finished runs can be stored (status "
+                         f"{hist.get('status')!r})")
+    if not hist["stages"]:
+        raise ValueError(f"{folder}: the run solved no stage, so it has no network to store")
     cfg = GrowthConfig.from_dict(hist["config"])
-    net, _ = load_network(checkpoint_path(folder, hist["stages"][-1]["n"]))
+    last = hist["stages"][-1]["n"]
+    net, _ = load_network(checkpoint_path(folder, last), expect=expected_structure(cfg, last))
+    dest, scratch = run_path(cfg), scratch_dir() / run_path(cfg).name
+    if not force:
+        for existing in (dest / "result.json", scratch / "history.json"):
+            if existing.exists():
+                raise FileExistsError(f"{existing} already exists for this config; pass "
+                                      f"--force (force=True) to replace it")
     # keep the stage checkpoints where load_or_run would have left them (for stage analyses)
-    shutil.copytree(folder, scratch_dir() / run_path(cfg).name, dirs_exist_ok=True)
+    if folder.resolve() != scratch.resolve():
+        shutil.copytree(folder, scratch, dirs_exist_ok=True)
     return store_run(RunResult(hist, net), cfg)
 
 
@@ -198,6 +277,8 @@ def load_or_compute(kind: str, name: str, cfg, compute: Callable[[], dict],
     path = results_dir() / kind / config_key(cfg, name) / "result.json"
     if path.exists():
         stored = read_json(path)
+        if not isinstance(stored, dict) or "config" not in stored or "data" not in stored:
+            raise BadData(path, "not a stored result (no config and data)")
         if stored["config"] != _canonical(cfg):
             raise ValueError(f"{path}: stored config does not match the requested one")
         return stored
@@ -211,18 +292,36 @@ def load_or_compute(kind: str, name: str, cfg, compute: Callable[[], dict],
 
 
 def list_results() -> list[dict]:
-    """One summary row per stored result."""
+    """One summary row per stored result. A result that cannot be read (garbled JSON, a run
+    whose network is missing or does not match its hash, ...) gets a row with its ``problem``
+    instead of failing the listing. Temp files left by killed writes are not results; stale ones
+    are deleted on the way (``io.remove_stale_temps``)."""
     rows = []
-    for p in sorted(results_dir().glob("*/*/result.json")):
-        r = read_json(p)
-        prov = r.get("provenance", {})
-        rows.append({
-            "result": f"{p.parent.parent.name}/{p.parent.name}", "kind": r.get("kind"),
-            "status": r.get("status", ""), "max_n": r.get("max_n_reached", ""),
-            "seconds": r.get("wall_seconds", prov.get("wall_seconds", "")),
-            "commit": str(prov.get("git_commit", ""))[:12], "date": prov.get("date", ""),
-        })
+    for folder in sorted(p for p in results_dir().glob("*/*") if p.is_dir()):
+        remove_stale_temps(folder)
+        p = folder / "result.json"
+        if not p.exists():
+            continue
+        name = f"{folder.parent.name}/{folder.name}"
+        try:
+            rows.append(_summary(name, p))
+        except (BadData, OSError) as e:
+            rows.append({"result": name, "kind": None, "status": "UNREADABLE", "max_n": "",
+                         "seconds": "", "commit": "", "date": "", "problem": str(e)})
     return rows
+
+
+def _summary(name: str, p: Path) -> dict:
+    """The listing's row of the result file ``p`` (a stored run is checked with its network)."""
+    r = read_json(p)
+    if not isinstance(r, dict) or r.get("kind") == "run":
+        read_stored_run(p.parent)  # a run is checked with its network
+    prov = r.get("provenance", {})
+    prov = prov if isinstance(prov, dict) else {}
+    return {"result": name, "kind": r.get("kind"), "status": r.get("status", ""),
+            "max_n": r.get("max_n_reached", ""),
+            "seconds": r.get("wall_seconds", prov.get("wall_seconds", "")),
+            "commit": str(prov.get("git_commit", ""))[:12], "date": prov.get("date", "")}
 
 
 def find_result(arg: str) -> Path:
@@ -244,12 +343,14 @@ def reproduce(path: Path, up_to_n: int | None = None, progress: bool = True) -> 
     compare stage by stage: N, steps, and per-head accuracy.
 
     Bit-exact identity is expected on the same platform only (same torch version, CPU and thread
-    count; the stored run's thread count is used); ``same_platform`` says whether this is one."""
-    stored = read_json(path / "result.json")
-    if stored.get("kind") != "run":
+    count; the stored run's thread count is used); ``same_platform`` says whether this is one,
+    ``bit_exact_expected`` whether identity is expected (not for a run resumed with another
+    thread count, see ``train_curriculum``)."""
+    raw = read_json(path / "result.json")
+    if not isinstance(raw, dict) or raw.get("kind") != "run":
         raise ValueError(f"{path}: reproduce handles curriculum runs; analyses are recomputed "
                          f"by their chapter with the stored result moved away")
-    cfg = GrowthConfig.from_dict(stored["config"])
+    cfg, stored = read_stored_run(path)
     threads = stored["provenance"].get("torch_threads")
     if threads:
         torch.set_num_threads(int(threads))
@@ -266,6 +367,8 @@ def reproduce(path: Path, up_to_n: int | None = None, progress: bool = True) -> 
         diffs.append(f"stored {len(old)} stages, recomputed {len(fresh['stages'])}")
     sp, fp = stored["provenance"], fresh["provenance"]
     same = all(sp.get(k) == fp.get(k) for k in ("torch_version", "machine", "torch_threads"))
+    exact = same and stored.get("bit_exact_reproduction", True)
     return {"result": str(path), "stages_compared": min(len(old), len(fresh["stages"])),
             "match": not diffs, "differences": diffs, "same_platform": same,
+            "bit_exact_expected": exact,
             "stored_commit": sp["git_commit"], "now_commit": fp["git_commit"]}

@@ -31,6 +31,8 @@ from __future__ import annotations
 import copy
 import enum
 import math
+import os
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -39,13 +41,13 @@ import torch
 from torch.nn import functional as F
 
 from . import engine
-from .io import load_network, provenance, read_json, save_network, write_json
-from .network import RNN
+from .io import BadData, load_network, provenance, read_json, save_network, write_json
+from .network import RNN, Structure
 from .tasks import parity_batch
 
 __all__ = ["GrowthConfig", "train_curriculum", "evaluate", "batch_correct", "passes", "lr_multiplier", "RunResult", "Stage",
            "StopReason", "network_at_stage", "grow", "new_network", "head_ns",
-           "checkpoint_path", "NONMODULAR_DEFAULTS"]
+           "checkpoint_path", "expected_structure", "read_history", "NONMODULAR_DEFAULTS"]
 
 ARCHITECTURES = ("modular", "nonmodular")
 CRITERIA = ("confirmed", "check")
@@ -112,6 +114,18 @@ class GrowthConfig:
         errors = []
         if self.architecture not in ARCHITECTURES:
             errors.append(f"architecture must be one of {ARCHITECTURES}, got {self.architecture!r}")
+        integer = lambda v: isinstance(v, int) and not isinstance(v, bool)  # noqa: E731
+        for name in ("n_start", "max_n", "seed"):
+            if not integer(getattr(self, name)):
+                errors.append(f"{name} must be an integer, got {getattr(self, name)!r}")
+        if not (self.max_total_steps is None or integer(self.max_total_steps)):
+            errors.append(f"max_total_steps must be an integer or None, "
+                          f"got {self.max_total_steps!r}")
+        for f in fields(self):
+            if isinstance(f.default, bool) and not isinstance(getattr(self, f.name), bool):
+                errors.append(f"{f.name} must be true or false, got {getattr(self, f.name)!r}")
+        if errors:  # the checks below compare numbers
+            raise ValueError("; ".join(errors))
         for name in ("module_size", "batch_size", "eval_every", "eval_batches", "confirm_batches",
                      "steps_per_epoch", "max_steps_per_stage"):
             v = getattr(self, name)
@@ -123,7 +137,8 @@ class GrowthConfig:
             errors.append(f"n_start must be >= 1, got {self.n_start}")
         if self.max_n < self.n_start:
             errors.append(f"max_n ({self.max_n}) must be >= n_start ({self.n_start})")
-        finite = lambda v: isinstance(v, (int, float)) and math.isfinite(v)  # noqa: E731
+        finite = lambda v: (isinstance(v, (int, float)) and not isinstance(v, bool)  # noqa: E731
+                            and math.isfinite(v))
         if not (finite(self.lr) and self.lr > 0):
             errors.append(f"lr must be a finite number > 0, got {self.lr}")
         if not (finite(self.momentum) and 0 <= self.momentum < 1):
@@ -167,6 +182,7 @@ class StopReason(str, enum.Enum):
     COMPLETE = "complete"          # reached max_n
     STAGE_BUDGET = "stage_budget"  # a stage spent max_steps_per_stage without the criterion
     TOTAL_BUDGET = "total_budget"  # the run spent max_total_steps
+    FAILED = "failed"              # an exception (e.g. a full disk) ended the run
 
 
 @dataclass
@@ -323,20 +339,107 @@ def checkpoint_path(out: Path, n: int) -> Path:
     return Path(out) / f"stage_{n:03d}.pt"
 
 
-def _resume(out: Path, cfg: GrowthConfig):
-    hist = read_json(out / "history.json")
-    old = GrowthConfig.from_dict(hist["config"])
+def expected_structure(cfg: GrowthConfig, n: int) -> Structure:
+    """The structure of the network that trains (or has solved) N = n under ``cfg``."""
+    k = n - cfg.n_start + 1
+    if cfg.architecture == "nonmodular":
+        return Structure(cfg.module_size, 1, (0,) * k)
+    return Structure(cfg.module_size, k, tuple(range(k)))
+
+
+def _check_run_folder(out: Path) -> None:
+    """Refuse, before any training, a run folder that is a file or cannot be written, and stage
+    checkpoints without the history that says what they are (they would be overwritten)."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"run folder {out} exists and is not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-test.", dir=out)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise ValueError(f"run folder {out} cannot be written ({e.strerror or e})") from None
+    if not (out / "history.json").exists() and any(out.glob("stage_*.pt")):
+        raise FileExistsError(f"{out} holds stage checkpoints but no history.json: neither "
+                              f"resuming nor starting over is safe; move them away or choose "
+                              f"another folder")
+
+
+def read_history(out: Path, cfg: GrowthConfig | None = None) -> dict:
+    """The history of the run in ``out``, checked: readable, with a valid config and stages
+    N = n_start, n_start + 1, ... (else ``BadData``). With ``cfg`` (a resume) also the same
+    config but for budgets (RESUMABLE_CHANGES), and no budget below what the run already spent
+    (else ``ValueError``)."""
+    path = Path(out) / "history.json"
+    hist = read_json(path)
+    if not isinstance(hist, dict):
+        raise BadData(path, "not a run history (not a JSON object)")
+    try:
+        old = GrowthConfig.from_dict(hist["config"])
+        ns = [s["n"] for s in hist["stages"]]
+        spent = [int(s["steps"]) for s in hist["stages"]]
+        if not isinstance(hist["provenance"], dict):
+            raise TypeError("provenance is not an object")
+    except (KeyError, TypeError, ValueError) as e:
+        raise BadData(path, f"not a run history ({type(e).__name__}: {e})") from None
+    if ns != list(range(old.n_start, old.n_start + len(ns))) or (ns and ns[-1] > old.max_n):
+        raise BadData(path, f"stages {ns} are not N={old.n_start}, {old.n_start + 1}, ... "
+                            f"up to at most {old.max_n}")
+    if cfg is None:
+        return hist
     diffs = [f.name for f in fields(cfg)
              if getattr(old, f.name) != getattr(cfg, f.name) and f.name not in RESUMABLE_CHANGES]
     if diffs:
         raise ValueError(f"cannot resume {out}: config differs in {diffs}")
+    lowered = []
+    if ns and cfg.max_n < ns[-1]:
+        lowered.append(f"max_n {cfg.max_n} < N={ns[-1]} already solved")
+    if spent and cfg.max_steps_per_stage < max(spent):
+        lowered.append(f"max_steps_per_stage {cfg.max_steps_per_stage} < {max(spent)} steps "
+                       f"already spent on one stage")
+    if cfg.max_total_steps is not None and cfg.max_total_steps < sum(spent):
+        lowered.append(f"max_total_steps {cfg.max_total_steps} < {sum(spent)} steps already "
+                       f"spent")
+    if lowered:
+        raise ValueError(f"cannot resume {out}: budget lowered below what the run spent "
+                         f"({'; '.join(lowered)})")
+    return hist
+
+
+def _resume(out: Path, cfg: GrowthConfig):
+    hist = read_history(out, cfg)
     if not hist["stages"]:
         return None, None, None, hist
     last = hist["stages"][-1]["n"]
-    net, ck = load_network(checkpoint_path(out, last))
+    path = checkpoint_path(out, last)
+    net, ck = load_network(path, expect=expected_structure(cfg, last))
     generator = torch.Generator()
-    generator.set_state(ck["rng"])
-    return net, generator, ck.get("template"), hist
+    if "rng" not in ck:
+        raise BadData(path, "no generator state ('rng')")
+    try:
+        generator.set_state(ck["rng"])
+    except (TypeError, RuntimeError, ValueError) as e:
+        raise BadData(path, f"its generator state ('rng') is not valid ({e})") from None
+    template = ck.get("template")
+    if cfg.duplicate_source == "untrained" and cfg.architecture == "modular" and last > cfg.n_start:
+        block = net.blocks[-1]
+        if not isinstance(template, dict) or any(
+                k not in template or template[k].shape != getattr(block, k).shape
+                for k in net.block_parameters(-1)):
+            raise BadData(path, "no valid template of the last module as it was initialised")
+    return net, generator, template, hist
+
+
+def _record_threads(hist: dict, old: dict) -> None:
+    """Carry the thread-count changes of the resumed history ``old`` into ``hist``, adding one
+    when this process uses another count than the run so far."""
+    changes = list(old.get("thread_changes", []))
+    before, now = old["provenance"].get("torch_threads"), torch.get_num_threads()
+    if before is not None and before != now:
+        changes.append({"after_n": hist["resumed_from"], "from": before, "to": now})
+    if changes:
+        hist["thread_changes"] = changes
+        hist["bit_exact_reproduction"] = False
 
 
 def _progress(enabled: bool, total: int, initial: int):
@@ -352,6 +455,21 @@ def train_curriculum(cfg: GrowthConfig, out: Path | str | None = None, *, resume
     """Run the curriculum; returns the history and the trained network (history also written to
     ``out/history.json`` with a checkpoint per stage when ``out`` is given).
 
+    ``out`` is checked before any training: it must be a writable folder (created if missing),
+    and stage checkpoints without a history.json are refused rather than overwritten. With
+    ``resume`` the run continues from its last stage checkpoint, which must hold the network
+    that the config and the stage call for (``expected_structure``); only budgets may change
+    (``RESUMABLE_CHANGES``), and none below what the run already spent.
+
+    Threads: a resume with another torch thread count than the run so far is allowed, but the
+    history records it (``thread_changes``: after which N, from and to how many threads) and
+    says ``bit_exact_reproduction: false``, because recomputing the run in one go with either
+    count need not give the same floats; ``reproduce`` then expects no bit-exact match.
+
+    An exception during training (a full disk, say) ends the run with status ``failed`` and the
+    exception's one-line reason as message (written to ``out/history.json`` when that still
+    works), then propagates; the run resumes from its last stage checkpoint.
+
     Per stage the history keeps N, steps to criterion, epochs, wall seconds, the accuracy of every
     head on the test that ended the stage, the number of checks and of candidate passes that
     confirmation rejected. The returned network is that of the last solved stage (a run that
@@ -359,6 +477,8 @@ def train_curriculum(cfg: GrowthConfig, out: Path | str | None = None, *, resume
     many SGD steps in total; it exists to test that a killed run resumes to the same history.
     """
     out = Path(out) if out is not None else None
+    if out is not None:
+        _check_run_folder(out)
     net = generator = template = None
     hist = {"config": asdict(cfg), "provenance": provenance(device), "stages": [],
             "status": "running", "stop": None, "message": ""}
@@ -369,6 +489,7 @@ def train_curriculum(cfg: GrowthConfig, out: Path | str | None = None, *, resume
         net, generator, template, old = _resume(out, cfg)
         hist["stages"] = old["stages"]
         hist["resumed_from"] = old["stages"][-1]["n"] if old["stages"] else None
+        _record_threads(hist, old)
     solved = None  # the network of the last solved stage
     if net is None:
         generator = torch.Generator().manual_seed(cfg.seed)
@@ -419,15 +540,17 @@ def train_curriculum(cfg: GrowthConfig, out: Path | str | None = None, *, resume
                     raise _Stopped(StopReason.TOTAL_BUDGET,
                                    f"total step budget of {cfg.max_total_steps} spent during "
                                    f"N={n} (newest head {acc[-1]:.3f})")
-            hist["stages"].append({
+            record = {
                 "n": n, "steps": steps, "epochs": math.ceil(steps / cfg.steps_per_epoch),
                 "seconds": round(time.perf_counter() - t0, 3),
                 "accuracy": {str(k): round(a, 5) for k, a in zip(ns, acc)},
                 "checks": checks, "rejected": rejected,
-            })
-            if out is not None:
+            }
+            if out is not None:  # the checkpoint first: a stage in the history can be resumed
                 extra = {"template": template} if template is not None else {}
                 save_network(checkpoint_path(out, n), net, rng=generator.get_state(), **extra)
+            hist["stages"].append(record)
+            if out is not None:
                 write_json(out / "history.json", hist)
             solved = copy.deepcopy(net)
             if bar is not None:
@@ -443,6 +566,16 @@ def train_curriculum(cfg: GrowthConfig, out: Path | str | None = None, *, resume
         hist.update(status="stopped", stop=e.reason.value, message=str(e))
         if solved is not None:
             net = solved
+    except Exception as e:
+        reason = " ".join(f"{type(e).__name__}: {e}".split())
+        hist.update(status="failed", stop=StopReason.FAILED.value, message=reason,
+                    max_n_reached=hist["stages"][-1]["n"] if hist["stages"] else None)
+        if out is not None:
+            try:
+                write_json(out / "history.json", hist)
+            except OSError:
+                pass  # the disk that failed the run may fail this too; the error still goes up
+        raise
     finally:
         if bar is not None:
             bar.close()

@@ -183,3 +183,161 @@ def test_no_compute_mode_refuses_missing_results(store, monkeypatch):
         ex.load_or_run(TINY, progress=False)
     with pytest.raises(FileNotFoundError, match="not in the results store"):
         ex.load_or_compute("analysis", "demo", {"a": 1}, lambda: {})
+
+
+# ----- safe writes and strict network loads (issue #14) ----------------------------------------
+
+def test_atomic_writers_flush_the_temp_file_before_the_rename(tmp_path, monkeypatch):
+    import os
+
+    from modgrow import io
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr(io.os, "fsync", lambda fd: events.append("fsync") or real_fsync(fd))
+    monkeypatch.setattr(io.os, "replace",
+                        lambda a, b: events.append(("replace", os.path.getsize(a)))
+                        or real_replace(a, b))
+    write_json(tmp_path / "a.json", {"a": 1})
+    save_tensors(tmp_path / "b.pt", {"x": torch.ones(3)})
+    assert [e if e == "fsync" else e[0] for e in events] == ["fsync", "replace", "fsync"] * 2
+    assert all(e[1] > 0 for e in events if e != "fsync")
+
+
+def test_stale_temp_files_of_killed_writes_are_removed_and_fresh_ones_kept(tmp_path):
+    import os
+    import time
+
+    from modgrow.io import remove_stale_temps
+    old, fresh = tmp_path / ".r.json.abc123.tmp", tmp_path / ".r.json.def456.tmp"
+    for p in (old, fresh):
+        p.write_text("{\"par")
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    write_json(tmp_path / "r.json", {"a": 1})  # a write of the same target cleans up
+    assert sorted(p.name for p in tmp_path.iterdir()) == [fresh.name, "r.json"]
+    assert remove_stale_temps(tmp_path, older_than=-1) == [fresh]
+
+
+def _net(size=3, blocks=2):
+    from modgrow.network import RNN
+    g = torch.Generator().manual_seed(0)
+    net = RNN(size, g)
+    net.add_head(0, g)
+    for _ in range(blocks - 1):
+        net.add_head(net.add_block(generator=g), g)
+    return net
+
+
+def test_load_network_refuses_wrong_or_damaged_checkpoints(tmp_path):
+    from modgrow.io import BadData, load_network, save_network
+    from modgrow.network import Structure
+    path = tmp_path / "net.pt"
+    save_network(path, _net())
+    net, _ = load_network(path, expect=Structure(3, 2, (0, 1)))
+    assert net.n_blocks == 2
+    with pytest.raises(BadData, match="module size 3 with 2 block.*expected .*module size 4"):
+        load_network(path, expect=Structure(4, 2, (0, 1)))
+    cases = {
+        "truncated": lambda: path.write_bytes(path.read_bytes()[:200]),
+        "garbage": lambda: path.write_bytes(b"not a zip file at all"),
+        "not a network": lambda: save_tensors(path, {"a": torch.ones(2)}),
+        "nan": lambda: save_tensors(path, {"structure": {"module_size": 3, "n_blocks": 1,
+                                                         "head_blocks": [0]},
+                                           "state": {k: v * float("nan") for k, v in
+                                                     _net(blocks=1).state_dict().items()}}),
+        "missing tensor": lambda: save_tensors(path, {"structure": _net().structure().to_dict(),
+                                                      "state": _net(blocks=1).state_dict()}),
+    }
+    for name, damage in cases.items():
+        damage()
+        with pytest.raises(BadData) as e:
+            load_network(path)
+        msg = str(e.value)
+        assert msg.startswith(f"{path}: ") and len(msg.splitlines()) == 1, (name, msg)
+    with pytest.raises(FileNotFoundError, match="no such checkpoint"):
+        load_network(tmp_path / "absent.pt")
+
+
+def test_garbled_json_names_its_file(tmp_path):
+    from modgrow.io import BadData, read_json
+    p = tmp_path / "r.json"
+    p.write_bytes(b'{"a": 1,')
+    with pytest.raises(BadData, match=f"^{p}: not valid JSON"):
+        read_json(p)
+    p.write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(BadData, match=f"^{p}: not valid JSON"):
+        read_json(p)
+
+
+# a tiny run that completes N = 2, 3 in well under a second
+FAST = GrowthConfig(module_size=3, max_n=3, eval_every=10, eval_batches=2, batch_size=32,
+                    confirm_batches=2, threshold=0.6, seed=1, max_steps_per_stage=500)
+
+
+def test_a_stored_network_is_checked_against_its_hash_and_config(store):
+    from modgrow.io import BadData, save_network, sha256_file
+    run = ex.load_or_run(FAST, progress=False)
+    net_file, res_file = run.path / "network.pt", run.path / "result.json"
+    assert run.history["network_sha256"] == sha256_file(net_file)
+    assert ex.load_run(FAST).network().n_blocks == 2
+    good = net_file.read_bytes()
+    save_network(net_file, _net(3, 2))  # the right structure, other weights: only the hash tells
+    with pytest.raises(BadData, match=f"^{net_file}: SHA-256 does not match") as e:
+        ex.load_run(FAST)
+    assert len(str(e.value).splitlines()) == 1
+    # a result stored before hashes were recorded is accepted, but its structure still checked
+    hist = json.loads(res_file.read_text())
+    del hist["network_sha256"]
+    write_json(res_file, hist)
+    assert ex.load_run(FAST).network().n_blocks == 2
+    save_network(net_file, _net(4, 2))
+    with pytest.raises(BadData, match="module size 4 .* expected .*module size 3"):
+        ex.load_run(FAST).network()
+    net_file.write_bytes(good)
+    hist["network_sha256"] = "0" * 64
+    write_json(res_file, hist)
+    with pytest.raises(BadData, match="SHA-256"):
+        ex.load_run(FAST)
+
+
+def test_import_never_replaces_a_stored_result_without_force(store, tmp_path):
+    from modgrow.training import train_curriculum
+    folder = tmp_path / "run"
+    train_curriculum(FAST, folder, progress=False)
+    first = ex.import_run_folder(folder)
+    before = (first.path / "result.json").read_bytes()
+    with pytest.raises(FileExistsError, match="result.json already exists.*--force"):
+        ex.import_run_folder(folder)
+    assert (first.path / "result.json").read_bytes() == before
+    again = ex.import_run_folder(folder, force=True)
+    assert again.path == first.path and ex.load_run(FAST) is not None
+
+
+def test_listing_flags_unreadable_results_and_lists_the_others(store):
+    import os
+    import time
+    for i in range(3):
+        ex.load_or_compute("analysis", f"demo{i}", {"i": i}, lambda: {"v": 1})
+    folders = sorted((store / "analysis").iterdir())
+    (folders[1] / "result.json").write_text('{"kind": "analysis", "con')
+    stale = folders[2] / ".result.json.x1y2z3.tmp"
+    stale.write_text("{")
+    os.utime(stale, (time.time() - 7200, time.time() - 7200))
+    killed = store / "analysis" / "demo9-000000000000"   # a first write killed before its rename
+    killed.mkdir()
+    (killed / ".result.json.q1w2e3.tmp").write_text("{")
+    os.utime(killed / ".result.json.q1w2e3.tmp", (time.time() - 7200, time.time() - 7200))
+    rows = ex.list_results()
+    assert [r["result"] for r in rows] == [f"analysis/{f.name}" for f in folders]
+    assert ["problem" in r for r in rows] == [False, True, False]
+    assert rows[1]["problem"].startswith(str(folders[1] / "result.json"))
+    assert not stale.exists() and list(killed.iterdir()) == []
+
+
+def test_reproduce_expects_no_bit_exact_match_after_a_thread_change(store):
+    run = ex.load_or_run(FAST, progress=False)
+    assert ex.reproduce(run.path, progress=False)["bit_exact_expected"]
+    hist = json.loads((run.path / "result.json").read_text())
+    hist.update(thread_changes=[{"after_n": 2, "from": 1, "to": 2}], bit_exact_reproduction=False)
+    write_json(run.path / "result.json", hist)
+    rep = ex.reproduce(run.path, progress=False)
+    assert rep["same_platform"] and not rep["bit_exact_expected"]

@@ -136,6 +136,15 @@ def test_step_budget_stops_the_run_and_says_so(tmp_path):
     (dict(duplicate_source="future"), "duplicate_source"),
     (dict(confirm_batches=0), "confirm_batches"),
     (dict(architecture="nonmodular", train_old_taus=True), "modular network only"),
+    (dict(noise=float("nan")), "noise"),
+    (dict(noise=float("inf")), "noise"),
+    (dict(lr=float("inf")), "lr"),
+    (dict(lr=float("-inf")), "lr"),
+    (dict(max_n="30"), "max_n must be an integer"),
+    (dict(seed=1.5), "seed must be an integer"),
+    (dict(max_total_steps=10.0), "max_total_steps"),
+    (dict(duplicate="yes"), "duplicate must be true or false"),
+    (dict(lr=True), "lr"),
 ])
 def test_bad_configs_give_clear_errors(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -235,3 +244,112 @@ def test_authors_duplication_resumes_to_the_same_history(tmp_path):
         train_curriculum(cfg, tmp_path, progress=False, stop_after_steps=250)
     resumed = train_curriculum(cfg, tmp_path, resume=True, progress=False)
     assert strip(resumed.history) == strip(full.history)
+
+
+# ----- wrong data and lost work refused (issue #14) --------------------------------------------
+
+# a tiny run that completes N = 2, 3 in well under a second (stages of 10 and 30 steps)
+FAST = GrowthConfig(module_size=3, max_n=3, eval_every=10, eval_batches=2, batch_size=32,
+                    confirm_batches=2, threshold=0.6, seed=1, max_steps_per_stage=500)
+
+
+@pytest.fixture
+def fast_run(tmp_path):
+    out = tmp_path / "run"
+    res = train_curriculum(FAST, out, progress=False)
+    assert [s["steps"] for s in res.history["stages"]] == [10, 30]
+    return out
+
+
+def test_expected_structure_is_that_of_the_grown_network():
+    from modgrow.training import expected_structure, network_at_stage
+    for cfg in (GrowthConfig(module_size=3), GrowthConfig(module_size=2, n_start=3, max_n=9),
+                GrowthConfig(architecture="nonmodular", module_size=3, lr=0.05)):
+        for n in range(cfg.n_start, cfg.n_start + 4):
+            g = torch.Generator().manual_seed(0)
+            assert network_at_stage(cfg, n, g).structure() == expected_structure(cfg, n)
+
+
+@pytest.mark.parametrize("budget, match", [
+    (dict(max_n=2), "max_n 2 < N=3"),
+    (dict(max_steps_per_stage=20), "max_steps_per_stage 20 < 30"),
+    (dict(max_total_steps=39), "max_total_steps 39 < 40"),
+])
+def test_resume_refuses_a_budget_below_what_was_spent(fast_run, budget, match):
+    before = (fast_run / "history.json").read_bytes()
+    with pytest.raises(ValueError, match=match):
+        train_curriculum(dataclasses.replace(FAST, **budget), fast_run, resume=True,
+                         progress=False)
+    assert (fast_run / "history.json").read_bytes() == before
+    # raising a budget is what resuming is for
+    res = train_curriculum(dataclasses.replace(FAST, max_total_steps=40), fast_run, resume=True,
+                           progress=False)
+    assert res.history["status"] == "complete"
+
+
+def test_resume_refuses_a_checkpoint_of_another_network(fast_run, tmp_path):
+    from modgrow.io import BadData
+    other = tmp_path / "other"
+    train_curriculum(dataclasses.replace(FAST, module_size=4, seed=2), other, progress=False)
+    (fast_run / "stage_003.pt").write_bytes((other / "stage_003.pt").read_bytes())
+    with pytest.raises(BadData, match="stage_003.pt: holds a network of module size 4") as e:
+        train_curriculum(FAST, fast_run, resume=True, progress=False)
+    assert len(str(e.value).splitlines()) == 1
+
+
+def test_resume_with_another_thread_count_is_recorded_as_not_bit_exact(tmp_path):
+    cfg = dataclasses.replace(FAST, max_n=4)
+    with pytest.raises(KeyboardInterrupt):
+        train_curriculum(cfg, tmp_path, progress=False, stop_after_steps=45)
+    assert "thread_changes" not in json.loads((tmp_path / "history.json").read_text())
+    threads = torch.get_num_threads()
+    torch.set_num_threads(threads + 1)
+    try:
+        res = train_curriculum(cfg, tmp_path, resume=True, progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    h = json.loads((tmp_path / "history.json").read_text())
+    assert h["thread_changes"] == [{"after_n": 3, "from": threads, "to": threads + 1}]
+    assert h["bit_exact_reproduction"] is False and res.history["status"] == "complete"
+
+
+def test_checkpoints_without_history_are_never_overwritten(fast_run):
+    (fast_run / "history.json").unlink()
+    before = {p.name: p.read_bytes() for p in fast_run.iterdir()}
+    for resume in (True, False):
+        with pytest.raises(FileExistsError, match="stage checkpoints but no history.json"):
+            train_curriculum(FAST, fast_run, resume=resume, progress=False)
+    assert {p.name: p.read_bytes() for p in fast_run.iterdir()} == before
+
+
+def test_a_run_folder_that_is_a_file_or_cannot_be_written_is_refused(tmp_path):
+    afile = tmp_path / "file"
+    afile.write_text("keep")
+    for out, match in ((afile, "is not a folder"), (afile / "sub", "cannot be written")):
+        with pytest.raises(ValueError, match=match):
+            train_curriculum(FAST, out, progress=False)
+    assert afile.read_text() == "keep"
+
+
+def test_a_crashed_run_ends_failed_with_its_reason_and_the_error_propagates(tmp_path, monkeypatch):
+    import errno
+
+    from modgrow import training
+
+    real = training.save_network
+
+    def full_disk(path, *a, **k):
+        if path.name == "stage_003.pt":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(path, *a, **k)
+    monkeypatch.setattr(training, "save_network", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        train_curriculum(FAST, tmp_path, progress=False)
+    h = json.loads((tmp_path / "history.json").read_text())
+    assert h["status"] == "failed" and h["stop"] == "failed"
+    assert h["message"] == "OSError: [Errno 28] No space left on device"
+    # N=3 was solved but its checkpoint is lost: the history stops at N=2, which resumes
+    assert h["max_n_reached"] == 2 and [s["n"] for s in h["stages"]] == [2]
+    monkeypatch.setattr(training, "save_network", real)
+    resumed = train_curriculum(FAST, tmp_path, resume=True, progress=False)
+    assert resumed.history["status"] == "complete"
