@@ -91,7 +91,7 @@ def config_key(cfg, name: str) -> str:
 _TAGS = (("duplicate", False, "-random"), ("duplicate_source", "untrained", "-dupuntrained"),
          ("duplicate_head", True, "-duphead"), ("fix_within", True, "-fixwithin"),
          ("train_old_taus", True, "-oldtaus"), ("clip_scope", "all", "-clipall"),
-         ("criterion", "check", "-check"), ("bit_prob", 0.5, "-p05"))
+         ("criterion", "check", "-check"), ("bit_prob", 0.5, "-p05"), ("task", "dms", "-dms"))
 
 
 def run_name(cfg: GrowthConfig) -> str:

@@ -1,5 +1,8 @@
 """The curriculum trainer for both architectures.
 
+Task: every batch (training, criterion checks, confirmations) is drawn from the config's ``task``:
+N-parity (the default) or delayed match-to-sample (``modgrow.tasks``).
+
 Curriculum: N = n_start, n_start + 1, ... For the modular network each new N adds a module (fed by
 the last one) and a head reading it; for the non-modular network each new N adds a head on the one
 population. Steps are counted exactly and also in the paper's epochs of ``steps_per_epoch`` steps.
@@ -41,7 +44,7 @@ from torch.nn import functional as F
 from . import engine
 from .io import load_network, provenance, read_json, save_network, write_json
 from .network import RNN
-from .tasks import parity_batch
+from .tasks import MIN_N, TASKS, task_batch
 
 __all__ = ["GrowthConfig", "train_curriculum", "evaluate", "batch_correct", "passes", "lr_multiplier", "RunResult", "Stage",
            "StopReason", "network_at_stage", "grow", "new_network", "head_ns",
@@ -107,6 +110,9 @@ class GrowthConfig:
     max_total_steps: int | None = _f(None, "step budget of the whole run (default: none)")
     bit_prob: float | str = _f("per_batch", "per_batch (one p ~ U(0,1) per batch, the authors') "
                                "or a fixed Bernoulli probability of a 1")
+    task: str = _f("parity", "the task every head answers: parity (N-parity) or dms (delayed "
+                   "match-to-sample, the authors' definition; its bits are Bernoulli(0.5), so it "
+                   "needs --bit-prob 0.5 and n_start >= 2)")
 
     def __post_init__(self):
         errors = []
@@ -144,6 +150,14 @@ class GrowthConfig:
                 finite(self.bit_prob) and not isinstance(self.bit_prob, bool)
                 and 0 <= self.bit_prob <= 1):
             errors.append(f"bit_prob must be 'per_batch' or a probability, got {self.bit_prob!r}")
+        if self.task not in TASKS:
+            errors.append(f"task must be one of {TASKS}, got {self.task!r}")
+        elif self.task == "dms" and (self.bit_prob != 0.5 or isinstance(self.bit_prob, bool)):
+            errors.append(f"task dms draws Bernoulli(0.5) bits: set bit_prob=0.5 "
+                          f"(--bit-prob 0.5), got {self.bit_prob!r}")
+        elif self.n_start < MIN_N[self.task]:
+            errors.append(f"task {self.task} needs n_start >= {MIN_N[self.task]}, "
+                          f"got {self.n_start}")
         if self.architecture == "nonmodular" and (self.gamma != 0 or self.fix_within
                                                   or self.train_old_taus):
             errors.append("gamma, fix_within and train_old_taus apply to the modular network only")
@@ -288,28 +302,31 @@ class Stage:
     def step(self, generator: torch.Generator) -> None:
         """One SGD step on a fresh batch."""
         cfg = self.cfg
-        x, y = parity_batch(self.ns, cfg.batch_size, generator=generator, bit_prob=cfg.bit_prob)
+        x, y = task_batch(cfg.task, self.ns, cfg.batch_size, generator=generator,
+                          bit_prob=cfg.bit_prob)
         self.step_on(x, y, generator)
 
 
 @torch.no_grad()
 def batch_correct(net: RNN, ns: list[int], n_batches: int, batch_size: int,
                   generator: torch.Generator, bit_prob="per_batch", seq_len: int | None = None,
-                  device="cpu"):
-    """Yield, per fresh batch, the number of correct answers of heads 0..len(ns)-1 ([len(ns)];
-    head i answers N = ns[i])."""
+                  device="cpu", task: str = "parity"):
+    """Yield, per fresh batch of ``task``, the number of correct answers of heads 0..len(ns)-1
+    ([len(ns)]; head i answers N = ns[i])."""
     for _ in range(n_batches):
-        x, y = parity_batch(ns, batch_size, generator=generator, bit_prob=bit_prob, seq_len=seq_len)
+        x, y = task_batch(task, ns, batch_size, generator=generator, bit_prob=bit_prob,
+                          seq_len=seq_len)
         out = engine.logits(net, x.to(device), generator)[:len(ns)].cpu()
         yield (out.argmax(-1) == y.t()).float().sum(1)
 
 
 def evaluate(net: RNN, ns: list[int], n_batches: int, batch_size: int,
              generator: torch.Generator, bit_prob="per_batch", seq_len: int | None = None,
-             device="cpu") -> list[float]:
-    """Accuracy of every head (head i answers N = ns[i]) on fresh batches."""
+             device="cpu", task: str = "parity") -> list[float]:
+    """Accuracy of every head (head i answers N = ns[i]) on fresh batches of ``task``."""
     correct = torch.zeros(len(ns))
-    for c in batch_correct(net, ns, n_batches, batch_size, generator, bit_prob, seq_len, device):
+    for c in batch_correct(net, ns, n_batches, batch_size, generator, bit_prob, seq_len, device,
+                           task):
         correct += c
     return (correct / (n_batches * batch_size)).tolist()
 
@@ -399,11 +416,11 @@ def train_curriculum(cfg: GrowthConfig, out: Path | str | None = None, *, resume
                     if stop_after_steps is not None and steps_total >= stop_after_steps:
                         raise KeyboardInterrupt("stop_after_steps reached")
                 acc = evaluate(net, ns, cfg.eval_batches, cfg.batch_size, generator,
-                               cfg.bit_prob, device=device)
+                               cfg.bit_prob, device=device, task=cfg.task)
                 checks += 1
                 if passes(acc, cfg.threshold) and cfg.criterion == "confirmed":
                     acc = evaluate(net, ns, cfg.confirm_batches, cfg.batch_size, generator,
-                                   cfg.bit_prob, device=device)
+                                   cfg.bit_prob, device=device, task=cfg.task)
                     rejected += not passes(acc, cfg.threshold)
                 if bar is not None:
                     bar.set_postfix_str(f"N={n} step={steps} new={acc[-1]:.3f} "

@@ -45,6 +45,8 @@ def test_bad_flags_exit_2_with_one_line():
     assert r.returncode == 2 and "--shard" in r.stderr
     r = run("grow", "--max-n", "1", "--out", "x")
     assert r.returncode == 2 and "max_n" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    r = run("grow", "--task", "copy", "--out", "x")
+    assert r.returncode == 2 and "task must be one of" in r.stderr
     r = run("frobnicate")
     assert r.returncode == 2
 
