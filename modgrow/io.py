@@ -1,8 +1,8 @@
 """The bottom layer of the results store: atomic writes, provenance, loads that never unpickle
 code, and the network checkpoint format (written and read here and nowhere else).
 
-It imports nothing from the package but ``network``, so that the trainer (which writes stage
-checkpoints) and the store (which keys and loads results) both build on it."""
+It imports nothing from the package but ``network`` and ``gated``, so that the trainer (which
+writes stage checkpoints) and the store (which keys and loads results) both build on it."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from .gated import GatedRNN, GatedStructure
 from .network import RNN, Structure
 
 __all__ = ["provenance", "write_json", "read_json", "save_tensors", "load_tensors", "git_commit",
@@ -95,9 +96,10 @@ def load_tensors(path: Path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
-def save_network(path: Path, net: RNN, **extra) -> None:
-    """The one checkpoint format: the network's structure, its state dict (on the CPU) and any
-    extra tensors or numbers (e.g. the generator state of a stage checkpoint)."""
+def save_network(path: Path, net: RNN | GatedRNN, **extra) -> None:
+    """The one checkpoint format: the network's structure (a gated network's names its
+    ``cell``), its state dict (on the CPU) and any extra tensors or numbers (e.g. the generator
+    state of a stage checkpoint)."""
     save_tensors(path, {
         "structure": net.structure().to_dict(),
         "state": {k: v.detach().cpu() for k, v in net.state_dict().items()},
@@ -105,10 +107,17 @@ def save_network(path: Path, net: RNN, **extra) -> None:
     })
 
 
-def load_network(path: Path) -> tuple[RNN, dict]:
+def _rebuild(structure: dict) -> RNN | GatedRNN:
+    """An untrained network with a saved structure: gated when it names a ``cell``, else leaky."""
+    if "cell" in structure:
+        return GatedRNN.from_structure(GatedStructure.from_dict(structure))
+    return RNN.from_structure(Structure.from_dict(structure))
+
+
+def load_network(path: Path) -> tuple[RNN | GatedRNN, dict]:
     """Rebuild a network saved by ``save_network`` (strict: every tensor must match its
     structure); returns it and the whole checkpoint (for the extras)."""
     ck = load_tensors(path)
-    net = RNN.from_structure(Structure.from_dict(ck["structure"]))
+    net = _rebuild(ck["structure"])
     net.load_state_dict(ck["state"], strict=True)
     return net, ck

@@ -95,7 +95,7 @@ _TAGS = (("duplicate", False, "-random"), ("duplicate_source", "untrained", "-du
 
 
 def run_name(cfg: GrowthConfig) -> str:
-    arch = "grow" if cfg.architecture == "modular" else "base"
+    arch = {"modular": "grow", "nonmodular": "base"}.get(cfg.architecture, cfg.architecture)
     name = f"{arch}-m{cfg.module_size}-s{cfg.seed}-n{cfg.max_n}"
     name += f"-gamma{cfg.gamma:g}" if cfg.gamma else ""
     return name + "".join(tag for f, v, tag in _TAGS if getattr(cfg, f) == v)
