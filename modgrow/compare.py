@@ -24,7 +24,7 @@ from .tasks import length_range
 from .training import GrowthConfig, Stage, evaluate, grow, head_ns
 
 __all__ = ["length_generalisation", "transfer_curve", "params_by_stage",
-           "max_n_within"]
+           "max_n_within", "parameters_at_stage"]
 
 
 @torch.no_grad()
@@ -60,6 +60,15 @@ def transfer_curve(net: RNN, cfg: GrowthConfig, checkpoints=(0, 50, 100, 200, 50
         rows.append({"steps": c, "new_head": round(acc[-1], 5),
                      "mean": round(sum(acc) / len(acc), 5)})
     return {"n": stage.ns[-1], "curve": rows}
+
+
+def parameters_at_stage(cfg: GrowthConfig, n: int) -> dict[str, int]:
+    """Total and trainable parameters of ``cfg``'s network at the stage that trains N = n
+    (trainable: what the optimiser updates at that stage)."""
+    from .training import lr_multiplier, network_at_stage
+    net = network_at_stage(cfg, n, torch.Generator().manual_seed(0))
+    c = count_parameters(net, lambda b, cls, name: lr_multiplier(cfg, net.n_blocks, b, cls) > 0)
+    return {"total": c["total"]["all"], "trainable": c["trainable"]["all"]}
 
 
 def params_by_stage(history: dict) -> list[dict]:

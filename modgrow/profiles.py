@@ -48,6 +48,7 @@ class Profile:
     perturb_batch: int                     # end-of-sequence measure: sequences per trial
     fixed_seeds: tuple[int, ...]           # claim 6 (fixed within-module weights)
     fixed_max_n: int
+    dms_max_n: int                         # beyond parity: last N of the DMS runs
 
     def max_n(self, module_size: int) -> int:
         return dict(self.growth_max_n)[module_size]
@@ -63,7 +64,8 @@ PAPER = Profile(
     tau_steps=10_000, tau_trials=10, tau_burn_in=500,  # chapter 6
     # chapter 5
     perturb_n=11, perturb_eps_points=10, perturb_trials=10, perturb_warmup=100,
-    perturb_steps=1000, perturb_batch=64, fixed_seeds=(0, 1, 2, 3, 4), fixed_max_n=20)
+    perturb_steps=1000, perturb_batch=64, fixed_seeds=(0, 1, 2, 3, 4), fixed_max_n=20,
+    dms_max_n=30)
 
 QUICK = Profile(
     name="quick", seeds=(0,), module_sizes=(5, 10), growth_max_n=((5, 3), (10, 3)),
@@ -74,7 +76,7 @@ QUICK = Profile(
     tau_steps=2_000, tau_trials=4, tau_burn_in=500,  # chapter 6
     # chapter 5
     perturb_n=3, perturb_eps_points=4, perturb_trials=2, perturb_warmup=20, perturb_steps=100,
-    perturb_batch=16, fixed_seeds=(0,), fixed_max_n=3)
+    perturb_batch=16, fixed_seeds=(0,), fixed_max_n=3, dms_max_n=3)
 
 PROFILES = {p.name: p for p in (PAPER, QUICK)}
 
