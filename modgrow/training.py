@@ -6,7 +6,8 @@ N-parity (the default) or delayed match-to-sample (``modgrow.tasks``).
 
 Curriculum: N = n_start, n_start + 1, ... For the modular network each new N adds a module (fed by
 the last one) and a head reading it; for the non-modular networks (leaky, GRU, LSTM) each new N
-adds a head on the one population. Steps are counted exactly and also in the paper's epochs of ``steps_per_epoch`` steps.
+adds a head on the one population. Steps are counted exactly and also in the paper's epochs of
+``steps_per_epoch`` steps.
 
 Criterion (``criterion``): every ``eval_every`` SGD steps the mean accuracy over all heads and the
 accuracy of the newest head are measured on ``eval_batches`` fresh batches; both must exceed
