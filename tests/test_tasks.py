@@ -95,7 +95,7 @@ def test_parity_labels_rejects_short_sequence_and_curriculum_bounds():
         curriculum(5, 2)
 
 
-# ----- delayed match-to-sample ---------------------------------------------------------------------
+# ----- delayed match-to-sample --------------------------------------------------------------------
 
 def match_oracle(bits: str, n: int) -> int:
     """DMS computed a second way, on the sequence as a string: the character N places from the end

@@ -60,7 +60,7 @@ def leaky_size_for(n_params: int, n_heads: int) -> int:
     return largest_size(lambda s: nonmodular_parameter_count(s, n_heads), n_params)
 
 
-# ----- DMS -----------------------------------------------------------------------------------------
+# ----- DMS ----------------------------------------------------------------------------------------
 
 def dms_growth_configs(profile: Profile) -> list[GrowthConfig]:
     """Modular networks (module size 10) grown on DMS, one per seed."""
@@ -84,7 +84,7 @@ def dms_baseline_configs(profile: Profile) -> list[GrowthConfig]:
             for s in profile.seeds]
 
 
-# ----- gated networks ---------------------------------------------------------------------------
+# ----- gated networks -----------------------------------------------------------------------------
 
 def gated_budgets(profile: Profile) -> dict[str, int]:
     """The parameter budgets the gated networks are sized to, at N = baseline_max_n: the modular
@@ -123,7 +123,7 @@ EXPERIMENTS = (
 )
 
 
-# ----- verdicts (stored runs only) -----------------------------------------------------------------
+# ----- verdicts (stored runs only) ----------------------------------------------------------------
 
 def stored_histories(configs: list[GrowthConfig]) -> list[dict] | None:
     """Histories of the configs' stored runs, or None when any is not stored (never computes)."""
