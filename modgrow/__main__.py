@@ -1,5 +1,6 @@
-"""Command line: ``python -m modgrow {grow,baseline,bench,reproduce,results,compute,sweep,import}``;
-see ``--help``. The flags of grow and baseline are generated from the fields of ``GrowthConfig``."""
+"""Command line: ``python -m modgrow {grow,baseline,gated,bench,reproduce,results,compute,sweep,
+import}``; see ``--help``. The flags of grow, baseline and gated are generated from the fields of
+``GrowthConfig``."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ and compare them with a non-modular multi-head network.
 commands:
   grow       grow a modular network: one module of M neurons and one head per N
   baseline   train the non-modular multi-head network (one population, a head per N)
+  gated      train a GRU or LSTM multi-head network (one gated population, a head per N)
   bench      time one training step, fast engine against the naive per-module loop
   reproduce  recompute a stored result from its config and say whether it matches
   results    list the stored results with their configs and provenance
@@ -119,7 +121,8 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from .experiments import REGISTRY
-    from .training import NONMODULAR_DEFAULTS
+    from .gated import CELLS
+    from .training import GATED_DEFAULTS, NONMODULAR_DEFAULTS
 
     parser = _Parser(prog="python -m modgrow", description=DESCRIPTION,
                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -142,6 +145,17 @@ def build_parser() -> argparse.ArgumentParser:
                        "train-old-taus) must stay at their defaults.")
     _add_run_flags(b)
     _add_config_flags(b, NONMODULAR_DEFAULTS)
+
+    gd = sub.add_parser("gated", help="train a GRU or LSTM multi-head network",
+                        description="Train one nn.GRU or nn.LSTM population of --module-size "
+                        "hidden units with a linear head per N reading its final hidden state, "
+                        "all heads trained together, a head added at each curriculum step, with "
+                        "the same tasks, criterion and budgets as 'baseline'. Defaults follow the "
+                        "authors' LSTM: Adam, lr 1e-3, gradient clipping at 2. Modular-only "
+                        "fields must stay at their defaults.")
+    gd.add_argument("--cell", choices=CELLS, required=True, help="the gated cell")
+    _add_run_flags(gd)
+    _add_config_flags(gd, GATED_DEFAULTS)
 
     be = sub.add_parser("bench", help="time one training step, fast against naive",
                         description="Time a full training step (forward, backward, optimiser "
@@ -261,7 +275,7 @@ def _config_from_args(args):
     from .training import GrowthConfig
 
     values = {f.name: getattr(args, f.name) for f in fields(GrowthConfig) if hasattr(args, f.name)}
-    arch = "modular" if args.command == "grow" else "nonmodular"
+    arch = {"grow": "modular", "baseline": "nonmodular"}.get(args.command) or args.cell
     return GrowthConfig(architecture=arch, **values)
 
 
@@ -359,7 +373,7 @@ def main(argv=None) -> int:
         parser.print_help()
         return 2
     try:
-        if args.command in ("grow", "baseline"):
+        if args.command in ("grow", "baseline", "gated"):
             return _run_curriculum(args)
         if args.command == "bench":
             return _run_bench(args)

@@ -10,7 +10,7 @@ import torch
 
 from . import engine
 from .network import RNN, count_parameters
-from .tasks import parity_batch
+from .tasks import task_batch
 from .training import GrowthConfig, evaluate, head_ns, lr_multiplier, network_at_stage
 
 __all__ = ["label_balance", "best_accuracy_seeing", "simulate_best_accuracy", "parameter_table",
@@ -136,7 +136,7 @@ def head_accuracy_after_growth(net: RNN, cfg: GrowthConfig, n_batches: int = 20,
     sequence lengths of the last stage: was anything forgotten?"""
     ns = head_ns(cfg, len(net.heads))
     g = torch.Generator().manual_seed(seed)
-    acc = evaluate(net, ns, n_batches, 256, g, bit_prob)
+    acc = evaluate(net, ns, n_batches, 256, g, bit_prob, task=cfg.task)
     return {str(n): round(a, 5) for n, a in zip(ns, acc)}
 
 
@@ -151,11 +151,11 @@ class AnswerRow:
 @torch.no_grad()
 def answers(net: RNN, cfg: GrowthConfig, x: torch.Tensor, seed: int = 0) -> list[AnswerRow]:
     """The answer of every head of ``net`` to one sequence x [T] (0/1 bits)."""
-    from .tasks import parity_labels
+    from .tasks import task_labels
     ns = head_ns(cfg, len(net.heads))
     xx = x.reshape(1, -1, 1).float()
     probs = torch.softmax(engine.logits(net, xx, torch.Generator().manual_seed(seed))[:, 0], -1)
-    labels = parity_labels(xx, ns)[0]
+    labels = task_labels(cfg.task, xx, ns)[0]
     return [AnswerRow(n, int(labels[i]), int(probs[i].argmax()), float(probs[i].max()))
             for i, n in enumerate(ns)]
 
@@ -177,7 +177,7 @@ def head_at_own_stage(net: RNN, cfg: GrowthConfig, n_heads: int | None = None,
         block = net.head_blocks[k]
         correct = 0.0
         for _ in range(n_batches):
-            x, y = parity_batch(ns[:k + 1], 256, generator=g, bit_prob=bit_prob)
+            x, y = task_batch(cfg.task, ns[:k + 1], 256, generator=g, bit_prob=bit_prob)
             h0 = net.initial_state(x.shape[0], g)[:block + 1]
             finals = engine.run(net, x, h0, 0, block + 1).finals
             correct += float((net.readout(finals, [k])[0].argmax(-1) == y[:, k]).float().sum())

@@ -20,11 +20,11 @@ import json
 import torch
 
 from .network import RNN, count_parameters
-from .tasks import sequence_length_range
+from .tasks import length_range
 from .training import GrowthConfig, Stage, evaluate, grow, head_ns
 
 __all__ = ["length_generalisation", "transfer_curve", "params_by_stage",
-           "max_n_within"]
+           "max_n_within", "parameters_at_stage"]
 
 
 @torch.no_grad()
@@ -32,11 +32,12 @@ def length_generalisation(net: RNN, cfg: GrowthConfig, factors=(1, 2, 5, 10),
                           n_batches: int = 4, seed: int = 0) -> dict:
     """Accuracy of every head at sequence lengths ``factor`` x the longest trained length."""
     ns = head_ns(cfg, len(net.heads))
-    longest = sequence_length_range(max(ns))[1] - 1
+    longest = length_range(cfg.task, max(ns))[1] - 1
     out = {}
     for f in factors:
         g = torch.Generator().manual_seed(seed)
-        acc = evaluate(net, ns, n_batches, 256, g, cfg.bit_prob, seq_len=f * longest)
+        acc = evaluate(net, ns, n_batches, 256, g, cfg.bit_prob, seq_len=f * longest,
+                       task=cfg.task)
         out[str(f)] = {str(n): round(a, 5) for n, a in zip(ns, acc)}
     return {"longest_trained": longest, "accuracy": out}
 
@@ -55,10 +56,19 @@ def transfer_curve(net: RNN, cfg: GrowthConfig, checkpoints=(0, 50, 100, 200, 50
             stage.step(g)
         done = c
         acc = evaluate(net, stage.ns, n_eval, 256, torch.Generator().manual_seed(seed + 1),
-                       cfg.bit_prob)
+                       cfg.bit_prob, task=cfg.task)
         rows.append({"steps": c, "new_head": round(acc[-1], 5),
                      "mean": round(sum(acc) / len(acc), 5)})
     return {"n": stage.ns[-1], "curve": rows}
+
+
+def parameters_at_stage(cfg: GrowthConfig, n: int) -> dict[str, int]:
+    """Total and trainable parameters of ``cfg``'s network at the stage that trains N = n
+    (trainable: what the optimiser updates at that stage)."""
+    from .training import lr_multiplier, network_at_stage
+    net = network_at_stage(cfg, n, torch.Generator().manual_seed(0))
+    c = count_parameters(net, lambda b, cls, name: lr_multiplier(cfg, net.n_blocks, b, cls) > 0)
+    return {"total": c["total"]["all"], "trainable": c["trainable"]["all"]}
 
 
 def params_by_stage(history: dict) -> list[dict]:

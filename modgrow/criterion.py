@@ -44,10 +44,13 @@ def normal_pass(accuracy, batches: int, batch_sd: float, threshold: float = 0.98
 
 @torch.no_grad()
 def batch_accuracies(net: RNN, ns: list[int], n_batches: int, seed: int = 0,
-                     bit_prob="per_batch", batch_size: int = 256) -> np.ndarray:
-    """Accuracy of every head on each of ``n_batches`` fresh batches: [n_batches, len(ns)]."""
+                     bit_prob="per_batch", batch_size: int = 256,
+                     task: str = "parity") -> np.ndarray:
+    """Accuracy of every head on each of ``n_batches`` fresh batches of ``task``:
+    [n_batches, len(ns)]."""
     g = torch.Generator().manual_seed(seed)
-    rows = [c / batch_size for c in batch_correct(net, ns, n_batches, batch_size, g, bit_prob)]
+    rows = [c / batch_size for c in batch_correct(net, ns, n_batches, batch_size, g, bit_prob,
+                                                  task=task)]
     return torch.stack(rows).numpy()
 
 

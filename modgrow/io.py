@@ -1,8 +1,8 @@
 """The bottom layer of the results store: atomic writes, provenance, loads that never unpickle
 code, and the network checkpoint format (written and read here and nowhere else).
 
-It imports nothing from the package but ``network``, so that the trainer (which writes stage
-checkpoints) and the store (which keys and loads results) both build on it."""
+It imports nothing from the package but ``network`` and ``gated``, so that the trainer (which
+writes stage checkpoints) and the store (which keys and loads results) both build on it."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from .gated import GatedRNN, GatedStructure
 from .network import RNN, Structure
 
 __all__ = ["BadData", "provenance", "write_json", "read_json", "save_tensors", "load_tensors",
@@ -174,9 +175,10 @@ def load_tensors(path: Path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
-def save_network(path: Path, net: RNN, **extra) -> None:
-    """The one checkpoint format: the network's structure, its state dict (on the CPU) and any
-    extra tensors or numbers (e.g. the generator state of a stage checkpoint)."""
+def save_network(path: Path, net: RNN | GatedRNN, **extra) -> None:
+    """The one checkpoint format: the network's structure (a gated network's names its
+    ``cell``), its state dict (on the CPU) and any extra tensors or numbers (e.g. the generator
+    state of a stage checkpoint)."""
     save_tensors(path, {
         "structure": net.structure().to_dict(),
         "state": {k: v.detach().cpu() for k, v in net.state_dict().items()},
@@ -184,8 +186,17 @@ def save_network(path: Path, net: RNN, **extra) -> None:
     })
 
 
-def load_network(path: Path, expect: Structure | tuple[Structure, ...] | None = None
-                 ) -> tuple[RNN, dict]:
+def _rebuild(structure: dict):
+    """(structure, untrained network) of a saved structure: gated when it names a ``cell``, else
+    leaky."""
+    if "cell" in structure:
+        s = GatedStructure.from_dict(structure)
+        return s, GatedRNN.from_structure(s)
+    s = Structure.from_dict(structure)
+    return s, RNN.from_structure(s)
+
+
+def load_network(path: Path, expect=None) -> tuple[RNN | GatedRNN, dict]:
     """Rebuild a network saved by ``save_network``; returns it and the whole checkpoint (for
     the extras).
 
@@ -204,11 +215,10 @@ def load_network(path: Path, expect: Structure | tuple[Structure, ...] | None = 
     if not isinstance(ck, dict) or not isinstance(ck.get("state"), dict):
         raise BadData(path, "not a network checkpoint (no 'structure' and 'state')")
     try:
-        structure = Structure.from_dict(ck["structure"])
-        net = RNN.from_structure(structure)
+        structure, net = _rebuild(ck["structure"])
     except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
         raise BadData(path, f"bad network structure {ck.get('structure')!r} ({e})") from None
-    allowed = (expect,) if isinstance(expect, Structure) else expect
+    allowed = (expect,) if isinstance(expect, (Structure, GatedStructure)) else expect
     if allowed is not None and structure not in allowed:
         raise BadData(path, f"holds {_describe(structure)}; expected "
                             f"{' or '.join(_describe(a) for a in allowed)}")
@@ -228,6 +238,8 @@ def load_network(path: Path, expect: Structure | tuple[Structure, ...] | None = 
     return net, ck
 
 
-def _describe(s: Structure) -> str:
+def _describe(s) -> str:
+    if isinstance(s, GatedStructure):
+        return f"a {s.cell} network: {s}"
     return (f"a network of module size {s.module_size} with {s.n_blocks} block(s) and "
             f"{len(s.head_blocks)} head(s) reading blocks {list(s.head_blocks)}")

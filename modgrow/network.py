@@ -31,6 +31,9 @@ __all__ = [
     "CONNECTION_CLASSES",
     "Structure",
     "count_parameters",
+    "new_head",
+    "nonmodular_parameter_count",
+    "largest_size",
 ]
 
 H0_SCALE = 0.1
@@ -41,6 +44,24 @@ DUPLICATED = ("w_in", "b_in", "w_rec", "b_rec", "tau", "w_ff", "b_ff")
 
 def _uniform(shape, bound: float, generator: torch.Generator | None) -> torch.Tensor:
     return (torch.rand(shape, generator=generator) * 2 - 1) * bound
+
+
+def new_head(width: int, generator: torch.Generator | None = None, *,
+             source: nn.Linear | None = None, noise: float = 0.0) -> nn.Linear:
+    """A linear 2-way readout of ``width`` units, initialised like ``nn.Linear``
+    (U(+-1/sqrt(width))) from ``generator`` or, with ``source``, as a copy of that head with
+    multiplicative noise w * (1 + noise * xi), xi ~ N(0, 1)."""
+    head = nn.Linear(width, 2)
+    k = 1.0 / math.sqrt(width)
+    with torch.no_grad():
+        head.weight.copy_(_uniform((2, width), k, generator))
+        head.bias.copy_(_uniform((2,), k, generator))
+        if source is not None:
+            for name in ("weight", "bias"):
+                s = getattr(source, name)
+                xi = torch.randn(s.shape, generator=generator)
+                getattr(head, name).copy_(s * (1 + noise * xi))
+    return head
 
 
 class Block(nn.Module):
@@ -146,19 +167,8 @@ class RNN(nn.Module):
         w * (1 + noise * xi) instead of its random initialisation."""
         if not 0 <= block < self.n_blocks:
             raise ValueError(f"block {block} does not exist (network has {self.n_blocks})")
-        m = self.module_size
-        head = nn.Linear(m, 2)
-        k = 1.0 / math.sqrt(m)
-        with torch.no_grad():
-            head.weight.copy_(_uniform((2, m), k, generator))
-            head.bias.copy_(_uniform((2,), k, generator))
-            if source is not None:
-                src = self.heads[source]
-                for name in ("weight", "bias"):
-                    s = getattr(src, name)
-                    xi = torch.randn(s.shape, generator=generator)
-                    getattr(head, name).copy_(s * (1 + noise * xi))
-        self.heads.append(head)
+        src = self.heads[source] if source is not None else None
+        self.heads.append(new_head(self.module_size, generator, source=src, noise=noise))
         self.head_blocks.append(block)
         return len(self.heads) - 1
 
@@ -214,6 +224,10 @@ class RNN(nn.Module):
 def count_parameters(net: RNN, trainable=None) -> dict:
     """Parameter counts by connection class: {"total": {class: n}, "trainable": {class: n}}.
 
+    ``net`` is any network with ``classified_parameters`` (a leaky ``RNN`` or a
+    ``gated.GatedRNN``, whose input-to-hidden parameters count as "input" and hidden-to-hidden
+    ones as "within").
+
     ``trainable(block, cls, name) -> bool`` says which parameters train (default: all). The
     masked diagonal of W_rec is not counted.
     """
@@ -227,3 +241,25 @@ def count_parameters(net: RNN, trainable=None) -> dict:
     total["all"] = sum(total[c] for c in CONNECTION_CLASSES)
     train["all"] = sum(train[c] for c in CONNECTION_CLASSES)
     return {"total": total, "trainable": train}
+
+
+def nonmodular_parameter_count(size: int, n_heads: int) -> int:
+    """Parameters of a non-modular leaky network of ``size`` neurons with ``n_heads`` heads
+    (what ``count_parameters`` gives): W_in, b_in, b_rec and tau (size each), W_rec without its
+    diagonal (size^2 - size), and 2 size + 2 per head."""
+    return size * size + 3 * size + n_heads * (2 * size + 2)
+
+
+def largest_size(count, budget: int) -> int:
+    """The largest size s >= 1 with ``count(s) <= budget``, for a ``count`` increasing in s; a
+    ValueError when even s = 1 costs more than the budget."""
+    if count(1) > budget:
+        raise ValueError(f"a budget of {budget} parameters is below the smallest network "
+                         f"({count(1)})")
+    lo, hi = 1, 2
+    while count(hi) <= budget:
+        lo, hi = hi, 2 * hi
+    while hi - lo > 1:  # invariant: count(lo) <= budget < count(hi)
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if count(mid) <= budget else (lo, mid)
+    return lo

@@ -53,6 +53,7 @@ class Profile:
     legacy_growth_max_n: tuple[tuple[int, int], ...]
     long_budget_factor: int                # long-budget baselines: this many times the budget
     long_budget_max_size: int              # ... for non-modular sizes up to this many neurons
+    dms_max_n: int                         # beyond parity: last N of the DMS runs
 
     def max_n(self, module_size: int) -> int:
         return dict(self.growth_max_n)[module_size]
@@ -70,7 +71,8 @@ PAPER = Profile(
     perturb_n=11, perturb_eps_points=10, perturb_trials=10, perturb_warmup=100,
     perturb_steps=1000, perturb_batch=64, fixed_seeds=(0, 1, 2, 3, 4), fixed_max_n=20,
     legacy_seeds=(0, 1, 2), legacy_growth_max_n=((5, 50), (10, 60), (15, 50), (20, 50)),
-    long_budget_factor=5, long_budget_max_size=150)
+    long_budget_factor=5, long_budget_max_size=150,
+    dms_max_n=30)
 
 QUICK = Profile(
     name="quick", seeds=(0,), module_sizes=(5, 10), growth_max_n=((5, 3), (10, 3)),
@@ -83,7 +85,8 @@ QUICK = Profile(
     perturb_n=3, perturb_eps_points=4, perturb_trials=2, perturb_warmup=20, perturb_steps=100,
     perturb_batch=16, fixed_seeds=(0,), fixed_max_n=3,
     legacy_seeds=(0,), legacy_growth_max_n=((5, 3), (10, 3)), long_budget_factor=2,
-    long_budget_max_size=20)
+    long_budget_max_size=20,
+    dms_max_n=3)
 
 PROFILES = {p.name: p for p in (PAPER, QUICK)}
 

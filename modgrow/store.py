@@ -100,11 +100,11 @@ def config_key(cfg, name: str) -> str:
 _TAGS = (("duplicate", False, "-random"), ("duplicate_source", "untrained", "-dupuntrained"),
          ("duplicate_head", True, "-duphead"), ("fix_within", True, "-fixwithin"),
          ("train_old_taus", True, "-oldtaus"), ("clip_scope", "all", "-clipall"),
-         ("criterion", "check", "-check"), ("bit_prob", 0.5, "-p05"))
+         ("criterion", "check", "-check"), ("bit_prob", 0.5, "-p05"), ("task", "dms", "-dms"))
 
 
 def run_name(cfg: GrowthConfig) -> str:
-    arch = "grow" if cfg.architecture == "modular" else "base"
+    arch = {"modular": "grow", "nonmodular": "base"}.get(cfg.architecture, cfg.architecture)
     name = f"{arch}-m{cfg.module_size}-s{cfg.seed}-n{cfg.max_n}"
     name += f"-gamma{cfg.gamma:g}" if cfg.gamma else ""
     return name + "".join(tag for f, v, tag in _TAGS if getattr(cfg, f) == v)

@@ -1,9 +1,9 @@
-"""The N-parity task and its curriculum.
+"""The tasks of the curriculum: N-parity (the book's task) and delayed match-to-sample (DMS).
 
-A sample is a binary sequence fed one bit per time step; the label for task N is the parity
-(sum mod 2) of the last N bits, read at the final step.
+A sample is a binary sequence fed one bit per time step (0/1, input size 1); every head answers
+at the final step. For N-parity the label of task N is the parity (sum mod 2) of the last N bits.
 
-Sampling (the book's decision, following the authors' code):
+Parity sampling (the book's decision, following the authors' code):
 
 * The sequence length T is drawn once per batch, uniformly from the integers
   ``[n_max + 2, n_max + 2 + floor(1.5 * n_max))`` where ``n_max`` is the largest N in the batch.
@@ -13,6 +13,16 @@ Sampling (the book's decision, following the authors' code):
   1/2 - 1/(2(N+1)) for even N and exactly 1/2 for odd N.
 * ``bit_prob`` a float: every bit is Bernoulli(bit_prob); with 0.5 labels are balanced. The book
   uses 0.5 for generalisation tests, where a p-aware shortcut must not help.
+
+DMS (the authors' definition, FACTS.md): the label of task N is 1 when the last bit equals the
+bit N - 1 steps before it (N - 2 bits in between; 0-based ``x[T-N] == x[T-1]``), else 0; N >= 2
+(N = 1 would compare the last bit with itself). Every bit is Bernoulli(0.5) and ``dms_batch``
+takes no ``bit_prob``: that is the authors' task, and the only rate at which its classes are
+balanced (with rate p, P(match) = p^2 + (1 - p)^2 > 1/2 for p != 1/2). The sequence length is
+drawn once per batch, uniformly from the integers ``[n_max + 2, 4 n_max + 2)``.
+
+``task_batch``, ``task_labels`` and ``length_range`` choose between the tasks by name
+(``TASKS``), so that the trainer and the analyses draw batches of whichever task a run trains.
 """
 
 from __future__ import annotations
@@ -21,9 +31,15 @@ from typing import Sequence
 
 import torch
 
-__all__ = ["parity_batch", "sequence_length_range", "parity_labels", "curriculum"]
+__all__ = ["parity_batch", "sequence_length_range", "parity_labels", "curriculum", "TASKS",
+           "dms_batch", "dms_labels", "dms_length_range", "task_batch", "task_labels",
+           "length_range"]
 
 LENGTH_SPAN = 1.5
+TASKS = ("parity", "dms")
+DMS_LENGTH_FACTOR = 4
+# the smallest N of each task (a DMS task with N = 1 compares the last bit with itself)
+MIN_N = {"parity": 1, "dms": 2}
 
 
 def sequence_length_range(n_max: int) -> tuple[int, int]:
@@ -32,14 +48,25 @@ def sequence_length_range(n_max: int) -> tuple[int, int]:
     return lo, lo + max(1, int(LENGTH_SPAN * n_max))
 
 
-def _check_ns(ns: Sequence[int]) -> list[int]:
+def _check_ns(ns: Sequence[int], task: str = "parity") -> list[int]:
     ns = [int(n) for n in ns]
     if not ns:
-        raise ValueError("ns is empty: give at least one N for the parity labels")
-    bad = [n for n in ns if n < 1]
+        raise ValueError(f"ns is empty: give at least one N for the {task} labels")
+    lowest = MIN_N[task]
+    bad = [n for n in ns if n < lowest]
     if bad:
-        raise ValueError(f"every N must be >= 1, got {bad}")
+        raise ValueError(f"every N of the {task} task must be >= {lowest}, got {bad}")
     return ns
+
+
+def _check_batch_size(batch_size: int) -> None:
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+
+
+def _draw_length(lo: int, hi: int, generator: torch.Generator | None) -> int:
+    """One sequence length, uniform over the integers [lo, hi)."""
+    return int(torch.randint(lo, hi, (1,), generator=generator).item())
 
 
 def parity_labels(x: torch.Tensor, ns: Sequence[int]) -> torch.Tensor:
@@ -69,12 +96,10 @@ def parity_batch(
     The same generator state gives the same batch.
     """
     ns = _check_ns(ns)
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    _check_batch_size(batch_size)
     n_max = max(ns)
     if seq_len is None:
-        lo, hi = sequence_length_range(n_max)
-        seq_len = int(torch.randint(lo, hi, (1,), generator=generator).item())
+        seq_len = _draw_length(*sequence_length_range(n_max), generator)
     elif seq_len < n_max:
         raise ValueError(f"seq_len={seq_len} is shorter than the largest N={n_max}")
     if bit_prob == "per_batch":
@@ -85,6 +110,89 @@ def parity_batch(
         raise ValueError(f"bit_prob must be 'per_batch' or a probability in [0, 1], got {bit_prob!r}")
     x = (torch.rand(batch_size, seq_len, 1, generator=generator) < p).float()
     return x, parity_labels(x, ns)
+
+
+def dms_length_range(n_max: int) -> tuple[int, int]:
+    """Half-open range ``[lo, hi)`` of DMS sequence lengths when the largest trained N is n_max:
+    ``[n_max + 2, 4 n_max + 2)`` (the authors')."""
+    return n_max + 2, DMS_LENGTH_FACTOR * n_max + 2
+
+
+def dms_labels(x: torch.Tensor, ns: Sequence[int]) -> torch.Tensor:
+    """DMS labels [B, len(ns)] of ``x`` ([B, T, 1] or [B, T]): 1 where the last bit equals the
+    bit N - 1 steps earlier (``x[:, T-N] == x[:, T-1]``), for each N."""
+    ns = _check_ns(ns, "dms")
+    bits = x.reshape(x.shape[0], x.shape[1]).long()  # [B, T]
+    t = bits.shape[1]
+    if max(ns) > t:
+        raise ValueError(f"sequence length {t} is shorter than N={max(ns)}")
+    sample = bits[:, [t - n for n in ns]]  # [B, len(ns)]
+    return (sample == bits[:, -1:]).long()
+
+
+def dms_batch(
+    ns: Sequence[int],
+    batch_size: int,
+    *,
+    generator: torch.Generator | None = None,
+    seq_len: int | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Draw one batch of delayed match-to-sample data.
+
+    Returns ``(x, y)``: ``x`` float [batch, T, 1] of Bernoulli(0.5) 0/1 bits, ``y`` long
+    [batch, len(ns)] with ``y[:, i]`` = 1 when the last bit matches the bit ``ns[i] - 1`` steps
+    earlier. T is ``seq_len`` or drawn from ``dms_length_range(max(ns))``. The same generator
+    state gives the same batch.
+    """
+    ns = _check_ns(ns, "dms")
+    _check_batch_size(batch_size)
+    n_max = max(ns)
+    if seq_len is None:
+        seq_len = _draw_length(*dms_length_range(n_max), generator)
+    elif seq_len < n_max:
+        raise ValueError(f"seq_len={seq_len} is shorter than the largest N={n_max}")
+    x = (torch.rand(batch_size, seq_len, 1, generator=generator) < 0.5).float()
+    return x, dms_labels(x, ns)
+
+
+def _check_task(task: str) -> None:
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+
+
+def length_range(task: str, n_max: int) -> tuple[int, int]:
+    """Half-open range of the sequence lengths of ``task`` when the largest trained N is n_max."""
+    _check_task(task)
+    return sequence_length_range(n_max) if task == "parity" else dms_length_range(n_max)
+
+
+def task_labels(task: str, x: torch.Tensor, ns: Sequence[int]) -> torch.Tensor:
+    """Labels [B, len(ns)] of ``task`` for the sequences ``x``."""
+    _check_task(task)
+    return parity_labels(x, ns) if task == "parity" else dms_labels(x, ns)
+
+
+def task_batch(
+    task: str,
+    ns: Sequence[int],
+    batch_size: int,
+    *,
+    generator: torch.Generator | None = None,
+    seq_len: int | None = None,
+    bit_prob: float | str = "per_batch",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One batch of ``task`` (``"parity"`` or ``"dms"``): ``parity_batch`` or ``dms_batch``.
+
+    ``bit_prob`` is parity's sampling; DMS bits are always Bernoulli(0.5), so for DMS it must be
+    0.5 (a run's config says so explicitly) and anything else is an error rather than ignored.
+    """
+    _check_task(task)
+    if task == "parity":
+        return parity_batch(ns, batch_size, generator=generator, seq_len=seq_len,
+                            bit_prob=bit_prob)
+    if bit_prob != 0.5 or isinstance(bit_prob, bool):
+        raise ValueError(f"DMS bits are Bernoulli(0.5): bit_prob must be 0.5, got {bit_prob!r}")
+    return dms_batch(ns, batch_size, generator=generator, seq_len=seq_len)
 
 
 def curriculum(n_start: int = 2, n_max: int = 30) -> list[int]:

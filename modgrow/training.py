@@ -1,8 +1,13 @@
-"""The curriculum trainer for both architectures.
+"""The curriculum trainer for every architecture: the modular and non-modular leaky networks and
+the gated (GRU, LSTM) non-modular baselines (``modgrow.gated``).
+
+Task: every batch (training, criterion checks, confirmations) is drawn from the config's ``task``:
+N-parity (the default) or delayed match-to-sample (``modgrow.tasks``).
 
 Curriculum: N = n_start, n_start + 1, ... For the modular network each new N adds a module (fed by
-the last one) and a head reading it; for the non-modular network each new N adds a head on the one
-population. Steps are counted exactly and also in the paper's epochs of ``steps_per_epoch`` steps.
+the last one) and a head reading it; for the non-modular networks (leaky, GRU, LSTM) each new N
+adds a head on the one population. Steps are counted exactly and also in the paper's epochs of
+``steps_per_epoch`` steps.
 
 Criterion (``criterion``): every ``eval_every`` SGD steps the mean accuracy over all heads and the
 accuracy of the newest head are measured on ``eval_batches`` fresh batches; both must exceed
@@ -11,6 +16,10 @@ the stage ends when the same test on ``confirm_batches`` further fresh batches p
 network below the threshold rarely ends a stage by luck (chapter 3 computes how rarely). With
 ``criterion="check"`` the first passing check ends the stage; the authors' protocol is that with
 ``eval_every=500`` and ``eval_batches=50`` (one test per epoch).
+
+Optimiser (``optimizer``): Nesterov SGD with ``momentum`` (the default: the leaky networks', as
+the authors') or Adam with PyTorch's default betas (the gated networks', as the authors' LSTM:
+``GATED_DEFAULTS`` gives lr 1e-3); either with gradient-norm clipping at ``clip`` (2 by default).
 
 Freezing: at a stage with K modules, module k (and its head) trains with learning rate
 lr * gamma^(K-1-k); gamma = 0 is hard freezing. Options reproduce the authors' code where it
@@ -41,15 +50,19 @@ import torch
 from torch.nn import functional as F
 
 from . import engine
+from .gated import CELLS, GatedRNN, GatedStructure
 from .io import BadData, load_network, provenance, read_json, save_network, write_json
 from .network import RNN, Structure
-from .tasks import parity_batch
+from .tasks import MIN_N, TASKS, task_batch
 
-__all__ = ["GrowthConfig", "train_curriculum", "evaluate", "batch_correct", "passes", "lr_multiplier", "RunResult", "Stage",
-           "StopReason", "network_at_stage", "grow", "new_network", "head_ns",
-           "checkpoint_path", "expected_structure", "read_history", "NONMODULAR_DEFAULTS"]
+__all__ = ["GrowthConfig", "train_curriculum", "evaluate", "batch_correct", "passes",
+           "lr_multiplier", "RunResult", "Stage", "StopReason", "network_at_stage", "grow",
+           "new_network", "head_ns", "checkpoint_path", "expected_structure", "read_history",
+           "NONMODULAR_DEFAULTS", "GATED_DEFAULTS", "network_logits", "ARCHITECTURES",
+           "OPTIMIZERS", "is_gated"]
 
-ARCHITECTURES = ("modular", "nonmodular")
+ARCHITECTURES = ("modular", "nonmodular", *CELLS)
+OPTIMIZERS = ("sgd", "adam")
 CRITERIA = ("confirmed", "check")
 CLIP_SCOPES = ("trainable", "all")
 DUPLICATE_SOURCES = ("trained", "untrained")
@@ -57,6 +70,10 @@ DUPLICATE_SOURCES = ("trained", "untrained")
 RESUMABLE_CHANGES = ("max_n", "max_steps_per_stage", "max_total_steps")
 # the non-modular network's own defaults (the ICLR 2024 code's learning rate)
 NONMODULAR_DEFAULTS = {"lr": 0.05}
+# the gated networks' own defaults (the authors' LSTM: Adam, lr 1e-3; clip 2 is every run's)
+GATED_DEFAULTS = {"optimizer": "adam", "lr": 1e-3}
+# a network the trainer trains
+Network = RNN | GatedRNN
 
 
 def _f(default, help: str, flag: bool = True):
@@ -68,14 +85,16 @@ def _f(default, help: str, flag: bool = True):
 class GrowthConfig:
     """Everything that defines one curriculum run (frozen, validated on creation)."""
 
-    architecture: str = _f("modular", "modular (a module per N) or nonmodular (a head per N on "
-                           "one population)", flag=False)
-    module_size: int = _f(10, "neurons per module (modular) or in the population (non-modular)")
+    architecture: str = _f("modular", "modular (a module per N), nonmodular (a head per N on "
+                           "one population of leaky neurons), gru or lstm (a head per N on one "
+                           "gated population)", flag=False)
+    module_size: int = _f(10, "neurons per module (modular), in the population (non-modular) or "
+                          "hidden units (gru, lstm)")
     n_start: int = _f(2, "first N of the curriculum")
     max_n: int = _f(30, "last N of the curriculum")
     seed: int = _f(0, "random seed (parameters, data, initial states)")
-    lr: float = _f(0.1, "SGD learning rate")
-    momentum: float = _f(0.1, "Nesterov momentum")
+    lr: float = _f(0.1, "learning rate")
+    momentum: float = _f(0.1, "Nesterov momentum (sgd only)")
     batch_size: int = _f(256, "sequences per SGD step and per test batch")
     clip: float = _f(2.0, "gradient-norm clipping threshold")
     clip_scope: str = _f("trainable", "parameters whose gradient norm is clipped: trainable "
@@ -109,6 +128,12 @@ class GrowthConfig:
     max_total_steps: int | None = _f(None, "step budget of the whole run (default: none)")
     bit_prob: float | str = _f("per_batch", "per_batch (one p ~ U(0,1) per batch, the authors') "
                                "or a fixed Bernoulli probability of a 1")
+    task: str = _f("parity", "the task every head answers: parity (N-parity) or dms (delayed "
+                   "match-to-sample, the authors' definition; its bits are Bernoulli(0.5), so it "
+                   "needs --bit-prob 0.5 and n_start >= 2)")
+    optimizer: str = _f("sgd", "sgd (Nesterov, with --momentum: the leaky networks', as the "
+                        "authors') or adam (PyTorch's default betas: the gated networks', as the "
+                        "authors' LSTM)")
 
     def __post_init__(self):
         errors = []
@@ -159,8 +184,21 @@ class GrowthConfig:
                 finite(self.bit_prob) and not isinstance(self.bit_prob, bool)
                 and 0 <= self.bit_prob <= 1):
             errors.append(f"bit_prob must be 'per_batch' or a probability, got {self.bit_prob!r}")
-        if self.architecture == "nonmodular" and (self.gamma != 0 or self.fix_within
-                                                  or self.train_old_taus):
+        if self.task not in TASKS:
+            errors.append(f"task must be one of {TASKS}, got {self.task!r}")
+        elif self.task == "dms" and (self.bit_prob != 0.5 or isinstance(self.bit_prob, bool)):
+            errors.append(f"task dms draws Bernoulli(0.5) bits: set bit_prob=0.5 "
+                          f"(--bit-prob 0.5), got {self.bit_prob!r}")
+        elif self.n_start < MIN_N[self.task]:
+            errors.append(f"task {self.task} needs n_start >= {MIN_N[self.task]}, "
+                          f"got {self.n_start}")
+        if self.optimizer not in OPTIMIZERS:
+            errors.append(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        elif self.optimizer == "adam" and self.momentum != _default("momentum"):
+            errors.append("momentum applies to the sgd optimizer only (adam uses its default "
+                          "betas)")
+        if self.architecture != "modular" and (self.gamma != 0 or self.fix_within
+                                               or self.train_old_taus):
             errors.append("gamma, fix_within and train_old_taus apply to the modular network only")
         if self.within_from_first and (self.architecture != "modular" or self.fix_within):
             errors.append("within_from_first needs the modular network and fix_within=False")
@@ -176,6 +214,15 @@ class GrowthConfig:
         return cls(**d)
 
 
+def _default(name: str):
+    """The default of a GrowthConfig field."""
+    return GrowthConfig.__dataclass_fields__[name].default
+
+
+def is_gated(cfg: GrowthConfig) -> bool:
+    return cfg.architecture in CELLS
+
+
 class StopReason(str, enum.Enum):
     """Why a run ended (stored in its history as ``stop``)."""
 
@@ -188,7 +235,7 @@ class StopReason(str, enum.Enum):
 @dataclass
 class RunResult:
     history: dict
-    network: RNN
+    network: Network
 
 
 class _Stopped(Exception):
@@ -200,7 +247,7 @@ class _Stopped(Exception):
 def lr_multiplier(cfg: GrowthConfig, n_blocks: int, block: int, cls: str) -> float:
     """Learning-rate factor of a parameter of ``block`` (of class ``cls``) at a stage with
     ``n_blocks`` modules."""
-    if cfg.architecture == "nonmodular":
+    if cfg.architecture != "modular":
         return 1.0
     if cfg.fix_within and cls == "within":
         return 0.0
@@ -216,21 +263,35 @@ def head_ns(cfg: GrowthConfig, n_heads: int) -> list[int]:
     return [cfg.n_start + i for i in range(n_heads)]
 
 
-def new_network(cfg: GrowthConfig, generator: torch.Generator) -> RNN:
-    net = RNN(cfg.module_size, generator)
+def new_network(cfg: GrowthConfig, generator: torch.Generator) -> Network:
+    """The network of the first stage: one module (leaky) or the gated population, one head."""
+    if is_gated(cfg):
+        net = GatedRNN(cfg.architecture, cfg.module_size, generator)
+    else:
+        net = RNN(cfg.module_size, generator)
     net.add_head(0, generator)
     return net
 
 
-def grow(net: RNN, cfg: GrowthConfig, generator: torch.Generator,
+def network_logits(net: Network, x: torch.Tensor,
+                   generator: torch.Generator | None = None) -> torch.Tensor:
+    """Logits [n_heads, B, 2] of every head at the end of x [B, T, 1]: the leaky engine (whose
+    random initial state comes from ``generator``) or the gated network's own forward pass."""
+    if isinstance(net, GatedRNN):
+        return net.logits(x)
+    return engine.logits(net, x, generator)
+
+
+def grow(net: Network, cfg: GrowthConfig, generator: torch.Generator,
          template: dict | None = None) -> dict | None:
-    """One curriculum step: a new module and its head (modular) or a new head (non-modular).
+    """One curriculum step: a new module and its head (modular) or a new head (non-modular,
+    leaky or gated).
 
     ``template`` is the previous module as it was initialised (used with
     ``duplicate_source="untrained"``); returns the new module's initial parameters, the next
     step's template."""
     head_source = len(net.heads) - 1 if cfg.duplicate_head else None
-    if cfg.architecture == "nonmodular":
+    if cfg.architecture != "modular":
         net.add_head(0, generator, source=head_source, noise=cfg.noise)
         return None
     source = None
@@ -246,7 +307,7 @@ def grow(net: RNN, cfg: GrowthConfig, generator: torch.Generator,
     return new_template
 
 
-def network_at_stage(cfg: GrowthConfig, n: int, generator: torch.Generator) -> RNN:
+def network_at_stage(cfg: GrowthConfig, n: int, generator: torch.Generator) -> Network:
     """A fresh network with the structure of the stage that trains N = n (random parameters)."""
     net = new_network(cfg, generator)
     template = None
@@ -255,11 +316,20 @@ def network_at_stage(cfg: GrowthConfig, n: int, generator: torch.Generator) -> R
     return net
 
 
+def _optimiser(cfg: GrowthConfig, groups: dict[float, list]) -> torch.optim.Optimizer:
+    """The config's optimiser over parameter groups keyed by learning-rate multiplier."""
+    params = [{"params": ps, "lr": cfg.lr * m} for m, ps in groups.items()]
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr)
+    return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=True)
+
+
 class Stage:
     """One curriculum stage of ``net``: which parameters train (per the config's freezing
-    policy), a fresh Nesterov-SGD optimiser over them, and the SGD step."""
+    policy; everything in a non-modular network), a fresh optimiser over them (the config's:
+    Nesterov SGD or Adam), and the training step."""
 
-    def __init__(self, net: RNN, cfg: GrowthConfig, device: str = "cpu"):
+    def __init__(self, net: Network, cfg: GrowthConfig, device: str = "cpu"):
         self.net, self.cfg, self.device = net, cfg, device
         self.ns = head_ns(cfg, len(net.heads))
         groups: dict[float, list] = {}
@@ -275,13 +345,16 @@ class Stage:
         self.first = 0 if everything else first
         self.trainable = [p for ps in groups.values() for p in ps]
         self.clipped = list(net.parameters()) if everything else self.trainable
-        self.opt = torch.optim.SGD([{"params": ps, "lr": cfg.lr * m} for m, ps in groups.items()],
-                                   lr=cfg.lr, momentum=cfg.momentum, nesterov=True)
+        self.opt = _optimiser(cfg, groups)
 
     def loss(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """Summed cross-entropy of the heads that read blocks in the autograd graph (>= first);
-        blocks below run without autograd and only hand over the trajectory that feeds it."""
+        blocks below run without autograd and only hand over the trajectory that feeds it. A
+        gated network is one block: every head."""
         net, first = self.net, self.first
+        if isinstance(net, GatedRNN):
+            logits = net.logits(x)  # [n_heads, B, 2]
+            return sum(F.cross_entropy(logits[i], y[:, i]) for i in range(len(net.heads)))
         h0 = net.initial_state(x.shape[0], generator, x.device)
         feed = None
         if first > 0:
@@ -293,7 +366,7 @@ class Stage:
         return sum(F.cross_entropy(logits[j], y[:, i]) for j, i in enumerate(heads))
 
     def step_on(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> None:
-        """One SGD step on the batch (x, y): forward, summed cross-entropy, backward, gradient
+        """One step on the batch (x, y): forward, summed cross-entropy, backward, gradient
         clipping (scope per the config), optimiser step."""
         loss = self.loss(x.to(self.device), y.to(self.device), generator)
         self.net.zero_grad(set_to_none=True)
@@ -302,30 +375,33 @@ class Stage:
         self.opt.step()
 
     def step(self, generator: torch.Generator) -> None:
-        """One SGD step on a fresh batch."""
+        """One step on a fresh batch of the config's task."""
         cfg = self.cfg
-        x, y = parity_batch(self.ns, cfg.batch_size, generator=generator, bit_prob=cfg.bit_prob)
+        x, y = task_batch(cfg.task, self.ns, cfg.batch_size, generator=generator,
+                          bit_prob=cfg.bit_prob)
         self.step_on(x, y, generator)
 
 
 @torch.no_grad()
-def batch_correct(net: RNN, ns: list[int], n_batches: int, batch_size: int,
+def batch_correct(net: Network, ns: list[int], n_batches: int, batch_size: int,
                   generator: torch.Generator, bit_prob="per_batch", seq_len: int | None = None,
-                  device="cpu"):
-    """Yield, per fresh batch, the number of correct answers of heads 0..len(ns)-1 ([len(ns)];
-    head i answers N = ns[i])."""
+                  device="cpu", task: str = "parity"):
+    """Yield, per fresh batch of ``task``, the number of correct answers of heads 0..len(ns)-1
+    ([len(ns)]; head i answers N = ns[i])."""
     for _ in range(n_batches):
-        x, y = parity_batch(ns, batch_size, generator=generator, bit_prob=bit_prob, seq_len=seq_len)
-        out = engine.logits(net, x.to(device), generator)[:len(ns)].cpu()
+        x, y = task_batch(task, ns, batch_size, generator=generator, bit_prob=bit_prob,
+                          seq_len=seq_len)
+        out = network_logits(net, x.to(device), generator)[:len(ns)].cpu()
         yield (out.argmax(-1) == y.t()).float().sum(1)
 
 
-def evaluate(net: RNN, ns: list[int], n_batches: int, batch_size: int,
+def evaluate(net: Network, ns: list[int], n_batches: int, batch_size: int,
              generator: torch.Generator, bit_prob="per_batch", seq_len: int | None = None,
-             device="cpu") -> list[float]:
-    """Accuracy of every head (head i answers N = ns[i]) on fresh batches."""
+             device="cpu", task: str = "parity") -> list[float]:
+    """Accuracy of every head (head i answers N = ns[i]) on fresh batches of ``task``."""
     correct = torch.zeros(len(ns))
-    for c in batch_correct(net, ns, n_batches, batch_size, generator, bit_prob, seq_len, device):
+    for c in batch_correct(net, ns, n_batches, batch_size, generator, bit_prob, seq_len, device,
+                           task):
         correct += c
     return (correct / (n_batches * batch_size)).tolist()
 
@@ -339,9 +415,11 @@ def checkpoint_path(out: Path, n: int) -> Path:
     return Path(out) / f"stage_{n:03d}.pt"
 
 
-def expected_structure(cfg: GrowthConfig, n: int) -> Structure:
+def expected_structure(cfg: GrowthConfig, n: int) -> Structure | GatedStructure:
     """The structure of the network that trains (or has solved) N = n under ``cfg``."""
     k = n - cfg.n_start + 1
+    if is_gated(cfg):
+        return GatedStructure(cfg.architecture, cfg.module_size, k)
     if cfg.architecture == "nonmodular":
         return Structure(cfg.module_size, 1, (0,) * k)
     return Structure(cfg.module_size, k, tuple(range(k)))
@@ -520,11 +598,11 @@ def train_curriculum(cfg: GrowthConfig, out: Path | str | None = None, *, resume
                     if stop_after_steps is not None and steps_total >= stop_after_steps:
                         raise KeyboardInterrupt("stop_after_steps reached")
                 acc = evaluate(net, ns, cfg.eval_batches, cfg.batch_size, generator,
-                               cfg.bit_prob, device=device)
+                               cfg.bit_prob, device=device, task=cfg.task)
                 checks += 1
                 if passes(acc, cfg.threshold) and cfg.criterion == "confirmed":
                     acc = evaluate(net, ns, cfg.confirm_batches, cfg.batch_size, generator,
-                                   cfg.bit_prob, device=device)
+                                   cfg.bit_prob, device=device, task=cfg.task)
                     rejected += not passes(acc, cfg.threshold)
                 if bar is not None:
                     bar.set_postfix_str(f"N={n} step={steps} new={acc[-1]:.3f} "

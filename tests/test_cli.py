@@ -13,7 +13,7 @@ def run(*args):
 def test_help_explains_every_command():
     r = run("--help")
     assert r.returncode == 0
-    for cmd in ("grow", "baseline", "bench", "reproduce", "results", "compute", "sweep"):
+    for cmd in ("grow", "baseline", "gated", "bench", "reproduce", "results", "compute", "sweep"):
         assert cmd in r.stdout
     g = run("grow", "--help").stdout
     import dataclasses
@@ -25,6 +25,8 @@ def test_help_explains_every_command():
     for flag in ("--out", "--resume", "--device", "--threads"):
         assert flag in g
     assert "(default 0.05)" in run("baseline", "--help").stdout  # the non-modular learning rate
+    gd = run("gated", "--help").stdout  # the authors' LSTM: Adam, lr 1e-3
+    assert "--cell {gru,lstm}" in gd and "(default 0.001)" in gd and "(default adam)" in gd
     c = run("compute", "--help").stdout
     for name in ("growth", "baseline", "fidelity"):
         assert name in c
@@ -45,6 +47,8 @@ def test_bad_flags_exit_2_with_one_line():
     assert r.returncode == 2 and "--shard" in r.stderr
     r = run("grow", "--max-n", "1", "--out", "x")
     assert r.returncode == 2 and "max_n" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    r = run("grow", "--task", "copy", "--out", "x")
+    assert r.returncode == 2 and "task must be one of" in r.stderr
     r = run("frobnicate")
     assert r.returncode == 2
 

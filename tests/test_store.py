@@ -30,8 +30,18 @@ def test_key_is_stable_and_depends_on_every_field():
     assert ex.config_key(TINY, "x") == ex.config_key(GrowthConfig(**TINY.__dict__), "x")
     base = dataclasses.replace(TINY, max_n=5)
     other = {"architecture": "nonmodular", "bit_prob": 0.5, "max_total_steps": 7, "gamma": 0.5,
-             "criterion": "check", "clip_scope": "all", "duplicate_source": "untrained"}
+             "criterion": "check", "clip_scope": "all", "duplicate_source": "untrained",
+             "optimizer": "adam"}
+    # fields whose other value needs a companion change (DMS needs bit_prob=0.5): the key of
+    # the companion alone is the reference
+    paired = {"task": ("dms", {"bit_prob": 0.5})}
     for f in dataclasses.fields(GrowthConfig):
+        if f.name in paired:
+            value, companion = paired[f.name]
+            ref = dataclasses.replace(base, **companion)
+            changed = dataclasses.replace(ref, **{f.name: value})
+            assert ex.config_key(changed, "x") != ex.config_key(ref, "x"), f.name
+            continue
         if f.name in other:
             value = other[f.name]
         else:

@@ -3,18 +3,25 @@ claims ledger, the notebook tests and the sweep launcher read.
 
 Each chapter module defines ``CHAPTER`` (its title in the ledger), ``EXPERIMENTS`` (a tuple of
 ``Experiment``: name, configs per profile, derived analyses) and ``verdicts(profile)`` (its rows
-of the claims ledger). Adding a chapter's experiment means adding its module to ``CHAPTERS``.
+of the claims ledger). Adding a chapter's experiment means adding its module to ``CHAPTERS``; each
+of them has a page of the book.
+
+``DRAFTS`` are experiment modules without a page yet (``beyond``: DMS and gated networks): their
+experiments are in ``REGISTRY`` (the command line computes and sweeps them) but they give no rows
+to the claims ledger until their chapter is written and they move to ``CHAPTERS``.
 """
 
 from __future__ import annotations
 
-from . import architecture, baseline, curriculum, fidelity, perturbations, task, timescales
+from . import (architecture, baseline, beyond, curriculum, fidelity, perturbations, task,
+               timescales)
 from .spec import Experiment
 
-__all__ = ["CHAPTERS", "REGISTRY", "Experiment", "get", "compute"]
+__all__ = ["CHAPTERS", "DRAFTS", "REGISTRY", "Experiment", "get", "compute"]
 
 CHAPTERS = (task, architecture, curriculum, fidelity, baseline, perturbations, timescales)
-REGISTRY: dict[str, Experiment] = {e.name: e for m in CHAPTERS for e in m.EXPERIMENTS}
+DRAFTS = (beyond,)
+REGISTRY: dict[str, Experiment] = {e.name: e for m in CHAPTERS + DRAFTS for e in m.EXPERIMENTS}
 
 
 def get(name: str) -> Experiment:

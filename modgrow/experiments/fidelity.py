@@ -56,7 +56,8 @@ def final_check(run: StoredRun, n_batches: int = 100) -> dict:
     def compute():
         net = run.network()
         acc = crit.batch_accuracies(net, head_ns(run.config, len(net.heads)), n_batches,
-                                    seed=4321, bit_prob=run.config.bit_prob)
+                                    seed=4321, bit_prob=run.config.bit_prob,
+                                    task=run.config.task)
         return {"mean_per_head": [round(float(a), 5) for a in acc.mean(axis=0)]}
     return load_or_compute("analysis", f"final-{run.path.name[:40]}-b{n_batches}", spec,
                            compute)["data"]
@@ -71,7 +72,8 @@ def false_pass(run: StoredRun, n_batches: int = 400) -> dict:
 
     def compute():
         net = run.network()
-        acc = crit.batch_accuracies(net, head_ns(run.config, len(net.heads)), n_batches, seed=99)
+        acc = crit.batch_accuracies(net, head_ns(run.config, len(net.heads)), n_batches, seed=99,
+                                    task=run.config.task)
         p10, p50, p100 = (crit.resampled_pass(acc, k) for k in (10, 50, 100))
         return {"newest": round(float(acc[:, -1].mean()), 5),
                 "mean": round(float(acc.mean()), 5),

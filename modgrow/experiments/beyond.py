@@ -1,0 +1,195 @@
+"""Chapter 7, beyond parity: the delayed match-to-sample task and gated networks, two of the
+paper's open questions (FACTS.md: "tasks other than parity"; "gated (LSTM, GRU) networks compared
+directly").
+
+Experiments (issue #13):
+
+* ``dms-growth``: modular networks of module size 10 grown on DMS (a module and a head per N),
+  every profile seed, up to ``profile.dms_max_n``, with the modular runs' per-stage budget and
+  the default (confirmed) criterion.
+* ``dms-baseline``: the leaky non-modular multi-head network (the ICLR 2024 learning rate) on DMS,
+  as large as the parameters of the modular network that trains N = ``dms_max_n`` allow, under
+  chapter 4's budgets (per stage and whole run).
+* ``gated``: GRU and LSTM multi-head networks on parity (``GATED_DEFAULTS``: Adam, lr 1e-3, clip
+  2, as the authors' LSTM), sized to the parameters of the modular network (module size 10) that
+  trains N = ``baseline_max_n`` and to those of each of chapter 4's non-modular sizes, with
+  chapter 4's curriculum and budgets.
+
+"Equal parameters" means equal totals at the target N (``EQUAL_MEASURE``): every parameter of a
+non-modular network (leaky or gated) trains at every stage, and every parameter of the modular
+network trained at its own stage. Chapter 4's other reading, what trains during one stage (the
+newest module and its head: 262 parameters at module size 10), would size a network with one head
+per N to a few units (3 leaky neurons for 29 heads): no baseline at all.
+
+This chapter has no page of the book yet: its experiments are in the registry (``compute``,
+``sweep``), not among the chapters of the claims ledger. ``verdicts`` reads stored runs only and
+gives a row only when every run it rests on is stored (so [] before anything is computed).
+"""
+
+from __future__ import annotations
+
+from .. import compare, verdicts as rules
+from ..gated import CELLS, hidden_size_for
+from ..network import largest_size, nonmodular_parameter_count
+from ..profiles import Profile
+from ..store import load_run
+from ..training import GATED_DEFAULTS, NONMODULAR_DEFAULTS, GrowthConfig
+from .curriculum import base_config, growth_configs
+from .spec import Experiment
+
+CHAPTER = "7 beyond parity"
+MODULE_SIZE = 10
+DMS = {"task": "dms", "bit_prob": 0.5}   # the authors' DMS: Bernoulli(0.5) bits
+EQUAL_MEASURE = "total"                   # see the module docstring
+
+
+def heads_at(n: int) -> int:
+    """Heads of a network that trains N = n (one per N from the default n_start)."""
+    return n - GrowthConfig().n_start + 1
+
+
+def modular_parameters(n: int, module_size: int = MODULE_SIZE) -> int:
+    """Parameters (``EQUAL_MEASURE``) of the modular network that trains N = n."""
+    cfg = GrowthConfig(module_size=module_size, max_n=n)
+    return compare.parameters_at_stage(cfg, n)[EQUAL_MEASURE]
+
+
+def leaky_size_for(n_params: int, n_heads: int) -> int:
+    """The largest leaky non-modular population with ``n_heads`` heads and at most
+    ``n_params`` parameters."""
+    return largest_size(lambda s: nonmodular_parameter_count(s, n_heads), n_params)
+
+
+# ----- DMS ----------------------------------------------------------------------------------------
+
+def dms_growth_configs(profile: Profile) -> list[GrowthConfig]:
+    """Modular networks (module size 10) grown on DMS, one per seed."""
+    return [base_config(profile, module_size=MODULE_SIZE, seed=s, max_n=profile.dms_max_n, **DMS)
+            for s in profile.seeds]
+
+
+def dms_baseline_size(profile: Profile) -> int:
+    """Neurons of the non-modular DMS baseline: as many as the modular network's parameters at
+    N = dms_max_n allow (with its heads)."""
+    n = profile.dms_max_n
+    return leaky_size_for(modular_parameters(n), heads_at(n))
+
+
+def dms_baseline_configs(profile: Profile) -> list[GrowthConfig]:
+    """The leaky non-modular multi-head network on DMS at equal parameters, one per seed, under
+    chapter 4's per-stage and whole-run budgets."""
+    return [base_config(profile, **NONMODULAR_DEFAULTS, architecture="nonmodular",
+                        module_size=dms_baseline_size(profile), seed=s, max_n=profile.dms_max_n,
+                        max_total_steps=profile.baseline_total_steps, **DMS)
+            for s in profile.seeds]
+
+
+# ----- gated networks -----------------------------------------------------------------------------
+
+def gated_budgets(profile: Profile) -> dict[str, int]:
+    """The parameter budgets the gated networks are sized to, at N = baseline_max_n: the modular
+    network of module size 10, and each of chapter 4's non-modular sizes."""
+    n = profile.baseline_max_n
+    out = {f"modular M_m={MODULE_SIZE}": modular_parameters(n)}
+    for h in profile.baseline_sizes:
+        out[f"non-modular {h}"] = nonmodular_parameter_count(h, heads_at(n))
+    return out
+
+
+def gated_sizes(profile: Profile) -> dict[str, dict[str, int]]:
+    """Hidden size of each cell per budget label (``gated_budgets``)."""
+    heads = heads_at(profile.baseline_max_n)
+    return {cell: {label: hidden_size_for(cell, b, heads)
+                   for label, b in gated_budgets(profile).items()} for cell in CELLS}
+
+
+def gated_configs(profile: Profile) -> list[GrowthConfig]:
+    """GRU and LSTM networks on parity at every budget's hidden size (each size once), every
+    seed, with chapter 4's curriculum (up to baseline_max_n) and budgets."""
+    return [base_config(profile, **GATED_DEFAULTS, architecture=cell, module_size=h, seed=s,
+                        max_n=profile.baseline_max_n,
+                        max_total_steps=profile.baseline_total_steps)
+            for cell, sizes in gated_sizes(profile).items()
+            for h in sorted(set(sizes.values())) for s in profile.seeds]
+
+
+EXPERIMENTS = (
+    Experiment("dms-growth", CHAPTER, "modular networks (module size 10) grown on delayed "
+               "match-to-sample", dms_growth_configs),
+    Experiment("dms-baseline", CHAPTER, "the leaky non-modular network on delayed "
+               "match-to-sample, at the modular network's parameters", dms_baseline_configs),
+    Experiment("gated", CHAPTER, "GRU and LSTM multi-head networks on parity at the parameters "
+               "of the modular network and of chapter 4's non-modular sizes", gated_configs),
+)
+
+
+# ----- verdicts (stored runs only) ----------------------------------------------------------------
+
+def stored_histories(configs: list[GrowthConfig]) -> list[dict] | None:
+    """Histories of the configs' stored runs, or None when any is not stored (never computes)."""
+    runs = [load_run(c) for c in configs]
+    return None if any(r is None for r in runs) else [r.history for r in runs]
+
+
+def _reached(histories: list[dict]) -> list[int]:
+    return [h.get("max_n_reached") or 0 for h in histories]
+
+
+def _modular_within(histories: list[dict], params: int, steps: int) -> list[int]:
+    """Highest N of each modular run within ``params`` parameters and ``steps`` steps."""
+    return [compare.max_n_within(h, params=params, total_steps=steps, measure=EQUAL_MEASURE)
+            for h in histories]
+
+
+def _row(claim: str, paper: str, this_book: str, verdict: tuple[str, str]) -> dict:
+    word, text = verdict
+    return {"claim": claim, "paper": paper, "this book": f"{this_book}: {text}",
+            "rule": "highest N compared between groups (bootstrap interval of the difference of "
+                    "means; modular runs counted within the same parameters and whole-run step "
+                    "budget); modgrow.verdicts",
+            "verdict": word}
+
+
+def dms_verdict(profile: Profile) -> list[dict]:
+    """Modular against non-modular on DMS at equal parameters ([] until both are stored)."""
+    mod = stored_histories(dms_growth_configs(profile))
+    non = stored_histories(dms_baseline_configs(profile))
+    if mod is None or non is None:
+        return []
+    budget, steps = modular_parameters(profile.dms_max_n), profile.baseline_total_steps
+    return [_row("on DMS, a modular network reaches a higher N than a non-modular one with as "
+                 "many parameters", "not tested (open question: tasks other than parity)",
+                 f"highest N up to {profile.dms_max_n}, module size {MODULE_SIZE} against "
+                 f"{dms_baseline_size(profile)} non-modular neurons (at most {budget} parameters, "
+                 f"{steps} steps)",
+                 rules.group_verdict(_modular_within(mod, budget, steps), _reached(non)))]
+
+
+def gated_verdicts(profile: Profile) -> list[dict]:
+    """Modular (chapter 3's module-size-10 runs) against each gated cell on parity at equal
+    parameters, one row per cell whose runs are all stored."""
+    label = f"modular M_m={MODULE_SIZE}"
+    mod = stored_histories([c for c in growth_configs(profile) if c.module_size == MODULE_SIZE])
+    if mod is None:
+        return []
+    budget, steps = gated_budgets(profile)[label], profile.baseline_total_steps
+    mod_n = _modular_within(mod, budget, steps)
+    rows = []
+    for cell, sizes in gated_sizes(profile).items():
+        runs = stored_histories([c for c in gated_configs(profile)
+                                 if c.architecture == cell and c.module_size == sizes[label]])
+        if runs is None:
+            continue
+        rows.append(_row(f"on parity, a modular network reaches a higher N than a {cell.upper()} "
+                         f"with as many parameters",
+                         "not tested (open question: gated networks compared directly)",
+                         f"highest N up to {profile.baseline_max_n}, module size {MODULE_SIZE} "
+                         f"against {sizes[label]} {cell.upper()} units (at most {budget} "
+                         f"parameters, {steps} steps)",
+                         rules.group_verdict(mod_n, _reached(runs))))
+    return rows
+
+
+def verdicts(profile: Profile) -> list[dict]:
+    """DMS and gated comparisons, from stored runs only."""
+    return dms_verdict(profile) + gated_verdicts(profile)

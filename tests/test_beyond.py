@@ -1,0 +1,93 @@
+"""Chapter 7 (beyond parity, no page yet): the DMS and gated experiments' configs, their
+equal-parameter sizes, their registration, and verdicts that read stored runs only."""
+
+import pytest
+import torch
+
+from modgrow import compare, ledger, store
+from modgrow.experiments import CHAPTERS, DRAFTS, REGISTRY, baseline, beyond, compute
+from modgrow.gated import parameter_count
+from modgrow.profiles import PAPER, QUICK
+from modgrow.training import GrowthConfig, network_at_stage
+
+
+@pytest.fixture
+def quick_store(tmp_path, monkeypatch):
+    monkeypatch.setenv("MODGROW_RESULTS", str(tmp_path / "results"))
+    monkeypatch.delenv("MODGROW_NO_COMPUTE", raising=False)
+    return tmp_path / "results"
+
+
+def test_registered_for_compute_but_not_a_ledger_chapter():
+    assert {"dms-growth", "dms-baseline", "gated"} <= set(REGISTRY)
+    assert beyond in DRAFTS and beyond not in CHAPTERS
+    assert all(REGISTRY[n].chapter == "7 beyond parity"
+               for n in ("dms-growth", "dms-baseline", "gated"))
+    assert "7 beyond parity" not in {m.CHAPTER for m in CHAPTERS}
+    assert ledger.CHAPTERS is CHAPTERS
+
+
+@pytest.mark.parametrize("profile", [PAPER, QUICK], ids=lambda p: p.name)
+def test_dms_configs(profile):
+    grow, base = beyond.dms_growth_configs(profile), beyond.dms_baseline_configs(profile)
+    for runs, arch in ((grow, "modular"), (base, "nonmodular")):
+        assert [c.seed for c in runs] == list(profile.seeds)
+        assert all(c.architecture == arch and c.task == "dms" and c.bit_prob == 0.5
+                   and c.max_n == profile.dms_max_n for c in runs)
+    assert all(c.module_size == 10 and c.max_total_steps is None for c in grow)
+    ch4 = baseline.baseline_configs(profile)[0]
+    assert all(c.lr == ch4.lr and c.max_total_steps == ch4.max_total_steps
+               and c.max_steps_per_stage == ch4.max_steps_per_stage for c in base)
+    # equal parameters: the largest population within the modular network's, counted on networks
+    n = profile.dms_max_n
+    budget = compare.parameters_at_stage(grow[0], n)["total"]
+    size = base[0].module_size
+
+    def leaky(h):
+        cfg = GrowthConfig(architecture="nonmodular", module_size=h, max_n=n)
+        return compare.parameters_at_stage(cfg, n)["total"]
+    assert leaky(size) <= budget < leaky(size + 1)
+
+
+@pytest.mark.parametrize("profile", [PAPER, QUICK], ids=lambda p: p.name)
+def test_gated_configs_match_their_budgets_and_chapter_4s_protocol(profile):
+    n = profile.baseline_max_n
+    budgets = beyond.gated_budgets(profile)
+    ch4 = {c.module_size: c for c in baseline.baseline_configs(profile)}
+    # the budgets are the modular network's and chapter 4's networks' own counts at N = n
+    assert budgets["modular M_m=10"] == compare.parameters_at_stage(
+        GrowthConfig(module_size=10, max_n=n), n)["total"]
+    for h, cfg in ch4.items():
+        assert budgets[f"non-modular {h}"] == compare.parameters_at_stage(cfg, n)["total"]
+    cfgs = beyond.gated_configs(profile)
+    for cell, sizes in beyond.gated_sizes(profile).items():
+        for label, h in sizes.items():
+            heads = beyond.heads_at(n)
+            assert parameter_count(cell, h, heads) <= budgets[label] \
+                < parameter_count(cell, h + 1, heads)
+            net = network_at_stage(GrowthConfig(architecture=cell, module_size=h, max_n=n), n,
+                                   torch.Generator())
+            assert sum(p.numel() for p in net.parameters()) == parameter_count(cell, h, heads)
+            mine = [c for c in cfgs if c.architecture == cell and c.module_size == h]
+            assert [c.seed for c in mine] == list(profile.seeds)
+    some = next(iter(ch4.values()))
+    assert all(c.optimizer == "adam" and c.lr == 1e-3 and c.clip == 2.0 and c.task == "parity"
+               and c.max_n == n and c.max_total_steps == some.max_total_steps
+               and c.max_steps_per_stage == some.max_steps_per_stage for c in cfgs)
+    keys = [store.run_path(c).name for c in cfgs]
+    assert len(set(keys)) == len(keys)
+
+
+def test_verdicts_read_stored_runs_only(quick_store, monkeypatch):
+    monkeypatch.setenv("MODGROW_NO_COMPUTE", "1")
+    assert beyond.verdicts(QUICK) == []  # nothing stored, and nothing computed
+    monkeypatch.delenv("MODGROW_NO_COMPUTE")
+    compute("dms-growth", QUICK, progress=False)
+    assert beyond.dms_verdict(QUICK) == []  # the baseline is still missing
+    compute("dms-baseline", QUICK, progress=False)
+    monkeypatch.setenv("MODGROW_NO_COMPUTE", "1")
+    rows = beyond.verdicts(QUICK)
+    assert len(rows) == 1 and rows[0]["claim"].startswith("on DMS")
+    assert rows[0]["verdict"] in ("holds", "suggestive", "not distinguishable", "fails",
+                                  "not tested")
+    assert f"{beyond.dms_baseline_size(QUICK)} non-modular neurons" in rows[0]["this book"]
