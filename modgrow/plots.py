@@ -18,62 +18,153 @@ SIZE_COLORS = {5: "#1b9e77", 10: "#d95f02", 15: "#7570b3", 20: "#e7298a"}
 ARCH_COLORS = {"modular": "#d95f02", "nonmodular": "#4d4d4d"}
 
 
+# Pixels per inch of a figure on the page: a figure 6.5 in wide is shown 650 CSS pixels wide,
+# inside the book's text column (about 760 px), so its text appears at its point size (1 pt =
+# 100/72 px, slightly above a CSS point); the PNG holds twice as many pixels (crisp on
+# high-density screens and when zoomed on a phone). The figures of chapters 1, 2, 5 and 6 are
+# at most MAX_WIDTH inches wide, so that none is shrunk on a desktop page.
+DISPLAY_DPI = 100
+MAX_WIDTH = 7.2
+
+
 def style() -> None:
     """The book's matplotlib style; numpy scalars print as plain numbers (myst-nb's glue formats
-    a value from its text form, which numpy 2 writes as ``np.float64(...)``)."""
+    a value from its text form, which numpy 2 writes as ``np.float64(...)``). In an IPython
+    kernel, figures are shown as PNGs at twice ``DISPLAY_DPI`` (see ``_show_png_at_2x``)."""
     np.set_printoptions(legacy="1.25")
     plt.rcParams.update({
-        "figure.dpi": 110, "savefig.dpi": 110, "font.size": 10, "axes.titlesize": 10,
+        "figure.dpi": DISPLAY_DPI, "savefig.dpi": 2 * DISPLAY_DPI,
+        "font.size": 11, "axes.titlesize": 11, "axes.labelsize": 11,
+        "xtick.labelsize": 10, "ytick.labelsize": 10, "legend.fontsize": 9.5,
         "axes.spines.top": False, "axes.spines.right": False, "axes.grid": True,
         "grid.alpha": 0.3, "legend.frameon": False, "figure.constrained_layout.use": True,
     })
+    _show_png_at_2x()
+
+
+def _png_at_2x(fig):
+    """A figure as PNG at twice its dpi (base64, as IPython sends it) with only its display width
+    as metadata: the page shows it at ``fig.dpi`` pixels per inch, and a narrow screen shrinks it
+    keeping its aspect ratio (a height would be fixed by Sphinx's inline style)."""
+    import base64
+
+    from IPython.core.pylabtools import print_figure
+
+    data = print_figure(fig, "retina")  # PNG at 2 x fig.dpi, tight bounding box
+    if data is None:  # an empty figure
+        return None
+    width = int.from_bytes(data[16:20], "big")  # from the PNG's IHDR chunk
+    return base64.b64encode(data).decode("ascii"), {"width": width // 2}
+
+
+def _show_png_at_2x() -> None:
+    """Register ``_png_at_2x`` as the PNG formatter of matplotlib figures in a running IPython
+    kernel (the inline backend's own formatter writes the PNG at ``figure.dpi``)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    import importlib
+
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    # Import the backend now: importing matplotlib_inline's backend (pyplot does so at the first
+    # figure) registers its own figure formatters, which would replace this one.
+    backend = matplotlib.rcParams["backend"]
+    if backend.startswith("module://"):
+        importlib.import_module(backend.removeprefix("module://"))
+    shell.display_formatter.formatters["image/png"].for_type(Figure, _png_at_2x)
+
+
+def _legend_outside(fig, axes=None, where: str = "upper center", ncols: int | None = None, **kw):
+    """One legend for the figure outside every axes (constrained layout keeps room for it):
+    ``where`` is a matplotlib ``outside ...`` location; a label repeated across ``axes`` (default:
+    all of the figure's) is listed once; ``ncols`` defaults to one row."""
+    entries = {}
+    for ax in np.ravel(fig.axes if axes is None else axes):
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            entries.setdefault(label, handle)
+        if ax.get_legend() is not None:
+            ax.get_legend().remove()
+    return fig.legend(list(entries.values()), list(entries), loc="outside " + where,
+                      ncols=ncols or max(1, len(entries)), **kw)
+
+
+def _legend_above(ax, ncols: int = 1, **kw):
+    """The legend of ``ax`` in a block above it, outside the data."""
+    return ax.legend(loc="lower left", bbox_to_anchor=(0, 1.02), borderaxespad=0, ncols=ncols,
+                     **kw)
+
+
+def _legend_right(ax, **kw):
+    """The legend of ``ax`` to its right, outside the data."""
+    return ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0, **kw)
+
+
+def _plain_log_ticks(axis) -> None:
+    """Ticks of a log axis at 1, 2 and 5 times powers of ten, written as plain numbers."""
+    from matplotlib.ticker import LogLocator, NullFormatter, StrMethodFormatter
+    axis.set_major_locator(LogLocator(subs=(1, 2, 5)))
+    axis.set_major_formatter(StrMethodFormatter("{x:g}"))
+    axis.set_minor_formatter(NullFormatter())
+
+
+def _opaque_legend_handles(legend) -> None:
+    """Legend markers at full opacity (the plotted points may be faint)."""
+    for handle in legend.legend_handles:
+        handle.set_alpha(1)
 
 
 def plot_sequences(x: torch.Tensor, y: torch.Tensor, ns, n_show: int = 6):
     """Bit rasters of a few sequences with their parity labels for each N; the last N bits of
     the largest N are outlined."""
     bits = x[:n_show, :, 0].numpy()
-    fig, ax = plt.subplots(figsize=(9, 0.45 * n_show + 1))
+    fig, ax = plt.subplots(figsize=(6.8, 0.4 * n_show + 1.2))
     ax.imshow(bits, cmap="Greys", aspect="auto", vmin=0, vmax=1.4, interpolation="nearest")
     t = bits.shape[1]
     ax.add_patch(plt.Rectangle((t - max(ns) - 0.5, -0.5), max(ns), n_show, fill=False,
                                ec="#d95f02", lw=2, label=f"last {max(ns)} bits"))
     ax.set_yticks(range(n_show))
     ax.set_yticklabels([" ".join(f"N{n}:{int(y[i, j])}" for j, n in enumerate(ns))
-                        for i in range(n_show)], fontsize=8)
+                        for i in range(n_show)], fontsize=9.5)
     ax.set_xlabel("time step (one bit per step; black = 1)")
     ax.grid(False)
-    ax.legend(loc="upper left", bbox_to_anchor=(0, 1.25))
+    _legend_outside(fig, where="upper left")
     return fig, ax
 
 
 def plot_length_distribution(lengths_by_nmax: dict[int, list[int]]):
-    fig, ax = plt.subplots(figsize=(6.5, 3))
+    fig, ax = plt.subplots(figsize=(6.5, 3.2))
     for n_max, lengths in lengths_by_nmax.items():
         lo, hi = sequence_length_range(n_max)
         ax.hist(lengths, bins=np.arange(lo, hi + 1) - 0.5, alpha=0.6, density=True,
                 label=f"N_max={n_max}: T in [{lo}, {hi - 1}]")
     ax.set_xlabel("sequence length T (drawn once per batch)")
     ax.set_ylabel("fraction of batches")
-    ax.legend()
+    _legend_outside(fig, ncols=2)
     return fig, ax
 
 
 def plot_label_balance(ns, empirical_per_batch, empirical_fixed):
-    fig, ax = plt.subplots(figsize=(6.5, 3))
+    fig, ax = plt.subplots(figsize=(6.5, 3.4))
     ax.plot(ns, [label_balance(n) for n in ns], "k-", lw=1, label="theory, p ~ U(0,1) per batch")
     ax.plot(ns, empirical_per_batch, "o", color="#d95f02", label="sampled, p ~ U(0,1) per batch")
     ax.plot(ns, empirical_fixed, "s", color="#1b9e77", label="sampled, p = 0.5")
     ax.axhline(0.5, color="grey", lw=0.8, ls="--")
     ax.set_xlabel("N")
     ax.set_ylabel("P(label = 1)")
-    ax.legend()
+    ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+    _legend_outside(fig, ncols=2)
     return fig, ax
 
 
 def plot_bits_seen(n: int, simulated: dict[str, list[float]]):
     """Best possible accuracy when only k of the last N bits are seen: theory and simulation."""
-    fig, ax = plt.subplots(figsize=(6.5, 3))
+    fig, ax = plt.subplots(figsize=(6.5, 3.4))
     ks = list(range(n + 1))
     for prob, color in (("per_batch", "#d95f02"), (0.5, "#1b9e77")):
         label = "p ~ U(0,1) per batch" if prob == "per_batch" else "p = 0.5"
@@ -83,29 +174,30 @@ def plot_bits_seen(n: int, simulated: dict[str, list[float]]):
     ax.set_xlabel(f"bits seen among the last N = {n}")
     ax.set_ylabel("best accuracy")
     ax.set_ylim(0.45, 1.02)
-    ax.legend(fontsize=8)
+    _legend_outside(fig, ncols=2)
     return fig, ax
 
 
 def plot_connectivity(nets: dict):
     """Recurrent matrices side by side (row: receiving neuron, column: sending neuron)."""
-    fig, axes = plt.subplots(1, len(nets), figsize=(4.2 * len(nets), 4))
+    import textwrap
+    fig, axes = plt.subplots(1, len(nets), figsize=(min(MAX_WIDTH, 2.4 * len(nets)), 3.2))
     axes = np.atleast_1d(axes)
     for ax, (title, net) in zip(axes, nets.items()):
         w = full_recurrent_matrix(net).numpy()
         lim = np.abs(w).max()
         im = ax.imshow(w, cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
-        ax.set_title(title)
+        ax.set_title(textwrap.fill(title, 20))
         ax.set_xlabel("from neuron")
-        ax.set_ylabel("to neuron")
         ax.grid(False)
-        fig.colorbar(im, ax=ax, shrink=0.8)
+        fig.colorbar(im, ax=ax, location="bottom", shrink=0.9, aspect=15, label="weight")
+    axes[0].set_ylabel("to neuron")
     return fig, axes
 
 
 def plot_parameters(rows: list[dict]):
     """Total and trainable parameters at one stage, modular against non-modular (equal neurons)."""
-    fig, ax = plt.subplots(figsize=(7, 3.2))
+    fig, ax = plt.subplots(figsize=(6.8, 3.6))
     sizes = sorted({r["module_size"] for r in rows})
     x = np.arange(len(sizes))
     for j, (arch, key, hatch) in enumerate((("modular", "total_all", ""),
@@ -120,7 +212,7 @@ def plot_parameters(rows: list[dict]):
     ax.set_xticks(x)
     ax.set_xticklabels([f"M_m = {m}\n({rows[0]['n'] - 1} modules)" for m in sizes])
     ax.set_ylabel("parameters")
-    ax.legend(fontsize=8)
+    _legend_outside(fig)
     return fig, ax
 
 
@@ -381,13 +473,16 @@ def plot_variant_steps(steps_by_variant: dict[str, list[int]], reference: str = 
 
 # ----- chapter 6: timescales -----
 
+TAU_NET = r"$\tau_\mathrm{net}$"
+
+
 def plot_tau_validation(rows: list[dict]):
     """Recovered against true timescale on synthetic data (``timescales.validate`` rows): every
     data set as a dot, the median as a cross, the identity with a +-10 % band."""
-    fig, ax = plt.subplots(figsize=(4.6, 3.6))
+    fig, ax = plt.subplots(figsize=(5.2, 4.4))
     hi = max(r["tau_true"] for r in rows) * 2.2
     t = np.geomspace(1, hi, 50)
-    ax.fill_between(t, 0.9 * t, 1.1 * t, color="0.85", label="±10 %")
+    ax.fill_between(t, 0.9 * t, 1.1 * t, color="0.85", label="identity ±10 %")
     ax.plot(t, t, "k-", lw=0.8)
     for r in rows:
         mix = r["case"] == "mixture"
@@ -398,35 +493,35 @@ def plot_tau_validation(rows: list[dict]):
         ax.plot(x, r["tau_median"], "x", ms=8, mew=2, color=color)
     ax.plot([], [], "o", color="#d95f02", label="AR(1) data sets (x: median)")
     ax.plot([], [], "o", color="#7570b3", label="mixture, slow tau (x: median)")
-    ax.axhline(100, color="k", ls=":", lw=0.8)
+    ax.axhline(100, color="k", ls=":", lw=0.8, label="fit bound")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("true tau (steps)")
     ax.set_ylabel("recovered tau (steps)")
-    ax.legend(fontsize=8, loc="upper left")
+    _legend_outside(fig, ncols=2)
     return fig, ax
 
 
 def plot_module_autocorrelations(analysis: dict, depths, fit_lags: int = 30):
     """Population autocorrelation of a few modules of one network with the kept fit."""
     from .timescales import TimescaleFit
-    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    fig, ax = plt.subplots(figsize=(6.5, 4))
     cmap = plt.get_cmap("viridis")
     for i, d in enumerate(depths):
         m = analysis["modules"][d]
         ac = np.array([np.nan if v is None else v for v in m["pop_ac"]])
         lags = np.arange(ac.size)
-        color = cmap(i / max(1, len(depths) - 1))
+        color = cmap(0.9 * i / max(1, len(depths) - 1))
         ax.plot(lags, ac, "o", ms=2.5, color=color)
         fit = TimescaleFit(np.nan if m["tau_net_pop"] is None else m["tau_net_pop"],
                            m["pop_model"], tuple(m["pop_params"]), np.nan, np.nan, True)
         fl = np.linspace(0, fit_lags, 100)
         ax.plot(fl, fit.curve(fl), "-", lw=1.2, color=color,
-                label=f"module {d}: tau_net {fit.tau:.2f} ({m['pop_model']})")
+                label=f"module {d}: {TAU_NET} {fit.tau:.2f} ({m['pop_model']})")
     ax.axvline(fit_lags, color="k", ls=":", lw=0.8)
     ax.set_xlabel("lag (steps)")
     ax.set_ylabel("autocorrelation (population)")
-    ax.legend(fontsize=7)
+    _legend_outside(fig, ncols=2)
     return fig, ax
 
 
@@ -437,33 +532,48 @@ def _module_values(a: dict, key: str):
 
 
 def plot_tau_by_depth(results_by_size: dict[int, list[dict]], key: str = "tau_net_median"):
-    """Per module size, one panel: a module's tau_net (median over its neurons) against depth,
-    one marker style per seed; the module's mean isolated timescale -1/ln(1-1/tau) in grey."""
+    """Per module size, one panel (a grid of two columns): a module's tau_net against depth, one
+    marker style per seed; the module's mean isolated timescale -1/ln(1-1/tau) in grey. One
+    legend above the panels (colour: module size, as in the panel titles)."""
+    from matplotlib.lines import Line2D
     sizes = sorted(results_by_size)
-    fig, axes = plt.subplots(1, len(sizes), figsize=(2.6 * len(sizes) + 0.6, 3.2),
+    cols = min(2, len(sizes))
+    rows = -(-len(sizes) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(6.8, 2.6 * rows + 0.8), sharex=True,
                              sharey=True, squeeze=False)
+    axes = axes.ravel()
+    for ax in axes[len(sizes):]:
+        ax.set_visible(False)
     markers = "os^dv"
-    for ax, m in zip(axes[0], sizes):
+    seeds = sorted({a["seed"] for v in results_by_size.values() for a in v})
+    for ax, m in zip(axes, sizes):
         for i, a in enumerate(results_by_size[m]):
             x, y = _module_values(a, key)
-            ax.plot(x, y, markers[i % 5] + "-", ms=3, lw=0.6, alpha=0.8,
-                    color=SIZE_COLORS.get(m, "k"), label=f"seed {a['seed']}")
+            ax.plot(x, y, markers[seeds.index(a["seed"]) % 5] + "-", ms=3, lw=0.6, alpha=0.8,
+                    color=SIZE_COLORS.get(m, "k"))
             xi, yi = _module_values(a, "isolated_mean")
-            ax.plot(xi, yi, "-", color="0.6", lw=0.8,
-                    label="isolated neuron" if i == 0 else None)
+            ax.plot(xi, yi, "-", color="0.6", lw=0.8)
         ax.set_title(f"module size {m}")
-        ax.set_xlabel("module depth")
-        ax.legend(fontsize=7)
-    axes[0][0].set_ylabel("tau_net (median over neurons)" if key == "tau_net_median"
-                          else key)
-    return fig, axes[0]
+    for i, ax in enumerate(axes[:len(sizes)]):
+        if i + cols >= len(sizes):  # no panel below
+            ax.set_xlabel("module depth")
+            ax.tick_params(labelbottom=True)
+        if i % cols == 0:
+            ax.set_ylabel({"tau_net_median": TAU_NET + " (median over\nneurons, steps)",
+                           "tau_net_pop": TAU_NET + " (module\npopulation, steps)"}.get(key, key))
+    handles = [Line2D([], [], marker=markers[j % 5], ms=4, lw=0.6, color="0.25",
+                      label=f"seed {s}") for j, s in enumerate(seeds)]
+    handles.append(Line2D([], [], color="0.6", lw=0.8, label="isolated neuron"))
+    fig.legend(handles=handles, loc="outside upper center", ncols=len(handles))
+    return fig, axes[:len(sizes)]
 
 
 def plot_tau_vs_tau_net(modular: dict[int, list[dict]], nonmodular: list[dict]):
-    """Every fitted neuron of the solved modules: trained tau against tau_net, with the isolated
-    neuron's timescale -1/ln(1-1/tau) (what tau alone would give)."""
+    """Every fitted neuron of the solved modules (top) and of the non-modular networks (below):
+    trained tau against tau_net, with the isolated neuron's timescale -1/ln(1-1/tau) (what tau
+    alone would give)."""
     from .timescales import isolated_neuron_timescale
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), sharey=True)
+    fig, axes = plt.subplots(2, 1, figsize=(6.8, 6.6), sharex=True, sharey=True)
     groups = [(axes[0], [(f"M_m = {m}", SIZE_COLORS.get(m, "k"), a) for m, v in
                          sorted(modular.items()) for a in v]),
               (axes[1], [(f"{a['module_size']} neurons", None, a) for a in nonmodular])]
@@ -482,11 +592,11 @@ def plot_tau_vs_tau_net(modular: dict[int, list[dict]], nonmodular: list[dict]):
     for ax in axes:
         t = np.linspace(1, hi, 200)
         ax.plot(t, isolated_neuron_timescale(t), "k-", lw=1, label="isolated neuron")
-        ax.set_xlabel("trained tau (clamped >= 1)")
-        ax.legend(fontsize=7, markerscale=4)
+        ax.set_ylabel(TAU_NET + " (steps)")
+        _opaque_legend_handles(_legend_right(ax, markerscale=4))
+    axes[1].set_xlabel("trained tau (clamped >= 1)")
     axes[0].set_title("modular (solved modules)")
     axes[1].set_title("non-modular")
-    axes[0].set_ylabel("tau_net (steps)")
     axes[0].set_yscale("symlog", linthresh=1)
     return fig, axes
 
@@ -494,7 +604,7 @@ def plot_tau_vs_tau_net(modular: dict[int, list[dict]], nonmodular: list[dict]):
 def plot_tau_net_vs_n(rows: list[dict], reference=((2, 2, 2), (35, 5, 10))):
     """Non-modular networks: mean neuron tau_net against the N they reached, one colour per size;
     grey: the ICLR 2024 values (N, low, high)."""
-    fig, ax = plt.subplots(figsize=(5, 3.4))
+    fig, ax = plt.subplots(figsize=(6.5, 3.8))
     sizes = sorted({r["neurons"] for r in rows})
     cmap = plt.get_cmap("copper")
     for i, s in enumerate(sizes):
@@ -505,8 +615,9 @@ def plot_tau_net_vs_n(rows: list[dict], reference=((2, 2, 2), (35, 5, 10))):
         ax.errorbar(n, (lo + hi) / 2, yerr=(hi - lo) / 2, fmt="s", color="0.5", capsize=4,
                     label="ICLR 2024" if n == reference[0][0] else None)
     ax.set_xlabel("N reached (heads)")
-    ax.set_ylabel("mean tau_net (steps)")
-    ax.legend(fontsize=7)
+    ax.set_ylabel("mean " + TAU_NET + " (steps)")
+    ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+    _legend_right(ax)
     return fig, ax
 
 
@@ -537,8 +648,8 @@ def _band(ax, eps, curves, color, label, ls="-"):
 
 def plot_robustness(rob: dict, measure: str = "stream"):
     """Relative accuracy r against eps (hidden-to-hidden perturbations), every architecture on
-    one axis (mean over seeds, band = range), and eps50 per network."""
-    fig, (a0, a1) = plt.subplots(1, 2, figsize=(10, 3.6), gridspec_kw={"width_ratios": [3, 2]})
+    one axis (mean over seeds, band = range), and below it eps50 per network."""
+    fig, (a0, a1) = plt.subplots(2, 1, figsize=(6.8, 7), height_ratios=[3, 2])
     eps = None
     for m, sw in sorted(rob["modular"].items()):
         eps = rob_eps(sw[0])
@@ -554,7 +665,7 @@ def plot_robustness(rob: dict, measure: str = "stream"):
                 label=f"non-modular {i['neurons']} (ICLR size)")
     _eps_axis(a0, eps)
     a0.set_ylabel("relative accuracy r")
-    a0.legend(fontsize=7, ncol=2)
+    _legend_above(a0, ncols=2)
     groups = [(f"mod {m}", sw, SIZE_COLORS.get(m, "C0")) for m, sw in sorted(rob["modular"].items())]
     groups += [(f"non {h}", sw, NONMOD_GREYS.get(h, "#888888"))
                for h, sw in sorted(rob["nonmodular"].items())]
@@ -566,9 +677,11 @@ def plot_robustness(rob: dict, measure: str = "stream"):
                    edgecolor="k", lw=0.5, zorder=3)
         labels.append(lab)
     a1.set_yscale("log")
+    _plain_log_ticks(a1.yaxis)
     a1.set_xticks(range(len(labels)))
-    a1.set_xticklabels(labels, rotation=45, ha="right", fontsize=8)
+    a1.set_xticklabels(labels)
     a1.set_ylabel(r"$\epsilon_{50}$ (r = 0.5)")
+    a1.set_xlabel("architecture (mod: modular, module size; non: non-modular, neurons)")
     return fig, (a0, a1)
 
 
@@ -578,38 +691,54 @@ def rob_eps(sweep: dict) -> list[float]:
 
 
 def plot_classes(rob: dict, per_module: dict, measure: str = "stream"):
-    """r against eps for each matrix class, per module size (mean over seeds), and eps50 of
-    each module's within- and between-module matrices alone (module size 10)."""
+    """r against eps for each matrix class, per module size (mean over seeds; a grid of panels),
+    and below them eps50 of each module's within- and between-module matrices alone (module
+    size 10). One legend for the classes, above the panels."""
     sizes = sorted(rob["modular"])
-    fig, axes = plt.subplots(1, len(sizes) + 1, figsize=(3 * (len(sizes) + 1), 3.2))
-    for ax, m in zip(axes, sizes):
+    cols = 2 if len(sizes) > 1 else 1
+    rows = -(-len(sizes) // cols)
+    fig = plt.figure(figsize=(6.8, 2.4 * rows + 3.2))
+    gs = fig.add_gridspec(rows + 1, cols, height_ratios=[1] * rows + [1.3])
+    axes = []
+    for i, m in enumerate(sizes):
+        ax = fig.add_subplot(gs[i // cols, i % cols],
+                             sharex=axes[0] if axes else None, sharey=axes[0] if axes else None)
+        axes.append(ax)
         sw = rob["modular"][m]
         for cls in ("within", "between", "input"):
             _band(ax, rob_eps(sw[0]), [s["groups"][cls][measure]["r_mean"] for s in sw],
                   CLASS_COLORS[cls], cls)
         _eps_axis(ax, rob_eps(sw[0]))
-        ax.set_xlabel(r"$\epsilon$")
+        below = i + cols < len(sizes)  # a panel below shows the same x axis
+        ax.set_xlabel("" if below else r"$\epsilon$")
+        ax.set_ylabel("relative accuracy r" if i % cols == 0 else "")
+        if below:
+            ax.tick_params(labelbottom=False)
+        if i % cols:
+            ax.tick_params(labelleft=False)
         ax.set_title(f"$M_m$ = {m}")
-    axes[0].set_ylabel("relative accuracy r")
-    axes[0].legend(fontsize=8)
-    ax = axes[-1]
+    ax = fig.add_subplot(gs[rows, :])
     for cls in ("within", "between"):
         for i, row in enumerate(per_module[cls]):
             v = np.clip(np.asarray(row, dtype=float), 1e-2, 10)
             ax.plot(range(len(v)), v, "o-", ms=3, lw=0.8, color=CLASS_COLORS[cls],
                     label=cls if i == 0 else None)
     ax.set_yscale("log")
+    _plain_log_ticks(ax.yaxis)
+    ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     ax.set_xlabel("module perturbed alone (0 = first)")
-    ax.set_ylabel(r"$\epsilon_{50}$ of the heads it reaches")
+    ax.set_ylabel(r"$\epsilon_{50}$ of the heads" "\n" "it reaches")
     ax.set_title("one module at a time, $M_m$ = 10")
-    ax.legend(fontsize=8)
-    return fig, axes
+    axes.append(ax)
+    _legend_outside(fig, axes[:1])
+    return fig, np.array(axes, dtype=object)
 
 
 def plot_conservation(cons: dict, measure: str = "stream"):
-    """Correlation between modules' matrices by lag, and r after transplanting one module's
-    matrices into another, with and without duplication."""
-    fig, (a0, a1) = plt.subplots(1, 2, figsize=(10, 3.3))
+    """Correlation between modules' matrices by lag, and below it r after transplanting one
+    module's matrices into another, with and without duplication."""
+    import textwrap
+    fig, (a0, a1) = plt.subplots(2, 1, figsize=(6.5, 6.6))
     styles = {"duplicate": "-", "random init": "--"}
     for label, nets in cons.items():
         for cls in ("within", "between"):
@@ -620,8 +749,9 @@ def plot_conservation(cons: dict, measure: str = "stream"):
                         color=CLASS_COLORS[cls], label=f"{cls}, {label}")
     a0.set_xlabel("distance between modules")
     a0.set_ylabel("correlation of weights")
+    a0.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     if a0.get_legend_handles_labels()[0]:
-        a0.legend(fontsize=8)
+        _legend_above(a0, ncols=2)
     pos = 0
     ticks = []
     for label, nets in cons.items():
@@ -630,18 +760,19 @@ def plot_conservation(cons: dict, measure: str = "stream"):
             if v.size:
                 a1.boxplot([v], positions=[pos], widths=0.6, patch_artist=True,
                            boxprops={"facecolor": CLASS_COLORS[cls], "alpha": 0.4})
-            ticks.append((pos, f"{cls}\n{label}"))
+            ticks.append((pos, f"{cls}\n{textwrap.fill(label, 12)}"))
             pos += 1
     a1.set_xticks([p for p, _ in ticks])
-    a1.set_xticklabels([t for _, t in ticks], fontsize=8)
+    a1.set_xticklabels([t for _, t in ticks])
     a1.set_ylabel("r after transplant")
     a1.axhline(1, color="k", lw=0.6)
     return fig, (a0, a1)
 
 
 def plot_fixed(summary: dict):
-    """Claim 6: max N per seed and steps per N for each variant."""
-    fig, (a0, a1) = plt.subplots(1, 2, figsize=(10, 3.3))
+    """Claim 6: max N per seed for each variant, and below it steps per N."""
+    import textwrap
+    fig, (a0, a1) = plt.subplots(2, 1, figsize=(6.8, 6.4), height_ratios=[1.4, 3])
     palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for j, ((label, row), col) in enumerate(zip(summary.items(), palette)):
         a0.scatter(np.full(len(row["max N"]), j) + np.linspace(-0.15, 0.15, len(row["max N"])),
@@ -650,10 +781,12 @@ def plot_fixed(summary: dict):
             a1.plot(range(2, 2 + len(steps)), steps, ".-", color=col, lw=0.8, alpha=0.8,
                     label=label if i == 0 else None)
     a0.set_xticks(range(len(summary)))
-    a0.set_xticklabels(list(summary), rotation=20, ha="right", fontsize=8)
+    a0.set_xticklabels([textwrap.fill(k, 16) for k in summary])
     a0.set_ylabel("max N reached")
+    a0.yaxis.set_major_locator(plt.MaxNLocator(integer=True))
     _steps_axis(a1, 500, "SGD steps to criterion")
-    a1.legend(fontsize=7)
+    a1.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+    _opaque_legend_handles(_legend_above(a1, ncols=2))
     return fig, (a0, a1)
 
 
@@ -679,8 +812,9 @@ def perturbation_explorer(nets: dict[str, dict], classes=("hidden", "within", "b
  <label style="margin-left:1em">&epsilon; <input type="range" id="{uid}-eps-slider" min="0"
   max="{len(eps) - 1}" step="1" value="{min(5, len(eps) - 1)}" style="width:220px"></label>
  <span id="{uid}-eps-value"></span>
- <svg id="{uid}-plot" width="620" height="260" viewBox="0 0 620 260"
-  xmlns="http://www.w3.org/2000/svg"></svg>
+ <svg id="{uid}-plot" width="100%" viewBox="0 0 620 260" style="max-width:620px;height:auto"
+  role="img" aria-label="accuracy of every head against its N for the chosen matrix class and
+  perturbation size, one line per network" xmlns="http://www.w3.org/2000/svg"></svg>
  <div id="{uid}-note" style="color:#555"></div>
 </div>
 <script>

@@ -58,3 +58,27 @@ def test_no_result_is_typed_into_prose(path):
 def test_the_check_finds_typed_numbers_and_ignores_glued_ones():
     assert prose_numbers("at about 97.4 % after 0.35 s, 40 % later") == ["97.4", "0.35", "40"]
     assert prose_numbers("{glue:text}`x:.2f` and `0.3` and $0.25$ and [a](v1.2.html)") == []
+
+
+def figure_metadata(nb: dict) -> list[dict]:
+    """The myst-nb metadata of every code cell rendered as a numbered figure."""
+    return [c["metadata"]["mystnb"] for c in nb["cells"]
+            if c["cell_type"] == "code" and "figure" in c["metadata"].get("mystnb", {})]
+
+
+@pytest.mark.parametrize("path", sorted(BOOK.glob("*.ipynb")), ids=lambda p: p.stem)
+def test_figures_have_a_name_a_caption_and_alt_text_without_typed_results(path):
+    allowed = protocol_numbers()
+    for meta in figure_metadata(json.loads(path.read_text())):
+        figure, alt = meta["figure"], meta.get("image", {}).get("alt", "")
+        assert figure.get("name", "").startswith("fig-"), figure
+        assert figure.get("caption") and alt, f"{figure['name']}: a caption and alt text"
+        typed = [n for text in (figure["caption"], alt) for n in prose_numbers(text)
+                 if n not in allowed]
+        assert not typed, f"numbers typed into {figure['name']} (glue them): {typed}"
+
+
+def test_figure_names_are_unique_across_the_book():
+    names = [m["figure"]["name"] for p in BOOK.glob("*.ipynb")
+             for m in figure_metadata(json.loads(p.read_text()))]
+    assert len(names) == len(set(names))
