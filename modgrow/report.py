@@ -10,7 +10,7 @@ from pathlib import Path
 __all__ = ["table", "fmt", "VERDICT_COLUMNS", "verdict_table", "badge", "number_claims",
            "chapter_pages", "chapter_links", "toc_docs", "verdict_counts", "verdict_legend",
            "BADGE_COLOURS", "VERDICT_MEANINGS", "hyperparameter_table",
-           "runs_table", "profile_table", "MODULAR_ONLY"]
+           "runs_table", "profile_table", "MODULAR_ONLY", "words"]
 
 VERDICT_COLUMNS = ("claim", "paper", "this book", "rule", "verdict")
 
@@ -23,6 +23,14 @@ def fmt(v) -> str:
     if isinstance(v, int) and abs(v) >= 1e4:
         return f"{v:,}"
     return str(v)
+
+
+def words(items) -> str:
+    """``[20, 50, 100]`` -> ``"20, 50 and 100"`` (numbers as ``fmt`` writes them)."""
+    parts = [fmt(v) for v in items]
+    if not parts:
+        raise ValueError("words: nothing to list")
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
 class Table:

@@ -82,3 +82,36 @@ def test_figure_names_are_unique_across_the_book():
     names = [m["figure"]["name"] for p in BOOK.glob("*.ipynb")
              for m in figure_metadata(json.loads(p.read_text()))]
     assert len(names) == len(set(names))
+
+
+def glue_keys(nb) -> tuple[set[str], list[str]]:
+    """(keys a notebook's code may glue, prefixes of keys it glues by f-string or "+"). Loose on
+    purpose (any quoted identifier in a cell that glues counts, for loops over names): a key that
+    appears in no such cell is certainly missing."""
+    cells = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
+    code = "\n".join(c for c in cells if "glue(" in c)
+    keys = set(re.findall(r"\"(\w+)\"", code))
+    prefixes = re.findall(r"glue\(f\"(\w*)\{", code) + re.findall(r"glue\(\"(\w*)\" \+", code)
+    return keys, prefixes
+
+
+@pytest.mark.parametrize("path", sorted(BOOK.glob("*.ipynb")), ids=lambda p: p.stem)
+def test_every_glued_reference_is_glued_on_its_page(path):
+    """A {glue} role whose key no cell glues renders as a build warning at best; catch it here."""
+    nb = json.loads(path.read_text())
+    keys, prefixes = glue_keys(nb)
+    text = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+    used = {k.split(":")[0] for k in re.findall(r"\{glue(?::[a-z]+)?\}`([^`]+)`", text)}
+    missing = sorted(k for k in used if k not in keys and not any(k.startswith(p) for p in prefixes if p))
+    assert not missing, f"{path.name} refers to glue keys that none of its cells glues: {missing}"
+
+
+def test_the_glue_check_finds_a_missing_key():
+    nb = {"cells": [{"cell_type": "code", "source": ['glue("a", 1)\n', 'glue(f"b_{k}", 2)']},
+                    {"cell_type": "markdown", "source": ["{glue:text}`a` {glue:text}`b_3:.2f`"]}]}
+    keys, prefixes = glue_keys(nb)
+    assert keys == {"a"} and prefixes == ["b_"]
+    nb["cells"][1]["source"].append(" {glue:text}`c`")
+    text = "".join(nb["cells"][1]["source"])
+    used = {k.split(":")[0] for k in re.findall(r"\{glue(?::[a-z]+)?\}`([^`]+)`", text)}
+    assert used - keys == {"b_3", "c"}

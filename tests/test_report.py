@@ -94,3 +94,11 @@ def test_runs_and_profile_tables():
     p = report.profile_table(PAPER, QUICK)
     assert p.columns == ["field", "paper", "quick"]
     assert {r["field"] for r in p.rows} >= {"seeds", "module_sizes", "stage_budget"}
+
+
+def test_words_lists_numbers_as_prose():
+    assert report.words([20, 50, 100, 150]) == "20, 50, 100 and 150"
+    assert report.words([5]) == "5"
+    assert report.words([10_000, 50_000]) == "10,000 and 50,000"
+    with pytest.raises(ValueError, match="nothing to list"):
+        report.words([])
