@@ -62,7 +62,7 @@ class Profile:
 PAPER = Profile(
     name="paper", seeds=(0, 1, 2, 3, 4), module_sizes=(5, 10, 15, 20),
     growth_max_n=((5, 30), (10, 30), (15, 30), (20, 30)),
-    stage_budget=10_000, eval_batches=10, ablation_max_n=20, scaling_max_n=150,
+    stage_budget=10_000, eval_batches=10, ablation_max_n=12, scaling_max_n=150,
     baseline_sizes=(20, 50, 100, 150), baseline_max_n=30, baseline_total_steps=10_000,
     iclr_size=500, iclr_total_steps=6_000, n0=10,
     fidelity_seeds=(0, 1, 2, 3, 4), fidelity_max_n=12, draws=4000, confirm_batches=100,
