@@ -10,7 +10,8 @@ from pathlib import Path
 __all__ = ["table", "fmt", "VERDICT_COLUMNS", "verdict_table", "badge", "number_claims",
            "chapter_pages", "chapter_links", "toc_docs", "verdict_counts", "verdict_legend",
            "BADGE_COLOURS", "VERDICT_MEANINGS", "hyperparameter_table",
-           "runs_table", "profile_table", "MODULAR_ONLY", "words"]
+           "runs_table", "profile_table", "MODULAR_ONLY", "words",
+           "RERUN_TITLE", "rerun_box", "rerun_boxes", "experiments_by_page"]
 
 VERDICT_COLUMNS = ("claim", "paper", "this book", "rule", "verdict")
 
@@ -294,3 +295,49 @@ def _show(v) -> str:
         return ", ".join(f"{a}: {b}" if isinstance(x, tuple) else fmt(x)
                          for x in v for a, b in [x if isinstance(x, tuple) else (None, None)])
     return fmt(v)
+
+
+RERUN_TITLE = ":::{admonition} Rerun this chapter"
+
+
+def experiments_by_page(experiments, docs) -> dict[str, list]:
+    """Page stem (``"03_curriculum"``) -> the experiments whose ``chapter`` is on that page."""
+    pages = chapter_pages({e.chapter for e in experiments}, docs)
+    out: dict[str, list] = {}
+    for e in experiments:
+        if e.chapter in pages:
+            out.setdefault(pages[e.chapter].rsplit("/", 1)[-1], []).append(e)
+    return out
+
+
+def rerun_box(stem: str, experiments) -> str:
+    """The "rerun this chapter" box of page ``book/<stem>.ipynb`` (MyST), listing the commands
+    that recompute its experiments; ``tools/rerun_boxes.py`` writes it into the notebook and the
+    tests check that it matches the registry."""
+    lines = [RERUN_TITLE, ":class: tip", ""]
+    if experiments:
+        lines += ["The numbers of this page come from the experiments below. Each command loads "
+                  "what is stored and runs (resumably) what is missing, at the scale named by "
+                  "`MODGROW_PROFILE`: `paper` (the default, this page) or `quick` (seconds; "
+                  "point `MODGROW_RESULTS` at an empty folder so the stored results stay "
+                  "untouched), in the order listed:", ""]
+        lines += [f"- `python -m modgrow compute {e.name}`: {e.summary}" for e in experiments]
+        lines += ["",
+                  "On a SLURM cluster, `python -m modgrow sweep NAME --executor slurm` submits "
+                  "one job per run (`--help` lists its options)."]
+    else:
+        lines += ["This page computes everything it shows from the package in seconds; it "
+                  "stores nothing."]
+    lines += ["", f"Then run the page itself: `jupyter lab book/{stem}.ipynb`.", ":::"]
+    return "\n".join(lines)
+
+
+def rerun_boxes(toc_path, chapter_modules) -> dict[str, str]:
+    """Page stem -> its rerun box, for every page of the book (``toc_path``) that holds a chapter
+    of ``chapter_modules`` (modules with ``CHAPTER`` and ``EXPERIMENTS``)."""
+    docs = toc_docs(toc_path)
+    experiments = [e for m in chapter_modules for e in m.EXPERIMENTS]
+    chapters = {m.CHAPTER for m in chapter_modules} | {e.chapter for e in experiments}
+    stems = sorted({d.rsplit("/", 1)[-1] for d in chapter_pages(chapters, docs).values()})
+    by_page = experiments_by_page(experiments, docs)
+    return {stem: rerun_box(stem, by_page.get(stem, [])) for stem in stems}

@@ -115,3 +115,18 @@ def test_the_glue_check_finds_a_missing_key():
     text = "".join(nb["cells"][1]["source"])
     used = {k.split(":")[0] for k in re.findall(r"\{glue(?::[a-z]+)?\}`([^`]+)`", text)}
     assert used - keys == {"b_3", "c"}
+
+
+def test_every_chapter_has_a_current_rerun_box():
+    """The box after each chapter's first cell lists that chapter's experiments as the registry
+    has them now (refresh with tools/rerun_boxes.py)."""
+    from modgrow import report
+    from modgrow.experiments import CHAPTERS
+
+    boxes = report.rerun_boxes(BOOK.parent / "_toc.yml", CHAPTERS)
+    assert {"01_task", "03_curriculum", "fidelity", "06_timescales"} <= set(boxes)
+    assert "compute growth`" in boxes["03_curriculum"] and "modgrow compute" not in boxes["01_task"]
+    for stem, box in boxes.items():
+        nb = json.loads((BOOK / f"{stem}.ipynb").read_text())
+        assert "".join(nb["cells"][1]["source"]) == box, \
+            f"book/{stem}.ipynb: rerun box missing or stale (python tools/rerun_boxes.py)"
