@@ -21,8 +21,8 @@ ARCH_COLORS = {"modular": "#d95f02", "nonmodular": "#4d4d4d"}
 # Pixels per inch of a figure on the page: a figure 6.5 in wide is shown 650 CSS pixels wide,
 # inside the book's text column (about 760 px), so its text appears at its point size (1 pt =
 # 100/72 px, slightly above a CSS point); the PNG holds twice as many pixels (crisp on
-# high-density screens and when zoomed on a phone). The figures of chapters 1, 2, 5 and 6 are
-# at most MAX_WIDTH inches wide, so that none is shrunk on a desktop page.
+# high-density screens and when zoomed on a phone). The book's figures are at most MAX_WIDTH
+# inches wide, so that none is shrunk on a desktop page.
 DISPLAY_DPI = 100
 MAX_WIDTH = 7.2
 
@@ -111,6 +111,19 @@ def _plain_log_ticks(axis) -> None:
     axis.set_major_locator(LogLocator(subs=(1, 2, 5)))
     axis.set_major_formatter(StrMethodFormatter("{x:g}"))
     axis.set_minor_formatter(NullFormatter())
+
+
+def _plain_log_axis(axis) -> None:
+    """Like ``_plain_log_ticks``, and on an axis spanning less than a decade or so (too few major
+    ticks to read it) the minor ticks are labelled too, also as plain numbers."""
+    from matplotlib.ticker import LogFormatter
+
+    class PlainLogFormatter(LogFormatter):
+        def _num_to_string(self, x, vmin, vmax):
+            return f"{x:g}"
+
+    _plain_log_ticks(axis)
+    axis.set_minor_formatter(PlainLogFormatter(minor_thresholds=(1, 0.4)))
 
 
 def _opaque_legend_handles(legend) -> None:
@@ -265,7 +278,7 @@ def plot_steps_to_criterion(histories_by_size: dict[int, list[dict]], epoch: int
         else:
             ax.tick_params(labelbottom=True)
     axes[0].xaxis.set_major_locator(plt.MaxNLocator(integer=True))
-    _plain_log_ticks(axes[0].yaxis)
+    _plain_log_axis(axes[0].yaxis)
     handles = _seed_handles(seeds) + [Line2D([], [], color="k", ls="--", lw=0.8,
                                              label=_epoch_label(epoch))]
     fig.legend(handles=handles, loc="outside upper center", ncols=-(-len(handles) // 2))
@@ -327,7 +340,7 @@ def plot_ablation(steps_by_variant: dict[str, list[list[int]]], ns: list[int], e
         ax.plot(ns[:length], med, ".-", label=label)
     _steps_axis(ax, epoch, "steps to criterion\n(median over seeds)", _epoch_label(epoch))
     ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
-    _plain_log_ticks(ax.yaxis)
+    _plain_log_axis(ax.yaxis)
     _legend_outside(fig, ncols=2)
     return fig, ax
 
@@ -428,7 +441,7 @@ def plot_steps_both(modular: list[dict], nonmodular: dict[int, list[dict]], epoc
                     label=f"non-modular, {hid} neurons" if i == 0 else None)
     _steps_axis(ax, epoch, "SGD steps to criterion", _epoch_label(epoch))
     ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
-    _plain_log_ticks(ax.yaxis)
+    _plain_log_axis(ax.yaxis)
     _opaque_legend_handles(_legend_outside(fig, ncols=3))
     return fig, ax
 
@@ -478,7 +491,7 @@ def plot_scaling(history: dict, epoch: int = 500):
     a0.plot(ns, [s["steps"] for s in history["stages"]], ".-", lw=0.8,
             color=ARCH_COLORS["modular"], label="steps of each stage")
     _steps_axis(a0, epoch, "steps to criterion", _epoch_label(epoch))
-    _plain_log_ticks(a0.yaxis)
+    _plain_log_axis(a0.yaxis)
     a0.set_xlabel("")
     _legend_above(a0, ncols=2)
     a1.plot(ns, np.cumsum([s["seconds"] for s in history["stages"]]) / 60, "-",
@@ -544,7 +557,7 @@ def plot_variant_steps(steps_by_variant: dict[str, list[int]], reference: str = 
         if label == reference:
             ax.axhline(g, color=color, ls="--", lw=0.8)
     ax.set_yscale("log")
-    _plain_log_ticks(ax.yaxis)
+    _plain_log_axis(ax.yaxis)
     ax.set_xticks(range(len(labels)))
     ax.set_xticklabels(labels, rotation=30, ha="right")
     ax.set_ylabel("total SGD steps to the last N")

@@ -144,3 +144,16 @@ def test_steps_to_criterion_draws_every_seed_with_its_own_marker():
     labels = [t.get_text() for t in fig.legends[0].get_texts()]
     assert labels == [f"seed {s}" for s in range(6)] + ["one epoch (500 steps)"]
     plt.close(fig)
+
+
+def test_a_short_log_axis_of_steps_still_has_several_plain_labels():
+    plots.style()
+    for values in ([550, 600, 800, 1000], [50, 400, 10_000]):
+        fig, ax = plots.plot_variant_steps({"ours": values, "other": values[::-1]})
+        fig.canvas.draw()
+        lo, hi = ax.get_ylim()
+        labels = [t.get_text() for t in ax.yaxis.get_majorticklabels()
+                  + ax.yaxis.get_minorticklabels()
+                  if t.get_text() and lo <= t.get_position()[1] <= hi]
+        assert len(labels) >= 3 and all(label.isdigit() for label in labels), labels
+        plt.close(fig)
