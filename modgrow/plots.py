@@ -21,8 +21,8 @@ ARCH_COLORS = {"modular": "#d95f02", "nonmodular": "#4d4d4d"}
 # Pixels per inch of a figure on the page: a figure 6.5 in wide is shown 650 CSS pixels wide,
 # inside the book's text column (about 760 px), so its text appears at its point size (1 pt =
 # 100/72 px, slightly above a CSS point); the PNG holds twice as many pixels (crisp on
-# high-density screens and when zoomed on a phone). The figures of chapters 1, 2, 5 and 6 are
-# at most MAX_WIDTH inches wide, so that none is shrunk on a desktop page.
+# high-density screens and when zoomed on a phone). The book's figures are at most MAX_WIDTH
+# inches wide, so that none is shrunk on a desktop page.
 DISPLAY_DPI = 100
 MAX_WIDTH = 7.2
 
@@ -111,6 +111,19 @@ def _plain_log_ticks(axis) -> None:
     axis.set_major_locator(LogLocator(subs=(1, 2, 5)))
     axis.set_major_formatter(StrMethodFormatter("{x:g}"))
     axis.set_minor_formatter(NullFormatter())
+
+
+def _plain_log_axis(axis) -> None:
+    """Like ``_plain_log_ticks``, and on an axis spanning less than a decade or so (too few major
+    ticks to read it) the minor ticks are labelled too, also as plain numbers."""
+    from matplotlib.ticker import LogFormatter
+
+    class PlainLogFormatter(LogFormatter):
+        def _num_to_string(self, x, vmin, vmax):
+            return f"{x:g}"
+
+    _plain_log_ticks(axis)
+    axis.set_minor_formatter(PlainLogFormatter(minor_thresholds=(1, 0.4)))
 
 
 def _opaque_legend_handles(legend) -> None:
@@ -216,97 +229,142 @@ def plot_parameters(rows: list[dict]):
     return fig, ax
 
 
-def _steps_axis(ax, epoch: int, ylabel: str | None) -> None:
-    """Steps-to-criterion axes: log scale, a dashed line at one epoch, N on x, a legend."""
-    ax.axhline(epoch, color="k", ls="--", lw=0.8)
+SEED_MARKERS = "os^dvP*X"
+
+
+def _seed_handles(seeds, color="0.25", **kw):
+    """Legend handles for seeds drawn with ``SEED_MARKERS`` (marker by position in ``seeds``)."""
+    from matplotlib.lines import Line2D
+    return [Line2D([], [], marker=SEED_MARKERS[j % len(SEED_MARKERS)], ms=4, lw=0.8, color=color,
+                   label=f"seed {s}", **kw) for j, s in enumerate(seeds)]
+
+
+def _steps_axis(ax, epoch: int, ylabel: str | None, epoch_label: str | None = None) -> None:
+    """Steps-to-criterion axes: log scale, a dashed line at one epoch (with ``epoch_label`` as its
+    legend label), N on x. The legend is left to the caller (outside the data)."""
+    ax.axhline(epoch, color="k", ls="--", lw=0.8, label=epoch_label)
     ax.set_yscale("log")
     ax.set_xlabel("N")
     if ylabel:
         ax.set_ylabel(ylabel)
-    ax.legend(fontsize=7)
+
+
+def _epoch_label(epoch: int) -> str:
+    return f"one epoch ({epoch} steps)"
 
 
 def plot_steps_to_criterion(histories_by_size: dict[int, list[dict]], epoch: int = 500):
+    """Steps to criterion against N, one panel per module size (a grid of two columns), one line
+    per seed (marker by seed, the same in every panel); one legend above the panels."""
+    from matplotlib.lines import Line2D
     sizes = sorted(histories_by_size)
     cols = min(2, len(sizes))
     rows = -(-len(sizes) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 2.9 * rows), sharey=True,
-                             squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(6.8, 2.5 * rows + 0.9), sharex=True,
+                             sharey=True, squeeze=False)
     axes = axes.ravel()
     for ax in axes[len(sizes):]:
         ax.set_visible(False)
+    seeds = sorted({h["config"]["seed"] for hs in histories_by_size.values() for h in hs})
     for i, (ax, m) in enumerate(zip(axes, sizes)):
-        for h, fmt in zip(histories_by_size[m], ("o-", "s--", "^:", "v-.")):
-            ns = [s["n"] for s in h["stages"]]
-            steps = [s["steps"] for s in h["stages"]]
-            ax.plot(ns, steps, fmt, ms=3, lw=0.8, color=SIZE_COLORS.get(m, None), alpha=0.8,
-                    label=f"seed {h['config']['seed']}")
-        ax.set_title(f"M_m = {m}")
-        _steps_axis(ax, epoch, "steps to criterion\n(dashed: one epoch)" if i % cols == 0 else None)
-    return fig, axes
+        for h in histories_by_size[m]:
+            marker = SEED_MARKERS[seeds.index(h["config"]["seed"]) % len(SEED_MARKERS)]
+            ax.plot([s["n"] for s in h["stages"]], [s["steps"] for s in h["stages"]],
+                    marker + "-", ms=3.5, lw=0.8, color=SIZE_COLORS.get(m), alpha=0.8)
+        _steps_axis(ax, epoch, "steps to criterion" if i % cols == 0 else None)
+        ax.set_title(f"$M_m$ = {m}")
+        if i + cols < len(sizes):  # a panel below shows the same x axis
+            ax.set_xlabel("")
+        else:
+            ax.tick_params(labelbottom=True)
+    axes[0].xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+    _plain_log_axis(axes[0].yaxis)
+    handles = _seed_handles(seeds) + [Line2D([], [], color="k", ls="--", lw=0.8,
+                                             label=_epoch_label(epoch))]
+    fig.legend(handles=handles, loc="outside upper center", ncols=-(-len(handles) // 2))
+    return fig, axes[:len(sizes)]
 
 
 def plot_wall_time(histories_by_size: dict[int, list[dict]]):
-    fig, ax = plt.subplots(figsize=(6.5, 3.2))
+    """Cumulative wall time against N, one line per run, coloured by module size."""
+    fig, ax = plt.subplots(figsize=(6.5, 3.4))
     for m in sorted(histories_by_size):
         for i, h in enumerate(histories_by_size[m]):
             ns = [s["n"] for s in h["stages"]]
             ax.plot(ns, np.cumsum([s["seconds"] for s in h["stages"]]) / 60, "-", lw=1,
-                    color=SIZE_COLORS.get(m), label=f"M_m = {m}" if i == 0 else None)
+                    color=SIZE_COLORS.get(m), label=f"$M_m$ = {m}" if i == 0 else None)
     ax.set_xlabel("N")
-    ax.set_ylabel("cumulative wall time (min, 1 CPU thread)")
-    ax.legend()
+    ax.set_ylabel("cumulative wall time\n(min, 1 CPU thread)")
+    ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+    _legend_outside(fig)
     return fig, ax
 
 
 def plot_head_accuracy(panels: dict[str, dict[int, list[dict[str, float]]]],
                        threshold: float = 0.98):
     """Accuracy of every head, one line per run coloured by module size, one panel per
-    measurement (``panels``: title -> module size -> one {N: accuracy} per run)."""
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.2), sharey=True)
-    axes = np.atleast_1d(axes)
-    for ax, (title, by_size) in zip(axes, panels.items()):
+    measurement (``panels``: title -> module size -> one {N: accuracy} per run), side by side
+    with a shared y axis; one legend above the panels."""
+    cols = min(3, len(panels))
+    rows = -(-len(panels) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(MAX_WIDTH, 2.9 * rows + 0.9), sharex=True,
+                             sharey=True, squeeze=False)
+    axes = axes.ravel()
+    for ax in axes[len(panels):]:
+        ax.set_visible(False)
+    for i, (ax, (title, by_size)) in enumerate(zip(axes, panels.items())):
         for m, runs in sorted(by_size.items()):
-            for acc in runs:
+            for j, acc in enumerate(runs):
                 ax.plot([int(k) for k in acc], list(acc.values()), "-", lw=0.8,
-                        color=SIZE_COLORS.get(m), alpha=0.8)
-        ax.axhline(threshold, color="k", ls="--", lw=0.8)
+                        color=SIZE_COLORS.get(m), alpha=0.8,
+                        label=f"$M_m$ = {m}" if j == 0 else None)
+        ax.axhline(threshold, color="k", ls="--", lw=0.8,
+                   label=f"criterion ({100 * threshold:g} %)")
         ax.set_title(title)
-        ax.set_xlabel("head (N it was trained for)")
-    axes[0].set_ylabel("accuracy")
-    sizes = sorted({m for by_size in panels.values() for m in by_size})
-    for m in sizes:
-        axes[-1].plot([], [], color=SIZE_COLORS.get(m), label=f"M_m = {m}")
-    axes[-1].plot([], [], "k--", lw=0.8, label="criterion (98 %)")
-    axes[-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
-    return fig, axes
+        if i % cols == 0:
+            ax.set_ylabel("accuracy")
+        if i + cols >= len(panels):
+            ax.tick_params(labelbottom=True)
+    axes[0].xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+    fig.supxlabel("head (the N it was trained for)", fontsize=plt.rcParams["axes.labelsize"])
+    _legend_outside(fig, axes[:len(panels)])
+    return fig, axes[:len(panels)]
 
 
 def plot_ablation(steps_by_variant: dict[str, list[list[int]]], ns: list[int], epoch: int = 500):
     """Median (over seeds) steps to criterion per N for each training variant."""
-    fig, ax = plt.subplots(figsize=(6.5, 3.4))
+    fig, ax = plt.subplots(figsize=(6.5, 3.8))
     for label, runs in steps_by_variant.items():
         length = min(len(r) for r in runs)
         med = np.median(np.array([r[:length] for r in runs]), axis=0)
         ax.plot(ns[:length], med, ".-", label=label)
-    _steps_axis(ax, epoch, "steps to criterion (median of seeds)")
+    _steps_axis(ax, epoch, "steps to criterion\n(median over seeds)", _epoch_label(epoch))
+    ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+    _plain_log_axis(ax.yaxis)
+    _legend_outside(fig, ncols=2)
     return fig, ax
 
 
 def plot_answers(x: torch.Tensor, rows):
     """A sequence and each head's answer (green: right, red: wrong)."""
-    fig, (a0, a1) = plt.subplots(2, 1, figsize=(8, 3.2), height_ratios=[1, 2])
-    a0.imshow(x.reshape(1, -1).numpy(), cmap="Greys", aspect="auto", vmin=0, vmax=1.4)
+    fig, (a0, a1) = plt.subplots(2, 1, figsize=(6.8, 3.6), height_ratios=[1, 2])
+    a0.imshow(x.reshape(1, -1).numpy(), cmap="Greys", aspect="auto", vmin=0, vmax=1.4,
+              interpolation="nearest")
     a0.set_yticks([])
-    a0.set_xlabel("input bits")
+    a0.set_xlabel("input bits (one per time step; black = 1)")
     a0.grid(False)
     ns = [r.n for r in rows]
     ok = [r.answer == r.label for r in rows]
-    a1.bar(ns, [r.confidence for r in rows], color=["#1b9e77" if o else "#d62728" for o in ok])
+    colors = {True: "#1b9e77", False: "#d62728"}
+    a1.bar(ns, [r.confidence for r in rows], color=[colors[o] for o in ok])
     a1.set_ylim(0.4, 1.02)
     a1.set_xlabel("head N")
-    a1.set_ylabel("confidence of answer")
+    a1.set_ylabel("confidence\nof its answer")
+    a1.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     a1.set_title(f"{sum(ok)}/{len(ok)} heads answer correctly")
+    fig.legend(handles=[plt.Rectangle((0, 0), 1, 1, color=colors[True], label="right"),
+                        plt.Rectangle((0, 0), 1, 1, color=colors[False], label="wrong")],
+               loc="outside right lower")
     return fig, (a0, a1)
 
 
@@ -322,6 +380,18 @@ def _errorbar(ax, x, values, **kw):
     ax.plot([x] * len(values), values, ".", color=kw.get("color"), alpha=0.4, ms=4)
 
 
+def _grouped_legend(fig, groups: list[list], **kw):
+    """One legend above the figure with one column per group of handles (shorter groups padded
+    with blank rows, so that a column never mixes two groups)."""
+    from matplotlib.lines import Line2D
+    groups = [g for g in groups if g]
+    depth = max((len(g) for g in groups), default=0)
+    handles = [h for g in groups
+               for h in g + [Line2D([], [], alpha=0, label=" ")] * (depth - len(g))]
+    return fig.legend(handles=handles, loc="outside upper center", ncols=max(1, len(groups)),
+                      **kw)
+
+
 def plot_capacity(modular_curves: dict[int, list[tuple[list, list]]],
                   nonmodular_points: dict[int, tuple[float, list[int]]], xlabel: str,
                   logx: bool = False,
@@ -330,46 +400,55 @@ def plot_capacity(modular_curves: dict[int, list[tuple[list, list]]],
     """Highest N reached against a size measure (neurons or parameters). Modular: one thin line
     per seed through its stages (within the budget); non-modular: mean ± 95% CI over seeds with
     the seeds as dots (filled squares; ``long_points``, the same networks trained longer: open
-    squares, shifted right a little so that both stay visible)."""
-    fig, ax = plt.subplots(figsize=(7.5, 3.8))
+    squares, shifted right a little so that both stay visible). One legend above the axes, a
+    column per group (modular, non-modular, non-modular trained longer)."""
+    fig, ax = plt.subplots(figsize=(6.8, 4.6))
+    groups = [[], [], []]
     for m, curves in sorted(modular_curves.items()):
         for i, (xs, ns) in enumerate(curves):
-            ax.plot(xs, ns, "-", lw=1, color=SIZE_COLORS.get(m), alpha=0.7,
-                    label=f"modular, M_m = {m}" if i == 0 else None)
+            line, = ax.plot(xs, ns, "-", lw=1, color=SIZE_COLORS.get(m), alpha=0.7,
+                            label=f"modular, $M_m$ = {m}")
+            if i == 0:
+                groups[0].append(line)
     for h, (x, values) in sorted(nonmodular_points.items()):
         _errorbar(ax, x, values, color=HIDDEN_COLORS.get(h, "k"), marker="s", ms=7,
                   label=f"non-modular, {h} neurons")
+        groups[1].append(ax.containers[-1])
     for h, (x, values) in sorted((long_points or {}).items()):
         _errorbar(ax, x * 1.04, values, color=HIDDEN_COLORS.get(h, "k"), marker="s", ms=7,
-                  mfc="white", label=f"non-modular, {h} neurons, {long_label}")
+                  mfc="white", label=f"{h} neurons, {long_label}")
+        groups[2].append(ax.containers[-1])
     if logx:
         ax.set_xscale("log")
     ax.set_xlabel(xlabel)
     ax.set_ylabel("highest N reached")
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
-    fig.tight_layout()
+    ax.yaxis.set_major_locator(plt.MaxNLocator(integer=True))
+    _grouped_legend(fig, groups)
     return fig, ax
 
 
 def plot_steps_both(modular: list[dict], nonmodular: dict[int, list[dict]], epoch: int = 500):
     """Steps to criterion against N, both architectures on one figure."""
-    fig, ax = plt.subplots(figsize=(7, 3.6))
+    fig, ax = plt.subplots(figsize=(6.8, 4))
     for i, h in enumerate(modular):
         ax.plot([s["n"] for s in h["stages"]], [s["steps"] for s in h["stages"]], ".-", lw=0.8,
                 color=ARCH_COLORS["modular"], alpha=0.7,
-                label=f"modular, M_m = {h['config']['module_size']}" if i == 0 else None)
+                label=f"modular, $M_m$ = {h['config']['module_size']}" if i == 0 else None)
     for hid, hs in sorted(nonmodular.items()):
         for i, h in enumerate(hs):
             ax.plot([s["n"] for s in h["stages"]], [s["steps"] for s in h["stages"]], "s-",
                     ms=3, lw=0.8, color=HIDDEN_COLORS.get(hid, "k"), alpha=0.8,
                     label=f"non-modular, {hid} neurons" if i == 0 else None)
-    _steps_axis(ax, epoch, "SGD steps to criterion")
+    _steps_axis(ax, epoch, "SGD steps to criterion", _epoch_label(epoch))
+    ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+    _plain_log_axis(ax.yaxis)
+    _opaque_legend_handles(_legend_outside(fig, ncols=3))
     return fig, ax
 
 
 def _group_lines(groups: dict[str, list[dict]], xy):
     """One colour per group, one line per result; ``xy(result) -> (xs, ys)``."""
-    fig, ax = plt.subplots(figsize=(6.5, 3.4))
+    fig, ax = plt.subplots(figsize=(6.5, 3.8))
     palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for (label, results), color in zip(groups.items(), palette):
         for i, r in enumerate(results):
@@ -386,9 +465,10 @@ def plot_length_generalisation(groups: dict[str, list[dict]]):
     ax.set_xscale("log")
     ax.set_xticks([1, 2, 5, 10])
     ax.set_xticklabels(["1x", "2x", "5x", "10x"])
+    ax.xaxis.set_minor_locator(plt.NullLocator())
     ax.set_xlabel("sequence length / longest trained length")
     ax.set_ylabel("mean accuracy over heads")
-    ax.legend(fontsize=8)
+    _opaque_legend_handles(_legend_outside(fig, ncols=2))
     return fig, ax
 
 
@@ -398,25 +478,27 @@ def plot_transfer(groups: dict[str, list[dict]]):
                                               [c["new_head"] for c in r["transfer"]["curve"]]))
     ax.set_xlabel("SGD steps on the new task")
     ax.set_ylabel("accuracy of the new head")
-    ax.axhline(0.98, color="k", ls="--", lw=0.8)
-    ax.legend(fontsize=8)
+    ax.axhline(0.98, color="k", ls="--", lw=0.8, label="criterion (98 %)")
+    _opaque_legend_handles(_legend_outside(fig, ncols=2))
     return fig, ax
 
 
-def plot_scaling(history: dict):
-    """One long growth run: steps to criterion and seconds per stage against N."""
-    fig, (a0, a1) = plt.subplots(1, 2, figsize=(9, 3.2))
+def plot_scaling(history: dict, epoch: int = 500):
+    """One long growth run: steps to criterion (top) and cumulative wall time (bottom) against
+    N."""
+    fig, (a0, a1) = plt.subplots(2, 1, figsize=(6.5, 5.2), sharex=True)
     ns = [s["n"] for s in history["stages"]]
     a0.plot(ns, [s["steps"] for s in history["stages"]], ".-", lw=0.8,
-            color=ARCH_COLORS["modular"])
-    a0.axhline(500, color="k", ls="--", lw=0.8)
-    a0.set_yscale("log")
-    a0.set_xlabel("N")
-    a0.set_ylabel("steps to criterion")
+            color=ARCH_COLORS["modular"], label="steps of each stage")
+    _steps_axis(a0, epoch, "steps to criterion", _epoch_label(epoch))
+    _plain_log_axis(a0.yaxis)
+    a0.set_xlabel("")
+    _legend_above(a0, ncols=2)
     a1.plot(ns, np.cumsum([s["seconds"] for s in history["stages"]]) / 60, "-",
             color=ARCH_COLORS["modular"])
     a1.set_xlabel("N")
-    a1.set_ylabel("cumulative wall time (min, 1 thread)")
+    a1.set_ylabel("cumulative wall time\n(min, 1 CPU thread)")
+    a1.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     return fig, (a0, a1)
 
 
@@ -424,7 +506,10 @@ def plot_scaling(history: dict):
 
 def plot_pass_probability(batch_sd: float, networks: list[dict], threshold: float = 0.98):
     """P(a stage ends) against a fixed network's true accuracy: curves from the normal model with
-    the measured batch spread, points from resampling the batches of stored networks."""
+    the measured batch spread, points from resampling the batches of stored networks (drawn at the
+    bottom edge when below it). One legend above the axes."""
+    from matplotlib.lines import Line2D
+
     from .criterion import normal_pass, stage_pass
     a = np.linspace(0.95, 0.995, 200)
     p10 = normal_pass(a, 10, batch_sd, threshold)
@@ -435,26 +520,32 @@ def plot_pass_probability(batch_sd: float, networks: list[dict], threshold: floa
                   stage_pass(p10, 10, normal_pass(a, 100, batch_sd, threshold))}
     colors = ["#7570b3", "#d95f02", "#1b9e77", "#000000"]
     keys = ["p_check10", "p_epoch_of_10_checks", "p_test50", "p_epoch_confirmed"]
-    fig, ax = plt.subplots(figsize=(7, 3.8))
+    fig, ax = plt.subplots(figsize=(6.8, 4.8))
     for (label, y), color, key in zip(curves.items(), colors, keys):
         ax.plot(100 * a, y, "-", color=color, lw=1.5, label=label)
         ax.plot([100 * n["newest"] for n in networks], [max(n[key], 1e-4) for n in networks],
                 "o", color=color, ms=4, alpha=0.8)
-    ax.axvline(100 * threshold, color="k", ls=":", lw=1)
-    ax.axhline(0.05, color="grey", ls="--", lw=0.8)
+    ax.axvline(100 * threshold, color="k", ls=":", lw=1, label=f"threshold ({100 * threshold:g} %)")
+    ax.axhline(0.05, color="grey", ls="--", lw=0.8, label="P(pass) = 0.05")
     ax.set_yscale("log")
     ax.set_ylim(1e-4, 1.5)
     ax.set_xlabel("newest head's true accuracy (%)")
     ax.set_ylabel("P(pass)")
-    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    handles, labels = ax.get_legend_handles_labels()
+    handles.insert(4, Line2D([], [], marker="o", ls="", ms=4, color="0.4",
+                             label="stored networks (resampled)"))
+    fig.legend(handles=handles, loc="outside upper center", ncols=2)
     return fig, ax
 
 
 def plot_variant_steps(steps_by_variant: dict[str, list[int]], reference: str = "ours"):
     """Total steps to the last N per seed (log scale) for every protocol variant; bars: geometric
-    mean with its bootstrap 95% interval; the reference variant's mean as a dashed line."""
+    mean with its bootstrap 95% interval; the reference variant's mean as a dashed line. One
+    legend above the axes."""
+    from matplotlib.lines import Line2D
+
     from .stats import geo_mean_ci
-    fig, ax = plt.subplots(figsize=(7, 3.6))
+    fig, ax = plt.subplots(figsize=(6.8, 4.2))
     labels = list(steps_by_variant)
     for i, label in enumerate(labels):
         v = steps_by_variant[label]
@@ -466,9 +557,16 @@ def plot_variant_steps(steps_by_variant: dict[str, list[int]], reference: str = 
         if label == reference:
             ax.axhline(g, color=color, ls="--", lw=0.8)
     ax.set_yscale("log")
+    _plain_log_axis(ax.yaxis)
     ax.set_xticks(range(len(labels)))
     ax.set_xticklabels(labels, rotation=30, ha="right")
     ax.set_ylabel("total SGD steps to the last N")
+    handles = [Line2D([], [], marker="s", ls="", ms=6, color="0.3",
+                      label="geometric mean (bootstrap 95 % interval)"),
+               Line2D([], [], marker=".", ls="", ms=5, color="0.3", label="one seed"),
+               Line2D([], [], ls="--", lw=0.8, color="#d95f02",
+                      label=f"geometric mean of {reference}")]
+    _legend_above(ax, ncols=2, handles=handles)
     return fig, ax
 
 # ----- chapter 6: timescales -----

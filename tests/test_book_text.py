@@ -130,3 +130,50 @@ def test_every_chapter_has_a_current_rerun_box():
         nb = json.loads((BOOK / f"{stem}.ipynb").read_text())
         assert "".join(nb["cells"][1]["source"]) == box, \
             f"book/{stem}.ipynb: rerun box missing or stale (python tools/rerun_boxes.py)"
+
+
+# Chapters whose every figure is a numbered figure (myst-nb cell metadata), cited with {numref}.
+FIGURE_CHAPTERS = ("01_task", "02_architecture", "03_curriculum", "04_baseline",
+                   "05_perturbations", "06_timescales", "fidelity")
+# A code cell draws a figure when it shows a matplotlib figure, the perturbation explorer or an
+# interactive widget that draws one; a figure cell shows nothing else (a table or a printed line
+# goes in the next cell, outside the figure).
+DRAWS = re.compile(r"plt\.show\(\)|plots\.plot_|plots\.perturbation_explorer|\binteract\(")
+NOT_IN_A_FIGURE = re.compile(r"\bprint\(|report\.table\(|\bdisplay\(")
+NUMREF = re.compile(r"\{numref\}`(?:[^`<]*<)?(fig-[^`>]+)>?`")
+
+
+def _figure_cells(nb: dict) -> list[tuple[int, dict]]:
+    return [(i, c) for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code"
+            and "figure" in c["metadata"].get("mystnb", {})]
+
+
+@pytest.mark.parametrize("stem", FIGURE_CHAPTERS)
+def test_every_cell_that_draws_is_a_numbered_figure_with_nothing_else_in_it(stem):
+    nb = json.loads((BOOK / f"{stem}.ipynb").read_text())
+    draws = {i for i, c in enumerate(nb["cells"])
+             if c["cell_type"] == "code" and DRAWS.search("".join(c["source"]))}
+    figures = dict(_figure_cells(nb))
+    assert draws, f"{stem} draws no figure"
+    assert not draws - set(figures), f"cells {sorted(draws - set(figures))} draw an unnumbered figure"
+    assert not set(figures) - draws, f"cells {sorted(set(figures) - draws)} are figures that draw nothing"
+    crowded = [i for i, c in figures.items() if NOT_IN_A_FIGURE.search("".join(c["source"]))]
+    assert not crowded, f"cells {crowded} put a table or printed text inside a figure"
+
+
+@pytest.mark.parametrize("stem", FIGURE_CHAPTERS)
+def test_every_figure_is_cited_in_the_prose_and_every_citation_has_a_figure(stem):
+    nb = json.loads((BOOK / f"{stem}.ipynb").read_text())
+    names = {m["figure"]["name"] for m in figure_metadata(nb)}
+    prose = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+    cited = set(NUMREF.findall(prose))
+    assert not names - cited, f"figures not cited with {{numref}} in {stem}: {names - cited}"
+    everywhere = {m["figure"]["name"] for p in BOOK.glob("*.ipynb")
+                  for m in figure_metadata(json.loads(p.read_text()))}
+    in_captions = {n for m in figure_metadata(nb) for n in NUMREF.findall(m["figure"]["caption"])}
+    assert not (cited | in_captions) - everywhere, \
+        f"{{numref}} to figures that do not exist: {(cited | in_captions) - everywhere}"
+
+
+def test_numref_pattern_reads_plain_and_titled_citations():
+    assert NUMREF.findall("{numref}`fig-a` and {numref}`Figure %s <fig-b-c>`") == ["fig-a", "fig-b-c"]

@@ -1,11 +1,15 @@
 """The figure helpers of modgrow.plots that the notebooks do not exercise on their own."""
 
 import base64
+from collections import namedtuple
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
 
 from modgrow import plots  # noqa: E402
 
@@ -41,3 +45,115 @@ def test_legend_outside_lists_a_repeated_label_once_and_removes_axes_legends():
     assert [t.get_text() for t in legend.get_texts()] == ["same", "other"]
     assert a0.get_legend() is None and a1.get_legend() is None
     plt.close(fig)
+
+
+# ----- the figures of chapters 3, 4 and fidelity, from small synthetic inputs -------------------
+
+def _history(m, seed, n_max=8):
+    rng = np.random.default_rng(100 * m + seed)
+    return {"config": {"seed": seed, "module_size": m},
+            "stages": [{"n": n, "steps": int(50 * rng.integers(1, 40)),
+                        "seconds": float(rng.uniform(1, 30))} for n in range(2, n_max + 1)]}
+
+
+def _generalisation(rng):
+    return {"length": {"accuracy": {str(f): {str(n): float(rng.uniform(0.9, 1)) for n in range(2, 6)}
+                                    for f in (1, 2, 5, 10)}},
+            "transfer": {"curve": [{"steps": k, "new_head": float(rng.uniform(0.5, 1))}
+                                   for k in (0, 50, 100, 200, 500)]}}
+
+
+def _figures():
+    """name -> a function drawing one figure of chapters 3, 4 or fidelity."""
+    rng = np.random.default_rng(0)
+    sizes, seeds = (5, 10, 15, 20), range(5)
+    hist = {m: [_history(m, s) for s in seeds] for m in sizes}
+    acc = lambda: {m: [{str(n): float(rng.uniform(0.95, 1)) for n in range(2, 9)} for _ in seeds]
+                   for m in sizes}
+    answer = namedtuple("Answer", "n answer label confidence")
+    curves = {m: [([m * k for k in range(1, 8)], list(range(2, 9))) for _ in seeds] for m in sizes}
+    points = {h: (h, [4, 5, 6, 5, 6]) for h in (20, 50, 100, 150)}
+    gen = {"modular, M_m = 10": [_generalisation(rng) for _ in seeds],
+           **{f"non-modular, {h} neurons": [_generalisation(rng) for _ in seeds] for h in (20, 100)}}
+    nets = [{"newest": float(rng.uniform(0.975, 0.995)), "p_check10": float(rng.uniform()),
+             "p_epoch_of_10_checks": float(rng.uniform()), "p_test50": 0.0,
+             "p_epoch_confirmed": float(rng.uniform())} for _ in range(6)]
+    return {
+        "steps_to_criterion": lambda: plots.plot_steps_to_criterion(hist),
+        "steps_to_criterion_3_sizes": lambda: plots.plot_steps_to_criterion(
+            {m: hist[m] for m in sizes[:3]}),
+        "wall_time": lambda: plots.plot_wall_time(hist),
+        "head_accuracy": lambda: plots.plot_head_accuracy(
+            {"at its own stage": acc(), "after growth": acc(), "after growth, p = 0.5": acc()}),
+        "ablation": lambda: plots.plot_ablation(
+            {v: [list(50 * rng.integers(1, 40, 7)) for _ in seeds]
+             for v in ("duplicate, hard freeze", "random init, hard freeze")}, list(range(2, 9))),
+        "answers": lambda: plots.plot_answers(
+            (torch.rand(20) < 0.5).float(),
+            [answer(n, n % 3 == 0, True, 0.5 + 0.05 * n) for n in range(2, 9)]),
+        "capacity": lambda: plots.plot_capacity(curves, points, "neurons",
+                                                long_points=points, long_label="5x budget"),
+        "capacity_log": lambda: plots.plot_capacity(curves, points, "total parameters", logx=True),
+        "steps_both": lambda: plots.plot_steps_both(
+            hist[10], {h: [_history(h, s) for s in seeds] for h in (20, 50)}),
+        "length_generalisation": lambda: plots.plot_length_generalisation(gen),
+        "transfer": lambda: plots.plot_transfer(gen),
+        "scaling": lambda: plots.plot_scaling(_history(10, 2, n_max=40)),
+        "pass_probability": lambda: plots.plot_pass_probability(0.02, nets),
+        "variant_steps": lambda: plots.plot_variant_steps(
+            {v: list(rng.integers(2000, 9000, 5)) for v in ("ours", "lr", "authors")}),
+    }
+
+
+def _legends(fig):
+    return list(fig.legends) + [ax.get_legend() for ax in fig.axes if ax.get_legend()]
+
+
+@pytest.mark.parametrize("name", list(_figures()))
+def test_figure_of_chapters_3_4_and_fidelity_keeps_its_legends_off_the_data(name):
+    plots.style()
+    fig, _ = _figures()[name]()
+    fig.canvas.draw()
+    assert fig.get_size_inches()[0] <= plots.MAX_WIDTH
+    legends = _legends(fig)
+    assert legends, f"{name} has no legend"
+    frame = fig.bbox.padded(1)
+    for legend in legends:
+        box = legend.get_window_extent()
+        assert frame.contains(box.x0, box.y0) and frame.contains(box.x1, box.y1), \
+            f"{name}: a legend sticks out of the figure"
+        for ax in fig.axes:
+            if ax.get_visible():
+                assert not box.overlaps(ax.get_window_extent()), f"{name}: a legend covers data"
+        assert min(t.get_fontsize() for t in legend.get_texts()) >= 9
+    for ax in fig.axes:
+        for text in (ax.xaxis.label, ax.yaxis.label, ax.title):
+            assert not text.get_text() or text.get_fontsize() >= 11
+    assert plots._png_at_2x(fig) is not None
+    plt.close(fig)
+
+
+def test_steps_to_criterion_draws_every_seed_with_its_own_marker():
+    plots.style()
+    hist = {m: [_history(m, s) for s in range(6)] for m in (5, 10)}
+    fig, axes = plots.plot_steps_to_criterion(hist)
+    for ax in axes:
+        runs = [line for line in ax.get_lines() if len(line.get_xdata()) > 2]
+        assert len(runs) == 6  # one line per seed (a fifth and sixth seed were once dropped)
+        assert len({line.get_marker() for line in runs}) == 6
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels == [f"seed {s}" for s in range(6)] + ["one epoch (500 steps)"]
+    plt.close(fig)
+
+
+def test_a_short_log_axis_of_steps_still_has_several_plain_labels():
+    plots.style()
+    for values in ([550, 600, 800, 1000], [50, 400, 10_000]):
+        fig, ax = plots.plot_variant_steps({"ours": values, "other": values[::-1]})
+        fig.canvas.draw()
+        lo, hi = ax.get_ylim()
+        labels = [t.get_text() for t in ax.yaxis.get_majorticklabels()
+                  + ax.yaxis.get_minorticklabels()
+                  if t.get_text() and lo <= t.get_position()[1] <= hi]
+        assert len(labels) >= 3 and all(label.isdigit() for label in labels), labels
+        plt.close(fig)
