@@ -11,9 +11,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-__all__ = ["Profile", "PAPER", "QUICK", "PROFILES", "active", "PROFILE_ENV"]
+__all__ = ["Profile", "PAPER", "QUICK", "PROFILES", "active", "PROFILE_ENV", "ALL_ABLATIONS"]
 
 PROFILE_ENV = "MODGROW_PROFILE"
+# the labels of chapter 3's ablations (``experiments.curriculum.ABLATIONS`` maps them to configs)
+ALL_ABLATIONS = ("duplicate, hard freeze", "random init, hard freeze",
+                 "duplicate, soft freeze (gamma=0.5)", "duplicate, no freeze (gamma=1)")
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,7 @@ class Profile:
     stage_budget: int                      # steps per stage before a run stops
     eval_batches: int                      # batches per criterion check
     ablation_max_n: int
+    ablation_variants: tuple[str, ...]     # chapter 3's ablations run at this scale (labels)
     scaling_max_n: int                     # the scaling run (module size 10, seed 2)
     baseline_sizes: tuple[int, ...]        # non-modular population sizes
     baseline_max_n: int
@@ -55,6 +59,13 @@ class Profile:
     long_budget_max_size: int              # ... for non-modular sizes up to this many neurons
     dms_max_n: int                         # beyond parity: last N of the DMS runs
 
+    def __post_init__(self):
+        unknown = set(self.ablation_variants) - set(ALL_ABLATIONS)
+        if unknown or "duplicate, hard freeze" not in self.ablation_variants:
+            raise ValueError(f"profile {self.name}: ablation_variants must include the default "
+                             f"'duplicate, hard freeze' and only {ALL_ABLATIONS}; got "
+                             f"{self.ablation_variants}")
+
     def max_n(self, module_size: int) -> int:
         return dict(self.growth_max_n)[module_size]
 
@@ -67,6 +78,7 @@ PAPER = Profile(
     name="paper", seeds=(0, 1, 2, 3, 4), module_sizes=(5, 10),
     growth_max_n=((5, 30), (10, 30)),
     stage_budget=10_000, eval_batches=10, ablation_max_n=12, scaling_max_n=150,
+    ablation_variants=ALL_ABLATIONS,
     baseline_sizes=(20, 50, 100, 150), baseline_max_n=30, baseline_total_steps=10_000,
     iclr_size=500, iclr_total_steps=6_000, n0=10,
     fidelity_seeds=(0, 1, 2, 3, 4), fidelity_max_n=12, draws=4000, confirm_batches=100,
@@ -81,6 +93,7 @@ PAPER = Profile(
 QUICK = Profile(
     name="quick", seeds=(0,), module_sizes=(5, 10), growth_max_n=((5, 3), (10, 3)),
     stage_budget=20_000, eval_batches=4, ablation_max_n=3, scaling_max_n=4,
+    ablation_variants=ALL_ABLATIONS,
     baseline_sizes=(20, 30), baseline_max_n=3, baseline_total_steps=10_000, iclr_size=40,
     iclr_total_steps=2_000, n0=2, fidelity_seeds=(0,), fidelity_max_n=3, draws=200,
     confirm_batches=8,

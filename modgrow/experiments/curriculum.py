@@ -41,7 +41,7 @@ def legacy_growth_configs(profile: Profile) -> list[GrowthConfig]:
             for m, n in profile.legacy_growth_max_n for s in profile.legacy_seeds]
 
 
-ABLATIONS = {
+ABLATIONS = {  # keys: profiles.ALL_ABLATIONS
     "duplicate, hard freeze": dict(),
     "random init, hard freeze": dict(duplicate=False),
     "duplicate, soft freeze (gamma=0.5)": dict(gamma=0.5),
@@ -53,7 +53,7 @@ def ablation_configs(profile: Profile) -> dict[str, list[GrowthConfig]]:
     """Initialisation of new modules and freezing, module size 10."""
     return {label: [base_config(profile, module_size=10, max_n=profile.ablation_max_n, seed=s,
                                 **kw) for s in profile.seeds]
-            for label, kw in ABLATIONS.items()}
+            for label, kw in ABLATIONS.items() if label in profile.ablation_variants}
 
 
 def scaling_config(profile: Profile) -> GrowthConfig:
