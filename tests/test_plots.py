@@ -157,3 +157,20 @@ def test_a_short_log_axis_of_steps_still_has_several_plain_labels():
                   if t.get_text() and lo <= t.get_position()[1] <= hi]
         assert len(labels) >= 3 and all(label.isdigit() for label in labels), labels
         plt.close(fig)
+
+
+def test_perturbation_explorer_scales_to_a_phone_width():
+    """The explorer must fit a 390 px window (about 340 px of content): the plot is an SVG that
+    scales with its box and no part has a fixed width wider than that. tools/browser_check.py
+    checks the same in Chromium by moving the controls; this is the check without a browser."""
+    import re
+
+    sweep = {"eps": [0.01, 0.1, 1.0], "ns": [2, 3],
+             "groups": {c: {"stream": {"per_head": [[1.0, 0.9]] * 3}} for c in ("hidden", "input")}}
+    html = plots.perturbation_explorer({"modular": sweep}, uid="t")
+    svg = re.search(r"<svg [^>]*>", html).group(0)
+    assert 'width="100%"' in svg and "viewBox=" in svg and "height:auto" in svg
+    fixed = [int(w) for w in re.findall(r"(?<![-\w])width:\s*(\d+)px", html)]
+    assert fixed and max(fixed) <= 320, fixed   # the slider is the widest fixed part
+    for part in ("class-select", "eps-slider", "eps-value", "plot", "note"):
+        assert f'id="t-{part}"' in html
