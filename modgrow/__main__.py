@@ -18,7 +18,8 @@ commands:
   baseline   train the non-modular multi-head network (one population, a head per N)
   gated      train a GRU or LSTM multi-head network (one gated population, a head per N)
   bench      time one training step, fast engine against the naive per-module loop
-  reproduce  recompute a stored result from its config and say whether it matches
+  reproduce  recompute a stored result from its config and say whether it matches; with
+             --statistics, rerun every seed of an experiment and compare its statistics
   results    list the stored results with their configs and provenance
   compute    load or run every config of one of the book's experiments (see 'compute --help')
              in the active profile (MODGROW_PROFILE=paper|quick), then its analyses
@@ -170,15 +171,24 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("--no-naive", action="store_true", help="time the fast engine only")
     be.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads")
     be.add_argument("--json", action="store_true", help="print one JSON object")
-    r = sub.add_parser("reproduce", help="recompute a stored run and compare",
-                       description="Recompute a stored curriculum run from the config saved "
-                       "with it and compare every stage (N, steps to criterion, accuracy of "
-                       "every head). Exit 0 when identical, 1 when not. Bitwise identity needs "
-                       "the same torch version and thread count as the stored provenance.")
-    r.add_argument("result", help="stored result: its folder, its name under results/, or a "
-                   "unique prefix of that name (see 'python -m modgrow results')")
+    r = sub.add_parser("reproduce", help="recompute a stored run (or, with --statistics, a "
+                       "whole experiment) and compare",
+                       description=REPRODUCE_DESCRIPTION,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    r.add_argument("result", metavar="RESULT", help="stored result: its folder, its name under "
+                   "results/, or a unique prefix of that name (see 'python -m modgrow "
+                   "results'); with --statistics, an experiment: one of "
+                   + ", ".join(sorted(REGISTRY)))
     r.add_argument("--up-to-n", type=int, default=None,
                    help="only recompute the stages up to this N (a quicker partial check)")
+    r.add_argument("--statistics", action="store_true",
+                   help="EXPENSIVE (reruns every seed of the experiment, as long as computing "
+                   "it): check the experiment's summary statistics against the stored runs' "
+                   "intervals instead of bit-exact identity of one run")
+    r.add_argument("--scratch", type=_run_folder, default=None, metavar="DIR",
+                   help="with --statistics: store the recomputed runs here (kept; runs already "
+                   "there are reused, so an interrupted check resumes) instead of a temporary "
+                   "folder; never the results store")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     sub.add_parser("results", help="list stored results",
                    description="List the stored results (folder, status, max N, wall time, "
@@ -209,6 +219,26 @@ def build_parser() -> argparse.ArgumentParser:
     im.add_argument("--force", action="store_true",
                     help="replace a result already stored for the same config")
     return parser
+
+
+REPRODUCE_DESCRIPTION = """\
+Recompute a stored curriculum run from the config saved with it and compare every stage (N, steps
+to criterion, accuracy of every head). Exit 0 when identical, 1 when not. Bit-exact identity is
+expected on the same platform only (the torch version, machine and thread count of the stored
+provenance; the stored thread count is used): the command says which case applies. On another
+CPU a run differs in the 4th decimal at N = 4 and in its step counts from N = 8; compare
+statistics there:
+
+  reproduce --statistics EXPERIMENT
+      EXPENSIVE: recomputes every run of the experiment (every seed, in the active profile
+      MODGROW_PROFILE) into a scratch store (a temporary folder, or --scratch DIR; never the
+      results store), sequentially. Per group of runs that differ only in their seed and per
+      statistic (max N reached; total steps and median steps per stage, on a log scale) it
+      prints the stored mean with its 95 % interval (a t prediction interval for the mean of as
+      many new seeds: mean +- t(n-1) * sd * sqrt(2/n)), the recomputed mean and whether it lies
+      within. A group with one seed cannot be judged: its values are shown, marked n/a.
+      Exit 0 when every judged row is within, 1 when one is outside, 2 for bad input (an
+      unknown experiment, runs missing from the store)."""
 
 
 SWEEP_DESCRIPTION = """\
@@ -350,7 +380,11 @@ def _run_store_command(args) -> int:
         for folder in args.folders:
             print(f"stored {folder} as {store.import_run_folder(folder, args.force).path}")
         return 0
+    if args.command == "reproduce" and args.statistics:
+        return _run_statistics(args)
     if args.command == "reproduce":
+        if args.scratch is not None:
+            raise ValueError("--scratch goes with --statistics only")
         rep = store.reproduce(store.find_result(args.result), args.up_to_n,
                               progress=not args.quiet)
         verdict = "MATCH" if rep["match"] else "DIFFERENT"
@@ -364,6 +398,17 @@ def _run_store_command(args) -> int:
             print("  " + d)
         return 0 if rep["match"] else 1
     raise ValueError(f"unknown command {args.command}")
+
+
+def _run_statistics(args) -> int:
+    from .profiles import active
+    from .replicate import check_experiment, format_check
+
+    if args.up_to_n is not None:
+        raise ValueError("--up-to-n does not go with --statistics (it compares whole runs)")
+    chk = check_experiment(args.result, active(), args.scratch, progress=not args.quiet)
+    print("\n".join(format_check(chk)))
+    return 1 if chk.outside else 0
 
 
 def main(argv=None) -> int:
