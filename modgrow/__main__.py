@@ -43,6 +43,18 @@ def _positive_int(s: str) -> int:
     return v
 
 
+MAX_THREADS = 1024
+
+
+def _threads(s: str) -> int:
+    """A torch thread count: 1 to MAX_THREADS (a typo like 100000 would exhaust the memory map
+    of the process before torch could refuse it)."""
+    v = _positive_int(s)
+    if v > MAX_THREADS:
+        raise argparse.ArgumentTypeError(f"must be <= {MAX_THREADS}, got {v}")
+    return v
+
+
 def _run_folder(s: str) -> Path:
     if not s.strip():
         raise argparse.ArgumentTypeError(f"must name a folder, got {s!r}")
@@ -115,7 +127,7 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out from its last completed stage")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="default cpu")
-    p.add_argument("--threads", type=_positive_int, default=None,
+    p.add_argument("--threads", type=_threads, default=None,
                    help="torch CPU threads (default: torch's choice)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -169,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("--repeats", type=_positive_int, default=10,
                     help="timed steps per implementation; the median is reported (default 10)")
     be.add_argument("--no-naive", action="store_true", help="time the fast engine only")
-    be.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads")
+    be.add_argument("--threads", type=_threads, default=None, help="torch CPU threads")
     be.add_argument("--json", action="store_true", help="print one JSON object")
     r = sub.add_parser("reproduce", help="recompute a stored run (or, with --statistics, a "
                        "whole experiment) and compare",
@@ -207,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="only the runs, not the experiment's derived analyses")
     c.add_argument("--shard", default="0/1",
                    help="I/N: take configs I, I+N, ... so N processes share the work")
-    c.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads")
+    c.add_argument("--threads", type=_threads, default=None, help="torch CPU threads")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_sweep_parser(sub, REGISTRY)
     im = sub.add_parser("import", help="store finished run folders",
@@ -279,7 +291,7 @@ def _add_sweep_parser(sub, registry) -> None:
     s.add_argument("--array-parallelism", type=_positive_int, default=None, metavar="K",
                    help="jobs running at once (default: the local cores divided by --threads; "
                    "on SLURM up to 256)")
-    s.add_argument("--threads", type=_positive_int, default=1, metavar="T",
+    s.add_argument("--threads", type=_threads, default=1, metavar="T",
                    help="torch threads (and OMP_NUM_THREADS) of each job (default 1)")
     s.add_argument("--log-dir", type=Path, default=None, metavar="DIR",
                    help="submitit's folder: job pickles and logs (default runs/sweep/EXPERIMENT "
@@ -431,6 +443,14 @@ def main(argv=None) -> int:
     except (ValueError, OSError) as e:  # bad input or data, refused folders, a failed run
         print("error: " + " ".join(str(e).split()), file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: stage checkpoints and stored results are kept
+        again = ("; continue with the same command and --resume"
+                 if args.command in ("grow", "baseline", "gated") else
+                 "; the same command resumes the runs from their last completed stage"
+                 if args.command in ("compute", "sweep")
+                 or getattr(args, "scratch", None) is not None else "")
+        print(f"interrupted{again}", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

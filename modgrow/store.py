@@ -38,8 +38,8 @@ import torch
 from .io import (BadData, load_network, provenance, read_json, remove_stale_temps, save_network,
                  sha256_file, write_json)
 from .network import RNN
-from .training import (GrowthConfig, RunResult, checkpoint_path, expected_structure,
-                       read_history, train_curriculum)
+from .training import (STAGE_KEYS, GrowthConfig, RunResult, checkpoint_path,
+                       expected_structure, read_history, train_curriculum)
 
 __all__ = ["SCHEMA", "results_dir", "scratch_dir", "config_key", "run_name", "run_path",
            "StoredRun", "store_run", "load_run", "read_stored_run", "load_or_run",
@@ -203,9 +203,10 @@ def read_stored_run(path: Path) -> tuple[GrowthConfig, dict]:
         if hist["kind"] != "run":
             raise ValueError(f"kind is {hist['kind']!r}, not 'run'")
         cfg = GrowthConfig.from_dict(hist["config"])
-        if not all(isinstance(s, dict) and {"n", "steps", "accuracy"} <= set(s)
-                   for s in hist["stages"]):
-            raise ValueError("stages are not stage records")
+        if not all(isinstance(s, dict) and set(STAGE_KEYS) <= set(s) for s in hist["stages"]):
+            raise ValueError(f"stages are not stage records (each has {', '.join(STAGE_KEYS)})")
+        if not isinstance(hist["status"], str):
+            raise TypeError("status is not a string")
         if not isinstance(hist["provenance"], dict):
             raise TypeError("provenance is not an object")
         recorded = hist.get("network_sha256")
@@ -298,6 +299,9 @@ def list_results() -> list[dict]:
     whose network is missing or does not match its hash, ...) gets a row with its ``problem``
     instead of failing the listing. Temp files left by killed writes are not results; stale ones
     are deleted on the way (``io.remove_stale_temps``)."""
+    if results_dir().exists() and not results_dir().is_dir():
+        raise NotADirectoryError(f"the results store {results_dir()} is not a folder (set "
+                                 f"{RESULTS_ENV} to a folder)")
     rows = []
     for folder in sorted(p for p in results_dir().glob("*/*") if p.is_dir()):
         remove_stale_temps(folder)
