@@ -18,7 +18,8 @@ commands:
   baseline   train the non-modular multi-head network (one population, a head per N)
   gated      train a GRU or LSTM multi-head network (one gated population, a head per N)
   bench      time one training step, fast engine against the naive per-module loop
-  reproduce  recompute a stored result from its config and say whether it matches
+  reproduce  recompute a stored result from its config and say whether it matches; with
+             --statistics, rerun every seed of an experiment and compare its statistics
   results    list the stored results with their configs and provenance
   compute    load or run every config of one of the book's experiments (see 'compute --help')
              in the active profile (MODGROW_PROFILE=paper|quick), then its analyses
@@ -39,6 +40,18 @@ def _positive_int(s: str) -> int:
     v = int(s)
     if v < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {v}")
+    return v
+
+
+MAX_THREADS = 1024
+
+
+def _threads(s: str) -> int:
+    """A torch thread count: 1 to MAX_THREADS (a typo like 100000 would exhaust the memory map
+    of the process before torch could refuse it)."""
+    v = _positive_int(s)
+    if v > MAX_THREADS:
+        raise argparse.ArgumentTypeError(f"must be <= {MAX_THREADS}, got {v}")
     return v
 
 
@@ -114,7 +127,7 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out from its last completed stage")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="default cpu")
-    p.add_argument("--threads", type=_positive_int, default=None,
+    p.add_argument("--threads", type=_threads, default=None,
                    help="torch CPU threads (default: torch's choice)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -168,17 +181,26 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("--repeats", type=_positive_int, default=10,
                     help="timed steps per implementation; the median is reported (default 10)")
     be.add_argument("--no-naive", action="store_true", help="time the fast engine only")
-    be.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads")
+    be.add_argument("--threads", type=_threads, default=None, help="torch CPU threads")
     be.add_argument("--json", action="store_true", help="print one JSON object")
-    r = sub.add_parser("reproduce", help="recompute a stored run and compare",
-                       description="Recompute a stored curriculum run from the config saved "
-                       "with it and compare every stage (N, steps to criterion, accuracy of "
-                       "every head). Exit 0 when identical, 1 when not. Bitwise identity needs "
-                       "the same torch version and thread count as the stored provenance.")
-    r.add_argument("result", help="stored result: its folder, its name under results/, or a "
-                   "unique prefix of that name (see 'python -m modgrow results')")
+    r = sub.add_parser("reproduce", help="recompute a stored run (or, with --statistics, a "
+                       "whole experiment) and compare",
+                       description=REPRODUCE_DESCRIPTION,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    r.add_argument("result", metavar="RESULT", help="stored result: its folder, its name under "
+                   "results/, or a unique prefix of that name (see 'python -m modgrow "
+                   "results'); with --statistics, an experiment: one of "
+                   + ", ".join(sorted(REGISTRY)))
     r.add_argument("--up-to-n", type=int, default=None,
                    help="only recompute the stages up to this N (a quicker partial check)")
+    r.add_argument("--statistics", action="store_true",
+                   help="EXPENSIVE (reruns every seed of the experiment, as long as computing "
+                   "it): check the experiment's summary statistics against the stored runs' "
+                   "intervals instead of bit-exact identity of one run")
+    r.add_argument("--scratch", type=_run_folder, default=None, metavar="DIR",
+                   help="with --statistics: store the recomputed runs here (kept; runs already "
+                   "there are reused, so an interrupted check resumes) instead of a temporary "
+                   "folder; never the results store")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     sub.add_parser("results", help="list stored results",
                    description="List the stored results (folder, status, max N, wall time, "
@@ -197,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="only the runs, not the experiment's derived analyses")
     c.add_argument("--shard", default="0/1",
                    help="I/N: take configs I, I+N, ... so N processes share the work")
-    c.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads")
+    c.add_argument("--threads", type=_threads, default=None, help="torch CPU threads")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_sweep_parser(sub, REGISTRY)
     im = sub.add_parser("import", help="store finished run folders",
@@ -209,6 +231,26 @@ def build_parser() -> argparse.ArgumentParser:
     im.add_argument("--force", action="store_true",
                     help="replace a result already stored for the same config")
     return parser
+
+
+REPRODUCE_DESCRIPTION = """\
+Recompute a stored curriculum run from the config saved with it and compare every stage (N, steps
+to criterion, accuracy of every head). Exit 0 when identical, 1 when not. Bit-exact identity is
+expected on the same platform only (the torch version, machine and thread count of the stored
+provenance; the stored thread count is used): the command says which case applies. On another
+CPU a run differs in the 4th decimal at N = 4 and in its step counts from N = 8; compare
+statistics there:
+
+  reproduce --statistics EXPERIMENT
+      EXPENSIVE: recomputes every run of the experiment (every seed, in the active profile
+      MODGROW_PROFILE) into a scratch store (a temporary folder, or --scratch DIR; never the
+      results store), sequentially. Per group of runs that differ only in their seed and per
+      statistic (max N reached; total steps and median steps per stage, on a log scale) it
+      prints the stored mean with its 95 % interval (a t prediction interval for the mean of as
+      many new seeds: mean +- t(n-1) * sd * sqrt(2/n)), the recomputed mean and whether it lies
+      within. A group with one seed cannot be judged: its values are shown, marked n/a.
+      Exit 0 when every judged row is within, 1 when one is outside, 2 for bad input (an
+      unknown experiment, runs missing from the store)."""
 
 
 SWEEP_DESCRIPTION = """\
@@ -249,7 +291,7 @@ def _add_sweep_parser(sub, registry) -> None:
     s.add_argument("--array-parallelism", type=_positive_int, default=None, metavar="K",
                    help="jobs running at once (default: the local cores divided by --threads; "
                    "on SLURM up to 256)")
-    s.add_argument("--threads", type=_positive_int, default=1, metavar="T",
+    s.add_argument("--threads", type=_threads, default=1, metavar="T",
                    help="torch threads (and OMP_NUM_THREADS) of each job (default 1)")
     s.add_argument("--log-dir", type=Path, default=None, metavar="DIR",
                    help="submitit's folder: job pickles and logs (default runs/sweep/EXPERIMENT "
@@ -350,7 +392,11 @@ def _run_store_command(args) -> int:
         for folder in args.folders:
             print(f"stored {folder} as {store.import_run_folder(folder, args.force).path}")
         return 0
+    if args.command == "reproduce" and args.statistics:
+        return _run_statistics(args)
     if args.command == "reproduce":
+        if args.scratch is not None:
+            raise ValueError("--scratch goes with --statistics only")
         rep = store.reproduce(store.find_result(args.result), args.up_to_n,
                               progress=not args.quiet)
         verdict = "MATCH" if rep["match"] else "DIFFERENT"
@@ -364,6 +410,17 @@ def _run_store_command(args) -> int:
             print("  " + d)
         return 0 if rep["match"] else 1
     raise ValueError(f"unknown command {args.command}")
+
+
+def _run_statistics(args) -> int:
+    from .profiles import active
+    from .replicate import check_experiment, format_check
+
+    if args.up_to_n is not None:
+        raise ValueError("--up-to-n does not go with --statistics (it compares whole runs)")
+    chk = check_experiment(args.result, active(), args.scratch, progress=not args.quiet)
+    print("\n".join(format_check(chk)))
+    return 1 if chk.outside else 0
 
 
 def main(argv=None) -> int:
@@ -386,6 +443,14 @@ def main(argv=None) -> int:
     except (ValueError, OSError) as e:  # bad input or data, refused folders, a failed run
         print("error: " + " ".join(str(e).split()), file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: stage checkpoints and stored results are kept
+        again = ("; continue with the same command and --resume"
+                 if args.command in ("grow", "baseline", "gated") else
+                 "; the same command resumes the runs from their last completed stage"
+                 if args.command in ("compute", "sweep")
+                 or getattr(args, "scratch", None) is not None else "")
+        print(f"interrupted{again}", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -38,13 +38,14 @@ import torch
 from .io import (BadData, load_network, provenance, read_json, remove_stale_temps, save_network,
                  sha256_file, write_json)
 from .network import RNN
-from .training import (GrowthConfig, RunResult, checkpoint_path, expected_structure,
-                       read_history, train_curriculum)
+from .training import (STAGE_KEYS, GrowthConfig, RunResult, checkpoint_path,
+                       expected_structure, read_history, train_curriculum)
 
 __all__ = ["SCHEMA", "results_dir", "scratch_dir", "config_key", "run_name", "run_path",
            "StoredRun", "store_run", "load_run", "read_stored_run", "load_or_run",
            "import_run_folder",
-           "load_or_compute", "list_results", "find_result", "reproduce", "NO_COMPUTE_ENV"]
+           "load_or_compute", "list_results", "find_result", "reproduce", "platform_case",
+           "stored_threads", "stage_differences", "NO_COMPUTE_ENV"]
 
 SCHEMA = 2
 NO_COMPUTE_ENV = "MODGROW_NO_COMPUTE"
@@ -168,10 +169,11 @@ class StoredRun:
         return res.network
 
 
-def store_run(result: RunResult, cfg: GrowthConfig) -> StoredRun:
-    """Write a finished (complete or stopped) run into the store, with the SHA-256 of its
-    network file in ``result.json`` (written last: a store holds a result once that is there)."""
-    path = run_path(cfg)
+def store_run(result: RunResult, cfg: GrowthConfig, path: Path | None = None) -> StoredRun:
+    """Write a finished (complete or stopped) run into the store (or into folder ``path``: a
+    scratch store), with the SHA-256 of its network file in ``result.json`` (written last: a
+    store holds a result once that is there)."""
+    path = run_path(cfg) if path is None else Path(path)
     hist = dict(result.history)
     hist["wall_seconds"] = round(sum(s["seconds"] for s in hist["stages"]), 3)
     save_network(path / "network.pt", result.network)
@@ -201,9 +203,10 @@ def read_stored_run(path: Path) -> tuple[GrowthConfig, dict]:
         if hist["kind"] != "run":
             raise ValueError(f"kind is {hist['kind']!r}, not 'run'")
         cfg = GrowthConfig.from_dict(hist["config"])
-        if not all(isinstance(s, dict) and {"n", "steps", "accuracy"} <= set(s)
-                   for s in hist["stages"]):
-            raise ValueError("stages are not stage records")
+        if not all(isinstance(s, dict) and set(STAGE_KEYS) <= set(s) for s in hist["stages"]):
+            raise ValueError(f"stages are not stage records (each has {', '.join(STAGE_KEYS)})")
+        if not isinstance(hist["status"], str):
+            raise TypeError("status is not a string")
         if not isinstance(hist["provenance"], dict):
             raise TypeError("provenance is not an object")
         recorded = hist.get("network_sha256")
@@ -296,6 +299,9 @@ def list_results() -> list[dict]:
     whose network is missing or does not match its hash, ...) gets a row with its ``problem``
     instead of failing the listing. Temp files left by killed writes are not results; stale ones
     are deleted on the way (``io.remove_stale_temps``)."""
+    if results_dir().exists() and not results_dir().is_dir():
+        raise NotADirectoryError(f"the results store {results_dir()} is not a folder (set "
+                                 f"{RESULTS_ENV} to a folder)")
     rows = []
     for folder in sorted(p for p in results_dir().glob("*/*") if p.is_dir()):
         remove_stale_temps(folder)
@@ -351,24 +357,56 @@ def reproduce(path: Path, up_to_n: int | None = None, progress: bool = True) -> 
         raise ValueError(f"{path}: reproduce handles curriculum runs; analyses are recomputed "
                          f"by their chapter with the stored result moved away")
     cfg, stored = read_stored_run(path)
-    threads = stored["provenance"].get("torch_threads")
+    threads = stored_threads(stored, path)
     if threads:
-        torch.set_num_threads(int(threads))
+        torch.set_num_threads(threads)
     if up_to_n is not None:
         cfg = replace(cfg, max_n=min(up_to_n, cfg.max_n))
     fresh = train_curriculum(cfg, progress=progress).history
     old = [s for s in stored["stages"] if s["n"] <= cfg.max_n]
-    diffs = []
-    for a, b in zip(old, fresh["stages"]):
-        for k in ("n", "steps", "accuracy"):
-            if a[k] != b[k]:
-                diffs.append(f"N={a['n']}: {k} stored {a[k]} recomputed {b[k]}")
-    if len(old) != len(fresh["stages"]):
-        diffs.append(f"stored {len(old)} stages, recomputed {len(fresh['stages'])}")
+    diffs = stage_differences(old, fresh["stages"])
+    same, exact = platform_case(stored, fresh["provenance"])
     sp, fp = stored["provenance"], fresh["provenance"]
-    same = all(sp.get(k) == fp.get(k) for k in ("torch_version", "machine", "torch_threads"))
-    exact = same and stored.get("bit_exact_reproduction", True)
     return {"result": str(path), "stages_compared": min(len(old), len(fresh["stages"])),
             "match": not diffs, "differences": diffs, "same_platform": same,
             "bit_exact_expected": exact,
-            "stored_commit": sp["git_commit"], "now_commit": fp["git_commit"]}
+            "stored_commit": str(sp.get("git_commit", "unknown")),
+            "now_commit": str(fp.get("git_commit", "unknown"))}
+
+
+def stored_threads(stored: dict, path: Path) -> int | None:
+    """The torch thread count recorded in a stored run's provenance (None when not recorded);
+    anything but a positive integer is refused as bad data naming ``path``'s result.json."""
+    threads = stored.get("provenance", {}).get("torch_threads")
+    if threads is None:
+        return None
+    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
+        raise BadData(Path(path) / "result.json",
+                      f"provenance torch_threads must be a positive integer, got {threads!r}")
+    return threads
+
+
+PLATFORM_KEYS = ("torch_version", "machine", "torch_threads")
+
+
+def platform_case(stored: dict, now: dict) -> tuple[bool, bool]:
+    """(same platform, bit-exact identity expected) of a stored run's record ``stored`` and the
+    provenance ``now`` of its recomputation: the same platform has the same torch version,
+    machine and thread count (``PLATFORM_KEYS``); identity is expected there unless the stored
+    run was resumed with another thread count (``bit_exact_reproduction: false``)."""
+    sp = stored.get("provenance", {})
+    same = all(sp.get(k) == now.get(k) for k in PLATFORM_KEYS)
+    return same, bool(same and stored.get("bit_exact_reproduction", True))
+
+
+def stage_differences(old: list[dict], fresh: list[dict]) -> list[str]:
+    """Stage by stage (N, steps, accuracy of every head), how recomputed stages differ from the
+    stored ones; empty when identical."""
+    diffs = []
+    for a, b in zip(old, fresh):
+        for k in ("n", "steps", "accuracy"):
+            if a[k] != b[k]:
+                diffs.append(f"N={a['n']}: {k} stored {a[k]} recomputed {b[k]}")
+    if len(old) != len(fresh):
+        diffs.append(f"stored {len(old)} stages, recomputed {len(fresh)}")
+    return diffs

@@ -66,6 +66,8 @@ OPTIMIZERS = ("sgd", "adam")
 CRITERIA = ("confirmed", "check")
 CLIP_SCOPES = ("trainable", "all")
 DUPLICATE_SOURCES = ("trained", "untrained")
+# what every stage record of a history holds (among others: epochs, checks, ...)
+STAGE_KEYS = ("n", "steps", "seconds", "accuracy")
 # fields that may change when a run is resumed (budgets), all others must match
 RESUMABLE_CHANGES = ("max_n", "max_steps_per_stage", "max_total_steps")
 # the non-modular network's own defaults (the ICLR 2024 code's learning rate)
@@ -454,6 +456,8 @@ def read_history(out: Path, cfg: GrowthConfig | None = None) -> dict:
         raise BadData(path, "not a run history (not a JSON object)")
     try:
         old = GrowthConfig.from_dict(hist["config"])
+        if not all(isinstance(s, dict) and set(STAGE_KEYS) <= set(s) for s in hist["stages"]):
+            raise ValueError(f"stages are not stage records (each has {', '.join(STAGE_KEYS)})")
         ns = [s["n"] for s in hist["stages"]]
         spent = [int(s["steps"]) for s in hist["stages"]]
         if not isinstance(hist["provenance"], dict):

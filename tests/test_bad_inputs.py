@@ -93,6 +93,10 @@ S = {  # damage per name; paths relative to the world
     "history says running": lambda r: edit_json(r / RUN_HIST, lambda d: d.update(
         status="running")),
     "history has no stages": lambda r: edit_json(r / RUN_HIST, lambda d: d.update(stages=[])),
+    "history stage without seconds": lambda r: edit_json(
+        r / RUN_HIST, lambda d: d["stages"][0].pop("seconds")),
+    "history stage without accuracy": lambda r: edit_json(
+        r / RUN_HIST, lambda d: d["stages"][1].pop("accuracy")),
     "no history": lambda r: (r / RUN_HIST).unlink(),
     "truncate checkpoint": lambda r: truncate(r / RUN_LAST),
     "garbage checkpoint": lambda r: (r / RUN_LAST).write_bytes(b"\x00" * 64),
@@ -114,6 +118,12 @@ S = {  # damage per name; paths relative to the world
     "other stored weights": other_weights,
     "truncate stored network": lambda r: truncate(stored(r) / "network.pt"),
     "no stored network": lambda r: (stored(r) / "network.pt").unlink(),
+    "stored result without status": lambda r: edit_json(stored(r) / "result.json",
+                                                        lambda d: d.pop("status")),
+    "stored threads -1": lambda r: edit_json(stored(r) / "result.json",
+                                             lambda d: d["provenance"].update(torch_threads=-1)),
+    "store is a file": lambda r: (shutil.rmtree(r / "store/results"),
+                                  (r / "store/results").write_text("not a store\n")),
     "garble analysis": lambda r: next((r / "store/results/analysis").iterdir()).joinpath(
         "result.json").write_bytes(b"\xff\xfe garbage"),
 }
@@ -130,6 +140,10 @@ CASES = [
     ("max n below start", "none", ["grow", *flags(max_n=1), "--out", "{root}/new"], "max_n"),
     ("threads 0", "none", ["grow", *flags(), "--threads", "0", "--out", "{root}/new"],
      "--threads"),
+    ("threads 100000", "none", ["grow", *flags(), "--threads", "100000", "--out", "{root}/new"],
+     "--threads"),
+    ("bench threads 100000", "none", ["bench", "--threads", "100000"], "--threads"),
+    ("compute threads 100000", "none", ["compute", "growth", "--threads", "100000"], "--threads"),
     ("bit prob 1.5", "none", ["grow", *flags(bit_prob=1.5), "--out", "{root}/new"],
      "--bit-prob"),
     ("duplicate maybe", "none", ["grow", *flags(duplicate="maybe"), "--out", "{root}/new"],
@@ -162,13 +176,16 @@ CASES = [
                          ("checkpoint of stage 2", RUN_LAST), ("nan in checkpoint", RUN_LAST),
                          ("checkpoint without rng", RUN_LAST),
                          ("checkpoint with a bad rng", RUN_LAST),
-                         ("checkpoint missing a tensor", RUN_LAST)]],
+                         ("checkpoint missing a tensor", RUN_LAST),
+                         ("history stage without seconds", RUN_HIST)]],
     ("import over a stored result", "none", ["import", "{root}/run"], "result.json"),
     ("import a missing folder", "none", ["import", "{root}/nothing"], "{root}/nothing"),
     *[(f"import: {d}", d, ["import", "{root}/run", "--force"], culprit)
       for d, culprit in [("garble history", RUN_HIST), ("history says running", "'running'"),
                          ("history has no stages", "solved no stage"),
                          ("history has an unknown field", RUN_HIST),
+                         ("history stage without seconds", RUN_HIST),
+                         ("history stage without accuracy", RUN_HIST),
                          ("truncate checkpoint", RUN_LAST),
                          ("checkpoint of module size 4", RUN_LAST),
                          ("nan in checkpoint", RUN_LAST)]],
@@ -180,12 +197,15 @@ CASES = [
                          ("other stored weights", "network.pt"),
                          ("truncate stored network", "network.pt"),
                          ("no stored network", "network.pt"),
+                         ("stored result without status", "result.json"),
+                         ("store is a file", "store/results is not a folder"),
                          ("garble analysis", "analysis/demo")]],
     *[(f"reproduce: {d}", d, ["reproduce", "{stored}", "--quiet"], culprit)
       for d, culprit in [("garble stored result", "result.json"),
                          ("stored config nan", "result.json"),
                          ("wrong stored hash", "network.pt"),
-                         ("no stored network", "network.pt")]],
+                         ("no stored network", "network.pt"),
+                         ("stored threads -1", "result.json")]],
     ("reproduce an unknown result", "none", ["reproduce", "grow-m99"], "grow-m99"),
     ("compute a bad shard", "none", ["compute", "growth", "--shard", "3"], "--shard"),
 ]
@@ -206,12 +226,9 @@ def test_bad_input_exits_2_with_one_line_naming_the_culprit(world, tmp_path, mon
     S[damage](root)
     before = snapshot(root)
     good = [f"{p.parent.name}/{p.name}" for p in (root / "store/results").glob("*/*")]
-    sub = {"{root}": str(root), "{stored}": str(stored(root))}
-
     def fill(s: str) -> str:
-        for k, v in sub.items():
-            s = s.replace(k, v)
-        return s
+        s = s.replace("{root}", str(root))
+        return s.replace("{stored}", str(stored(root))) if "{stored}" in s else s
     capsys.readouterr()
     try:
         rc = main([fill(a) for a in argv])
@@ -224,7 +241,7 @@ def test_bad_input_exits_2_with_one_line_naming_the_culprit(world, tmp_path, mon
     assert fill(culprit) in lines[0], lines[0]
     assert "Traceback" not in err
     assert snapshot(root) == before
-    if argv[0] == "results":  # every readable result is still listed
+    if argv[0] == "results" and good:  # every readable result is still listed
         listed = {line.split()[0] for line in out.splitlines()}
         assert listed == {g for g in good if g.split("/")[1] not in lines[0]}
         assert len(listed) == len(good) - 1
@@ -258,3 +275,33 @@ def test_a_run_that_crashes_ends_failed_and_exits_2_with_one_line(tmp_path, monk
     assert err == ["error: [Errno 28] No space left on device"]
     h = json.loads((out / "history.json").read_text())
     assert h["status"] == "failed" and "No space left on device" in h["message"]
+
+
+def test_reproduce_accepts_a_stored_run_without_a_recorded_commit(world, tmp_path, monkeypatch,
+                                                                 capsys):
+    """Provenance from before the commit was recorded: reported as unknown, not a KeyError."""
+    root = tmp_path / "w"
+    shutil.copytree(world, root)
+    monkeypatch.setenv("MODGROW_RESULTS", str(root / "store" / "results"))
+    edit_json(stored(root) / "result.json", lambda d: d["provenance"].pop("git_commit"))
+    assert main(["reproduce", str(stored(root)), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("MATCH") and "stored at unknown" in out
+
+
+@pytest.mark.parametrize("argv, hint", [
+    (["grow", *flags(), "--out", "{tmp}/run", "--quiet"], "--resume"),
+    (["compute", "growth", "--quiet"], "resumes the runs"),
+])
+def test_ctrl_c_ends_with_one_line_and_status_130(tmp_path, monkeypatch, capsys, argv, hint):
+    from modgrow import training
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(training, "train_curriculum", interrupted)
+    monkeypatch.setattr(store, "train_curriculum", interrupted)
+    monkeypatch.setenv("MODGROW_RESULTS", str(tmp_path / "results"))
+    monkeypatch.setenv("MODGROW_PROFILE", "quick")
+    assert main([a.replace("{tmp}", str(tmp_path)) for a in argv]) == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("interrupted") and hint in err[0], err

@@ -53,6 +53,26 @@ def test_bad_flags_exit_2_with_one_line():
     assert r.returncode == 2
 
 
+def test_reproduce_help_says_statistics_reruns_every_seed():
+    r = run("reproduce", "--help")
+    assert r.returncode == 0
+    for words in ("--statistics", "EXPENSIVE", "every seed", "--scratch", "same platform",
+                  "t prediction interval"):
+        assert words in " ".join(r.stdout.split()), words
+
+
+def test_reproduce_statistics_of_an_unknown_experiment_exits_2_with_one_line(tmp_path):
+    import os
+    env = {**os.environ, "MODGROW_RESULTS": str(tmp_path / "results"),
+           "MODGROW_PROFILE": "quick"}
+    r = subprocess.run([sys.executable, "-m", "modgrow", "reproduce", "--statistics", "growht"],
+                       capture_output=True, text=True, timeout=600, env=env)
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.strip().splitlines() == [r.stderr.strip()]
+    assert "unknown experiment 'growht'" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "results").exists()
+
+
 def test_grow_end_to_end_writes_history_and_checkpoints(tmp_path):
     out = tmp_path / "run"
     r = run("grow", "--module-size", "10", "--max-n", "4", "--seed", "0", "--out", str(out),
