@@ -33,16 +33,28 @@ per batch under ``torch.no_grad()``; only the trajectory of its last module, whi
 trainable module, is kept. The autograd graph covers the trainable modules alone, whose heads are
 the only ones whose loss can change a trainable parameter (with ``clip_scope="all"`` every module
 stays in the graph, because the clipping norm needs every gradient).
+
+Large N (opt-in, results equal up to float rounding rather than bit for bit): with
+``prefix_pool`` P > 1 the frozen prefix of the next P training batches is computed ahead, drawn in
+exactly the per-batch order, by ``engine.pool_tasks`` (a fused no-grad scan that skips the states
+the feed does not need), on the process's torch threads (one task per thread, the training thread
+helping), and the criterion's test batches are pooled the same way; pools never reach across a
+criterion check, the only other draw from the generator. ``manual_bptt`` backpropagates through
+the single trainable module by a hand-written loop instead of autograd.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import enum
 import math
 import os
 import tempfile
+import threading
 import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -136,6 +148,21 @@ class GrowthConfig:
     optimizer: str = _f("sgd", "sgd (Nesterov, with --momentum: the leaky networks', as the "
                         "authors') or adam (PyTorch's default betas: the gated networks', as the "
                         "authors' LSTM)")
+    prefix_pool: int = _f(1, "training batches whose frozen prefix (the hard-frozen modules "
+                          "below the trainable one) is computed ahead in a pool: 1 runs it per "
+                          "batch as always (bit-identical to earlier runs); P > 1 draws the next "
+                          "P batches in the same generator order (never across a criterion "
+                          "check), runs their prefix by a fused no-grad scan that skips states "
+                          "the trainable module never sees, spread over the torch threads "
+                          "(--threads), then takes the P SGD steps; the criterion's test batches "
+                          "are pooled alike. Equal to P = 1 up to float rounding (so runs drift "
+                          "apart like runs on another platform); every P > 1 gives the same "
+                          "numbers, P only sets the look-ahead (memory grows with P)")
+    manual_bptt: bool = _f(False, "backpropagate through time through a single trainable module "
+                           "(the newest module with gamma 0, or the non-modular population) by a "
+                           "hand-written loop instead of autograd: the same forward pass bit for "
+                           "bit, gradients equal up to float rounding, several times faster at "
+                           "long sequences; false keeps earlier runs bit-identical")
 
     def __post_init__(self):
         errors = []
@@ -154,7 +181,7 @@ class GrowthConfig:
         if errors:  # the checks below compare numbers
             raise ValueError("; ".join(errors))
         for name in ("module_size", "batch_size", "eval_every", "eval_batches", "confirm_batches",
-                     "steps_per_epoch", "max_steps_per_stage"):
+                     "steps_per_epoch", "max_steps_per_stage", "prefix_pool"):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 errors.append(f"{name} must be an integer >= 1, got {v!r}")
@@ -204,6 +231,9 @@ class GrowthConfig:
             errors.append("gamma, fix_within and train_old_taus apply to the modular network only")
         if self.within_from_first and (self.architecture != "modular" or self.fix_within):
             errors.append("within_from_first needs the modular network and fix_within=False")
+        if self.architecture in CELLS and (self.prefix_pool != 1 or self.manual_bptt):
+            errors.append("prefix_pool and manual_bptt apply to the leaky networks only "
+                          "(modular, nonmodular)")
         if errors:
             raise ValueError("; ".join(errors))
 
@@ -348,6 +378,8 @@ class Stage:
         self.trainable = [p for ps in groups.values() for p in ps]
         self.clipped = list(net.parameters()) if everything else self.trainable
         self.opt = _optimiser(cfg, groups)
+        self._fused = None  # the frozen prefix's fused weights (pooled path), built on first use
+        self.chunk = _pool_chunk(device)  # columns per pooled scan (engine.pool_tasks)
 
     def loss(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """Summed cross-entropy of the heads that read blocks in the autograd graph (>= first);
@@ -362,19 +394,28 @@ class Stage:
         if first > 0:
             with torch.no_grad():
                 feed = engine.run(net, x, h0[:first], 0, first, keep_feed=True).feed
-        finals = engine.run(net, x, h0[first:], first, net.n_blocks, ff_in=feed).finals
+        return self.loss_on(x, y, h0, feed)
+
+    def loss_on(self, x: torch.Tensor, y: torch.Tensor, h0: torch.Tensor,
+                feed: torch.Tensor | None) -> torch.Tensor:
+        """The loss given the initial state h0 [n_blocks, B, M] and the prefix's feed."""
+        net, first = self.net, self.first
+        finals = engine.run(net, x, h0[first:], first, net.n_blocks, ff_in=feed,
+                            manual_bptt=self.cfg.manual_bptt).finals
         heads = [i for i, b in enumerate(net.head_blocks) if b >= first]
         logits = net.readout(finals, heads, offset=first)
         return sum(F.cross_entropy(logits[j], y[:, i]) for j, i in enumerate(heads))
 
-    def step_on(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> None:
-        """One step on the batch (x, y): forward, summed cross-entropy, backward, gradient
-        clipping (scope per the config), optimiser step."""
-        loss = self.loss(x.to(self.device), y.to(self.device), generator)
+    def _update(self, loss: torch.Tensor) -> None:
         self.net.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.clipped, self.cfg.clip)
         self.opt.step()
+
+    def step_on(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> None:
+        """One step on the batch (x, y): forward, summed cross-entropy, backward, gradient
+        clipping (scope per the config), optimiser step."""
+        self._update(self.loss(x.to(self.device), y.to(self.device), generator))
 
     def step(self, generator: torch.Generator) -> None:
         """One step on a fresh batch of the config's task."""
@@ -382,6 +423,144 @@ class Stage:
         x, y = task_batch(cfg.task, self.ns, cfg.batch_size, generator=generator,
                           bit_prob=cfg.bit_prob)
         self.step_on(x, y, generator)
+
+    def steps(self, generator: torch.Generator, n: int):
+        """Iterator over ``n`` SGD steps on fresh batches, yielding after each; nothing else may
+        draw from ``generator`` until it is exhausted or closed. With ``prefix_pool`` 1 (or no
+        frozen prefix) these are ``n`` calls of ``step``. Otherwise the batches (x, y, then the
+        initial state, as ``step`` draws them) are drawn up to ``prefix_pool`` ahead, the next
+        pool as soon as the current one starts training, and their prefix feeds computed by
+        ``engine.pool_tasks`` on background threads while the SGD steps run; until the iterator
+        ends or is closed, the calling thread runs with one torch intra-op thread."""
+        cfg = self.cfg
+        if cfg.prefix_pool == 1 or self.first == 0:
+            for _ in range(n):
+                self.step(generator)
+                yield
+            return
+        if self._fused is None:
+            self._fused = engine.fused_weights(self.net, self.first)
+        chunk = self.chunk
+        pools: deque = deque()
+        drawn = 0
+
+        def draw_pool():
+            nonlocal drawn
+            size = min(cfg.prefix_pool, n - drawn)
+            drawn += size
+            batch = []
+            for _ in range(size):
+                x, y = task_batch(cfg.task, self.ns, cfg.batch_size, generator=generator,
+                                  bit_prob=cfg.bit_prob)
+                x, y = x.to(self.device), y.to(self.device)
+                batch.append((x, y, self.net.initial_state(x.shape[0], generator, x.device)))
+            tasks, assemble = engine.pool_tasks(self._fused, [b[0] for b in batch],
+                                                [b[2] for b in batch], feed=True, chunk=chunk)
+            pools.append((batch, _Jobs(tasks), assemble))
+
+        with _pool_threads() as threads_ok:
+            try:
+                while drawn < n or pools:
+                    if not pools:
+                        draw_pool()
+                    batch, jobs, assemble = pools.popleft()
+                    if drawn < n and threads_ok:
+                        draw_pool()  # computed by the workers while this pool trains
+                    feeds = assemble(jobs.results(pools[0][1] if pools else None))
+                    for (x, y, h0), feed in zip(batch, feeds):
+                        self._update(self.loss_on(x, y, h0, feed))
+                        yield
+            finally:
+                for _, jobs, _ in pools:
+                    jobs.cancel()
+
+
+def _pool_chunk(device) -> int | None:
+    return None if torch.device(device).type == "cuda" else engine.POOL_CHUNK
+
+
+# ----- threads of the pooled path --------------------------------------------------------------
+
+_EXECUTORS: dict[int, ThreadPoolExecutor] = {}
+_EXECUTORS_LOCK = threading.Lock()
+
+
+def _executor(workers: int) -> ThreadPoolExecutor:
+    """A process-wide pool of ``workers`` threads, each with one torch (intra-op) thread."""
+    with _EXECUTORS_LOCK:
+        if workers not in _EXECUTORS:
+            _EXECUTORS[workers] = ThreadPoolExecutor(
+                workers, thread_name_prefix="modgrow-pool",
+                initializer=lambda: torch.set_num_threads(1))
+        return _EXECUTORS[workers]
+
+
+_LOCAL = threading.local()
+
+
+@contextlib.contextmanager
+def _pool_threads():
+    """While pooled work runs: with T torch threads, T - 1 workers take tasks and the calling
+    thread computes too, every thread with one intra-op thread (no nested parallelism); the
+    previous setting is restored afterwards. Yields whether workers exist (T > 1)."""
+    threads = torch.get_num_threads()
+    if threads <= 1 or getattr(_LOCAL, "inside", False):
+        yield False
+        return
+    _LOCAL.executor = _executor(threads - 1)
+    _LOCAL.inside = True
+    torch.set_num_threads(1)
+    try:
+        yield True
+    finally:
+        torch.set_num_threads(threads)
+        _LOCAL.inside = False
+        _LOCAL.executor = None
+
+
+class _Jobs:
+    """Independent tasks submitted to the workers of ``_pool_threads`` (run by the caller when
+    there are none); ``results`` returns their values in order, the calling thread running every
+    task that no worker has started yet (its own first, then those of ``then``)."""
+
+    def __init__(self, tasks):
+        ex = getattr(_LOCAL, "executor", None)
+        self.tasks = list(tasks)
+        self.values = [None] * len(self.tasks)
+        self.done = [False] * len(self.tasks)
+        self.futures = [ex.submit(t) if ex is not None else None for t in self.tasks]
+
+    def _steal(self, i: int) -> bool:
+        """Run task i here unless a worker has it; True when its value is known."""
+        if self.done[i]:
+            return True
+        fut = self.futures[i]
+        if fut is None or fut.cancel():
+            self.values[i], self.done[i], self.futures[i] = self.tasks[i](), True, None
+            return True
+        if fut.done():
+            self.values[i], self.done[i] = fut.result(), True
+            return True
+        return False
+
+    def results(self, then: "_Jobs | None" = None) -> list:
+        for i in range(len(self.tasks)):
+            self._steal(i)
+        # tasks that workers are running: meanwhile take the next pool's unstarted ones
+        if then is not None:
+            for j in reversed(range(len(then.tasks))):
+                if all(self.done[i] or self.futures[i].done() for i in range(len(self.tasks))):
+                    break
+                then._steal(j)
+        for i in range(len(self.tasks)):
+            if not self.done[i]:
+                self.values[i], self.done[i] = self.futures[i].result(), True
+        return self.values
+
+    def cancel(self) -> None:
+        for fut in self.futures:
+            if fut is not None:
+                fut.cancel()
 
 
 @torch.no_grad()
@@ -399,12 +578,33 @@ def batch_correct(net: Network, ns: list[int], n_batches: int, batch_size: int,
 
 def evaluate(net: Network, ns: list[int], n_batches: int, batch_size: int,
              generator: torch.Generator, bit_prob="per_batch", seq_len: int | None = None,
-             device="cpu", task: str = "parity") -> list[float]:
-    """Accuracy of every head (head i answers N = ns[i]) on fresh batches of ``task``."""
+             device="cpu", task: str = "parity", pool: int = 1) -> list[float]:
+    """Accuracy of every head (head i answers N = ns[i]) on fresh batches of ``task``.
+
+    ``pool`` > 1 (leaky networks; a gated one ignores it): the batches are drawn in the same
+    order (x, y, then the initial state) ``pool`` at a time and their final states computed by
+    ``engine.pool_tasks`` on the torch threads (equal to ``pool`` = 1 up to float rounding)."""
     correct = torch.zeros(len(ns))
-    for c in batch_correct(net, ns, n_batches, batch_size, generator, bit_prob, seq_len, device,
-                           task):
-        correct += c
+    if pool == 1 or isinstance(net, GatedRNN):
+        for c in batch_correct(net, ns, n_batches, batch_size, generator, bit_prob, seq_len,
+                               device, task):
+            correct += c
+        return (correct / (n_batches * batch_size)).tolist()
+    with torch.no_grad(), _pool_threads():
+        fused = engine.fused_weights(net)
+        for start in range(0, n_batches, pool):
+            xs, ys, h0s = [], [], []
+            for _ in range(min(pool, n_batches - start)):
+                x, y = task_batch(task, ns, batch_size, generator=generator, bit_prob=bit_prob,
+                                  seq_len=seq_len)
+                xs.append(x.to(device))
+                ys.append(y)
+                h0s.append(net.initial_state(batch_size, generator, device))
+            tasks, assemble = engine.pool_tasks(fused, xs, h0s, feed=False,
+                                                chunk=_pool_chunk(device))
+            for finals, y in zip(assemble(_Jobs(tasks).results()), ys):
+                out = net.readout(finals)[:len(ns)].cpu()
+                correct += (out.argmax(-1) == y.t()).float().sum(1)
     return (correct / (n_batches * batch_size)).tolist()
 
 
@@ -595,18 +795,20 @@ def train_curriculum(cfg: GrowthConfig, out: Path | str | None = None, *, resume
             ns = stage.ns
             steps = checks = rejected = 0
             while True:
-                for _ in range(cfg.eval_every):
-                    stage.step(generator)
-                    steps += 1
-                    steps_total += 1
-                    if stop_after_steps is not None and steps_total >= stop_after_steps:
-                        raise KeyboardInterrupt("stop_after_steps reached")
+                with contextlib.closing(stage.steps(generator, cfg.eval_every)) as window:
+                    for _ in window:
+                        steps += 1
+                        steps_total += 1
+                        if stop_after_steps is not None and steps_total >= stop_after_steps:
+                            raise KeyboardInterrupt("stop_after_steps reached")
                 acc = evaluate(net, ns, cfg.eval_batches, cfg.batch_size, generator,
-                               cfg.bit_prob, device=device, task=cfg.task)
+                               cfg.bit_prob, device=device, task=cfg.task,
+                               pool=cfg.prefix_pool)
                 checks += 1
                 if passes(acc, cfg.threshold) and cfg.criterion == "confirmed":
                     acc = evaluate(net, ns, cfg.confirm_batches, cfg.batch_size, generator,
-                                   cfg.bit_prob, device=device, task=cfg.task)
+                                   cfg.bit_prob, device=device, task=cfg.task,
+                                   pool=cfg.prefix_pool)
                     rejected += not passes(acc, cfg.threshold)
                 if bar is not None:
                     bar.set_postfix_str(f"N={n} step={steps} new={acc[-1]:.3f} "

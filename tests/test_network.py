@@ -233,3 +233,81 @@ def test_replacement_weights_equal_a_perturbed_copy(grad):
     assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
     with pytest.raises(ValueError, match="unknown parameters"):
         engine.run(net, x, h0, weights={"blocks.9.w_rec": torch.zeros(4, 4)})
+
+
+# ----- pooled scans and the hand-written backward pass (issue #9) ---------------------------------
+
+def _mixed_batches(net, g, shapes=((4, 7), (15, 5), (9, 9))):
+    """Batches of different lengths, one shorter than the network is deep."""
+    xs = [(torch.rand(b, t, 1, generator=g) < 0.5).float() for t, b in shapes]
+    return xs, [net.initial_state(x.shape[0], g) for x in xs]
+
+
+@pytest.mark.parametrize("chunk", [None, 3, 128])
+def test_pooled_feeds_and_finals_match_per_batch_runs_for_mixed_lengths(chunk):
+    net, g = grown(4, 6, seed=2)
+    xs, h0s = _mixed_batches(net, g)
+    for hi in (1, 2, 5, 6):
+        feeds = engine.pool_feeds(net, xs, h0s, hi, chunk=chunk)
+        for x, h0, f in zip(xs, h0s, feeds):
+            with torch.no_grad():
+                ref = engine.run(net, x, h0[:hi], 0, hi, keep_feed=True).feed
+            assert f.shape == ref.shape
+            torch.testing.assert_close(f, ref, atol=1e-5, rtol=0)
+    for x, h0, fin in zip(xs, h0s, engine.pool_finals(net, xs, h0s, chunk=chunk)):
+        with torch.no_grad():
+            torch.testing.assert_close(fin, engine.run(net, x, h0).finals, atol=1e-5, rtol=0)
+
+
+def test_pooled_numbers_of_a_batch_do_not_depend_on_the_rest_of_the_pool():
+    net, g = grown(4, 6, seed=3)
+    xs, h0s = _mixed_batches(net, g)
+    together = engine.pool_feeds(net, xs, h0s, 5, chunk=4)
+    alone = engine.pool_feeds(net, xs[1:2], h0s[1:2], 5, chunk=4)[0]
+    assert torch.equal(together[1], alone)
+
+
+def test_pooled_tasks_refuse_mismatched_inputs():
+    net, g = grown(4, 3)
+    xs, h0s = _mixed_batches(net, g)
+    fused = engine.fused_weights(net)
+    with pytest.raises(ValueError, match="initial states"):
+        engine.pool_tasks(fused, xs, h0s[:2], feed=True)
+    with pytest.raises(ValueError, match="does not fit"):
+        engine.pool_tasks(fused, xs[:1], [h0s[1]], feed=True)
+    with pytest.raises(ValueError, match="chunk"):
+        engine.pool_tasks(fused, xs, h0s, feed=True, chunk=0)
+
+
+def test_manual_bptt_has_the_same_forward_and_autograd_gradients():
+    net, g = grown(5, 4, seed=4)
+    with torch.no_grad():
+        net.blocks[3].tau[1] = 0.7  # clamped: no gradient through tau there
+    x = (torch.rand(6, 12, 1, generator=g) < 0.5).float()
+    h0 = net.initial_state(6, g)
+    with torch.no_grad():
+        feed = engine.run(net, x, h0[:3], 0, 3, keep_feed=True).feed
+    target = torch.randn(6, 5, generator=g)
+    out = {}
+    for manual in (False, True):
+        net.zero_grad(set_to_none=True)
+        fin = engine.run(net, x, h0[3:], 3, 4, ff_in=feed, manual_bptt=manual).finals
+        ((fin[0] - target) ** 2).sum().backward()
+        out[manual] = fin.detach(), {k: p.grad.clone() for k, p in net.named_parameters()
+                                     if p.grad is not None}
+    assert torch.equal(out[False][0], out[True][0])
+    assert out[False][1].keys() == out[True][1].keys() and len(out[True][1]) == 7
+    for k, ref in out[False][1].items():
+        torch.testing.assert_close(out[True][1][k], ref, atol=1e-6, rtol=1e-4)
+
+
+def test_manual_bptt_passes_gradcheck():
+    g = torch.Generator().manual_seed(5)
+    d = dict(dtype=torch.float64)
+    pre = torch.randn(7, 3, 4, generator=g, **d).requires_grad_()
+    h = torch.rand(3, 4, generator=g, **d).requires_grad_()
+    w = (0.5 * torch.randn(4, 4, generator=g, **d)).requires_grad_()
+    tau = 1 + torch.rand(4, generator=g, **d)
+    decay = (1 - 1 / tau).requires_grad_()
+    gain = (1 / tau).requires_grad_()
+    assert torch.autograd.gradcheck(engine._ScanOne.apply, (pre, h, w, decay, gain))
