@@ -397,73 +397,174 @@ def test_dms_batches_drive_training_and_the_criterion():
     assert torch.equal(drawn[0][0], x) and torch.equal(drawn[0][1], y)
 # ----- pooled prefix and hand-written backward pass (issue #9) ------------------------------------
 
+@pytest.mark.parametrize("bad", [0, -1, -4, 1.0, 2.5, True, "2", None])
+def test_prefix_pool_must_be_a_positive_integer(bad):
+    with pytest.raises(ValueError, match="prefix_pool must be an integer >= 1") as e:
+        GrowthConfig(prefix_pool=bad)
+    assert len(str(e.value).splitlines()) == 1
+
+
+def test_engine_fields_are_checked_and_apply_to_leaky_networks_only():
+    with pytest.raises(ValueError, match="manual_bptt must be true or false"):
+        GrowthConfig(manual_bptt=1)
+    for change in (dict(prefix_pool=2), dict(manual_bptt=True)):
+        with pytest.raises(ValueError, match="leaky networks only"):
+            GrowthConfig(architecture="gru", optimizer="adam", lr=1e-3, **change)
+        GrowthConfig(architecture="nonmodular", lr=0.05, **change)  # accepted
+
+
 def test_new_engine_fields_default_to_todays_path_and_keep_stored_keys():
     from modgrow.store import config_key
     cfg = GrowthConfig()
     assert cfg.prefix_pool == 1 and cfg.manual_bptt is False
     assert config_key(cfg, "x") == config_key(GrowthConfig(prefix_pool=1), "x")
     assert config_key(GrowthConfig(prefix_pool=4), "x") != config_key(cfg, "x")
-    with pytest.raises(ValueError, match="prefix_pool"):
-        GrowthConfig(prefix_pool=0)
+    assert config_key(GrowthConfig(manual_bptt=True), "x") != config_key(cfg, "x")
+    # a stored history written before the fields existed still loads, with the defaults
+    old = {k: v for k, v in dataclasses.asdict(cfg).items()
+           if k not in ("prefix_pool", "manual_bptt")}
+    assert GrowthConfig.from_dict(old) == cfg
+
+
+def _old_step(stage, g):
+    """Stage.step as it was before issue #9 (one inline function), for the bit-identity check."""
+    from torch.nn import functional as F
+
+    from modgrow import engine
+    from modgrow.tasks import task_batch
+    net, first, cfg = stage.net, stage.first, stage.cfg
+    x, y = task_batch(cfg.task, stage.ns, cfg.batch_size, generator=g, bit_prob=cfg.bit_prob)
+    h0 = net.initial_state(x.shape[0], g, x.device)
+    feed = None
+    if first > 0:
+        with torch.no_grad():
+            feed = engine.run(net, x, h0[:first], 0, first, keep_feed=True).feed
+    finals = engine.run(net, x, h0[first:], first, net.n_blocks, ff_in=feed).finals
+    heads = [i for i, b in enumerate(net.head_blocks) if b >= first]
+    logits = net.readout(finals, heads, offset=first)
+    loss = sum(F.cross_entropy(logits[j], y[:, i]) for j, i in enumerate(heads))
+    net.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(stage.clipped, cfg.clip)
+    stage.opt.step()
+
+
+@pytest.mark.parametrize("arch", ["modular", "nonmodular"])
+def test_default_steps_are_the_step_of_before_bit_for_bit(arch):
+    """prefix_pool = 1, manual_bptt = False: ``Stage.steps`` takes exactly the steps of the
+    pre-#9 code, same draws, same floats (torch.equal, not a tolerance)."""
+    cfg = GrowthConfig(architecture=arch, max_n=6, module_size=4, batch_size=16,
+                       lr=0.1 if arch == "modular" else 0.05)
+    nets = [network_at_stage(cfg, 6, torch.Generator().manual_seed(0)) for _ in range(2)]
+    stages = [Stage(net, cfg) for net in nets]
+    assert stages[0].first == (4 if arch == "modular" else 0)
+    gens = [torch.Generator().manual_seed(5) for _ in range(2)]
+    for _ in range(6):
+        _old_step(stages[0], gens[0])
+    assert sum(1 for _ in stages[1].steps(gens[1], 6)) == 6
+    assert torch.equal(gens[0].get_state(), gens[1].get_state())
+    new = nets[1].state_dict()
+    for k, v in nets[0].state_dict().items():
+        assert torch.equal(new[k], v), k
+    # the comparison sees one step more or less
+    _old_step(stages[0], gens[0])
+    assert not all(torch.equal(new[k], v) for k, v in nets[0].state_dict().items())
 
 
 def test_default_path_reproduces_a_stored_run_bit_for_bit():
-    """prefix_pool = 1 and manual_bptt = False are today's code: the first stages of a stored
-    run (same torch version and thread count) come out identical."""
+    """The first two stages of a run stored before issue #9 (same torch version and machine
+    type; ``reproduce`` uses the stored thread count) come out identical: steps and every
+    head's accuracy on the test that ended each stage."""
     from modgrow import store
     path = store.results_dir() / "runs" / "grow-m10-s0-n12-9fa30ed9d82f"
     if not (path / "result.json").exists():
         pytest.skip("stored run not present")
     stored = json.loads((path / "result.json").read_text())
+    import platform
     if (stored["provenance"]["torch_version"] != torch.__version__
-            or stored["provenance"]["torch_threads"] != torch.get_num_threads()):
+            or stored["provenance"]["machine"] != platform.machine()):
         pytest.skip("another platform: bit identity is not expected")
-    rep = store.reproduce(path, up_to_n=3, progress=False)
+    threads = torch.get_num_threads()
+    try:
+        rep = store.reproduce(path, up_to_n=3, progress=False)
+    finally:
+        torch.set_num_threads(threads)
     assert rep["stages_compared"] == 2 and rep["match"], rep["differences"]
 
 
-def _window(cfg, steps=10):
+def _window(cfg, steps=10, threads=None):
+    """Train ``steps`` steps of the stage that trains N = max_n; the generator's end state and
+    the weights."""
     net = network_at_stage(cfg, cfg.max_n, torch.Generator().manual_seed(0))
     stage = Stage(net, cfg)
     g = torch.Generator().manual_seed(5)
-    for _ in stage.steps(g, steps):
-        pass
-    return g.get_state(), net.state_dict()
-
-
-@pytest.mark.parametrize("threads", [1, 2])
-def test_pooled_steps_draw_the_same_batches_and_agree_to_rounding(threads):
-    base = GrowthConfig(max_n=7, module_size=5, batch_size=32)
-    gen0, sd0 = _window(base)
     prev = torch.get_num_threads()
-    torch.set_num_threads(threads)
+    torch.set_num_threads(threads or prev)
     try:
-        runs = {(p, m): _window(dataclasses.replace(base, prefix_pool=p, manual_bptt=m))
-                for p, m in ((3, False), (4, True), (2, True))}
+        assert sum(1 for _ in stage.steps(g, steps)) == steps
     finally:
         torch.set_num_threads(prev)
     assert torch.get_num_threads() == prev
+    return g.get_state(), net.state_dict()
+
+
+@pytest.mark.parametrize("task", ["parity", "dms"])
+def test_pooled_steps_draw_the_same_batches_and_agree_to_rounding(task):
+    """P > 1: the same draws as P = 1 (the generator ends in the same state), weights equal up
+    to float rounding; every P > 1 gives the same floats, whatever the thread count, including
+    P larger than the window and P that does not divide it."""
+    base = GrowthConfig(max_n=7, module_size=5, batch_size=32, task=task,
+                        bit_prob=0.5 if task == "dms" else "per_batch")
+    gen0, sd0 = _window(base)
+    runs = {(p, m, t): _window(dataclasses.replace(base, prefix_pool=p, manual_bptt=m),
+                               threads=t)
+            for p, m, t in ((2, False, 1), (3, False, 2), (16, False, 1),
+                            (2, True, 2), (4, True, 1), (4, True, 2))}
     for gen, sd in runs.values():
-        assert torch.equal(gen, gen0)  # the same draws: the generator ends in the same state
+        assert torch.equal(gen, gen0)
         for k, v in sd0.items():
             torch.testing.assert_close(sd[k], v, atol=1e-5, rtol=0)
-    # every pool size > 1 gives the same numbers
-    for k in sd0:
-        assert torch.equal(runs[(4, True)][1][k], runs[(2, True)][1][k])
+    for manual in (False, True):
+        same = [sd for (p, m, t), (_, sd) in runs.items() if m == manual]
+        for sd in same[1:]:
+            for k, v in same[0].items():
+                assert torch.equal(sd[k], v), (manual, k)
+    # the hand-written backward pass alone (P = 1) also agrees to rounding
+    _, sd1 = _window(dataclasses.replace(base, manual_bptt=True))
+    for k, v in sd0.items():
+        torch.testing.assert_close(sd1[k], v, atol=1e-5, rtol=0)
 
 
-def test_pooled_run_grows_like_the_per_batch_run():
-    cfg = GrowthConfig(**QUICK, prefix_pool=4, manual_bptt=True)
-    res = train_curriculum(cfg, progress=False)
-    h = res.history
-    assert h["status"] == "complete" and [s["n"] for s in h["stages"]] == [2, 3, 4, 5]
-    assert res.network.n_blocks == 4 and res.network.head_blocks == [0, 1, 2, 3]
-    for s in h["stages"]:
-        acc = list(s["accuracy"].values())
-        assert acc[-1] > 0.98 and sum(acc) / len(acc) > 0.98
-        assert s["steps"] % 50 == 0
-    # the criterion's pooled test on the returned network agrees with the per-batch test
-    ns = [2, 3, 4, 5]
-    a = evaluate(res.network, ns, 3, 128, torch.Generator().manual_seed(9))
-    b = evaluate(res.network, ns, 3, 128, torch.Generator().manual_seed(9), pool=2)
-    assert a == pytest.approx(b, abs=2 / 384)
+@pytest.mark.parametrize("pool", [2, 3, 7])
+def test_pooled_evaluation_draws_alike_and_agrees(pool):
+    cfg = GrowthConfig(max_n=6, module_size=4)
+    net = network_at_stage(cfg, 6, torch.Generator().manual_seed(1))
+    ns = [2, 3, 4, 5, 6]
+    ga, gb = torch.Generator().manual_seed(9), torch.Generator().manual_seed(9)
+    a = evaluate(net, ns, 5, 64, ga)
+    b = evaluate(net, ns, 5, 64, gb, pool=pool)
+    assert torch.equal(ga.get_state(), gb.get_state())
+    assert a == pytest.approx(b, abs=2 / 320)  # a sample at the decision edge may flip
+
+
+POOLED = dataclasses.replace(FAST, max_n=4, prefix_pool=3, manual_bptt=True)
+
+
+def test_pooled_run_grows_and_resumes_to_the_same_history(tmp_path):
+    full = train_curriculum(POOLED, tmp_path / "full", progress=False)
+    h = full.history
+    assert h["status"] == "complete" and [s["n"] for s in h["stages"]] == [2, 3, 4]
+    assert h["config"]["prefix_pool"] == 3 and h["config"]["manual_bptt"] is True
+    assert full.network.n_blocks == 3
+    out = tmp_path / "killed"
+    with pytest.raises(KeyboardInterrupt):  # killed inside a pool of the stage N = 4
+        train_curriculum(POOLED, out, progress=False, stop_after_steps=47)
+    resumed = train_curriculum(POOLED, out, resume=True, progress=False)
+    assert resumed.history["resumed_from"] == 3
+    assert strip(resumed.history) == strip(h)
+    for k, v in full.network.state_dict().items():
+        assert torch.equal(resumed.network.state_dict()[k], v)
+    # another pool size is another config: no silent resume with other numbers
+    with pytest.raises(ValueError, match="prefix_pool"):
+        train_curriculum(dataclasses.replace(POOLED, prefix_pool=2), out, resume=True,
+                         progress=False)
