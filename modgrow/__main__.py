@@ -183,6 +183,30 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("--no-naive", action="store_true", help="time the fast engine only")
     be.add_argument("--threads", type=_threads, default=None, help="torch CPU threads")
     be.add_argument("--json", action="store_true", help="print one JSON object")
+    be.add_argument("--large", action="store_true",
+                    help="large-N mode: amortised training step (criterion tests included) with "
+                    "the per-batch prefix against the pooled prefix (--pools), per thread count "
+                    "(--thread-counts), interleaved on identical batches, with GFLOP/s against a "
+                    "matmul timed in the same process; no naive loop (try --n 201)")
+    be.add_argument("--pools", type=_int_list, default=[1, 4],
+                    help="large mode: prefix_pool values, comma-separated (default 1,4; 1 is "
+                    "the default per-batch path)")
+    be.add_argument("--thread-counts", type=_int_list, default=None,
+                    help="large mode: torch thread counts to compare, comma-separated (default: "
+                    "--threads, else torch's choice)")
+    be.add_argument("--steps", type=_positive_int, default=None,
+                    help="large mode: SGD steps per variant and round (default 2 x the largest "
+                    "pool)")
+    be.add_argument("--rounds", type=_positive_int, default=3,
+                    help="large mode: interleaved rounds; medians are reported (default 3)")
+    be.add_argument("--test-batches", type=int, default=4,
+                    help="large mode: criterion test batches timed per variant and round "
+                    "(default 4)")
+    be.add_argument("--autograd-bptt", action="store_true",
+                    help="large mode: pooled variants keep autograd (manual_bptt off)")
+    be.add_argument("--chunk", type=int, default=None,
+                    help="large mode: columns per pooled scan (default the engine's; 0 = one "
+                    "scan over the whole pool)")
     r = sub.add_parser("reproduce", help="recompute a stored run (or, with --statistics, a "
                        "whole experiment) and compare",
                        description=REPRODUCE_DESCRIPTION,
@@ -342,6 +366,16 @@ def _run_curriculum(args) -> int:
     return 0
 
 
+def _int_list(s: str) -> list[int]:
+    try:
+        vals = [int(v) for v in s.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be comma-separated integers, got {s!r}")
+    if not vals or min(vals) < 1:
+        raise argparse.ArgumentTypeError(f"must be integers >= 1, got {s!r}")
+    return vals
+
+
 def _run_bench(args) -> int:
     import torch
 
@@ -349,6 +383,8 @@ def _run_bench(args) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.large:
+        return _run_bench_large(args)
     r = bench_step(args.module_size, args.n, args.batch_size, repeats=args.repeats,
                    naive=not args.no_naive)
     if args.json:
@@ -359,6 +395,38 @@ def _run_bench(args) -> int:
         print(f"  naive per-module loop : {r.naive_ms:8.2f} ms/step")
         print(f"  fast engine           : {r.fast_ms:8.2f} ms/step")
         print(f"  speed-up              : {r.speedup:8.2f} x")
+    return 0
+
+
+def _run_bench_large(args) -> int:
+    import torch
+
+    from .bench import bench_large
+    from .engine import POOL_CHUNK
+
+    chunk = POOL_CHUNK if args.chunk is None else (args.chunk or None)
+    r = bench_large(args.module_size, args.n, pools=args.pools,
+                    threads=args.thread_counts or [torch.get_num_threads()],
+                    batch_size=args.batch_size, steps=args.steps, rounds=args.rounds,
+                    test_batches=args.test_batches, manual_bptt=not args.autograd_bptt,
+                    chunk=chunk)
+    if args.json:
+        print(json.dumps(r))
+        return 0
+    print(f"stage N={r['n']}: {r['n_modules']} modules of {r['module_size']} "
+          f"({r['frozen_modules']} frozen), batch {r['batch_size']}, {r['steps_per_round']} "
+          f"steps + {r['test_batches']} test batches per variant, median of {r['rounds']} "
+          f"rounds; amortised = step + {r['eval_share']:g} x test batch; matmul peak "
+          + ", ".join(f"{g} GFLOP/s at {t} thread(s)" for t, g in r["peak_gflops"].items()))
+    print("threads  pool  bptt      step ms (cpu)   test ms (cpu)   amortised ms (cpu)  "
+          "GFLOP/s  of peak  speed-up")
+    for row in r["rows"]:
+        print(f"{row['threads']:7d} {row['pool']:5d}  {'manual' if row['manual_bptt'] else 'autograd':8s}"
+              f"{row['step_ms']:9.1f} ({row['step_cpu_ms']:6.1f}) {row['test_batch_ms']:8.1f} "
+              f"({row['test_batch_cpu_ms']:6.1f}) {row['amortised_ms']:11.1f} "
+              f"({row['amortised_cpu_ms']:6.1f}) {row['gflops']:9.1f} {row['peak_fraction']:8.1%}"
+              f" {row['speedup']:8.2f}x")
+    print(f"peak resident memory {r['max_rss_mb']} MB")
     return 0
 
 

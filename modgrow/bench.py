@@ -7,10 +7,20 @@ Two implementations of the same step are timed in the same process on the same b
   rate zero and included in gradient clipping.
 * ``fast``: this package's engine, all modules advanced by one batched update per step, the frozen
   prefix run once under ``torch.no_grad()``, autograd over the newest module only.
+
+``bench_large`` times training at large N (no naive loop): the amortised cost of an SGD step with
+the per-batch prefix (``prefix_pool`` 1, the default path) against the pooled prefix
+(``prefix_pool`` P > 1, with ``manual_bptt``), on the same batches, interleaved in one process,
+for one or more torch thread counts, and the achieved GFLOP/s against a large matmul timed in the
+same process.
 """
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import os
+import resource
 import statistics
 import time
 from dataclasses import dataclass
@@ -18,12 +28,12 @@ from dataclasses import dataclass
 import torch
 from torch.nn import functional as F
 
-from .engine import reference_final_states
+from .engine import POOL_CHUNK, reference_final_states
 from .network import RNN
 from .tasks import parity_batch, sequence_length_range
-from .training import GrowthConfig, Stage, head_ns, network_at_stage
+from .training import GrowthConfig, Stage, evaluate, head_ns, network_at_stage
 
-__all__ = ["BenchResult", "bench_step"]
+__all__ = ["BenchResult", "bench_step", "bench_large", "matmul_peak"]
 
 
 @dataclass(frozen=True)
@@ -105,3 +115,160 @@ def bench_step(module_size: int = 10, n: int = 21, batch_size: int = 256, repeat
                          warmup)
     return BenchResult(module_size, n, batch_size, seq_len, net.n_blocks, repeats,
                        round(naive_ms, 2), round(fast_ms, 2), torch.get_num_threads())
+
+
+# ----- large N --------------------------------------------------------------------------------
+
+def matmul_peak(size: int = 2048, repeats: int = 5) -> float:
+    """GFLOP/s of a [size, size] x [size, size] float32 torch.matmul at the current thread count
+    (the best of ``repeats``): the machine's practical peak for this process."""
+    a = torch.randn(size, size)
+    b = torch.randn(size, size)
+    a @ b
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t0)
+    return 2 * size ** 3 / best / 1e9
+
+
+def _thread_cpu() -> dict[int, float]:
+    """CPU seconds used so far by each thread of this process (Linux /proc; empty elsewhere)."""
+    out = {}
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    try:
+        for tid in os.listdir("/proc/self/task"):
+            with open(f"/proc/self/task/{tid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            out[int(tid)] = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+    except OSError:
+        return {}
+    return out
+
+
+def _dense_flops(n_blocks: int, m: int, batch: int, steps: int) -> int:
+    """Multiply-adds x 2 of the dense update of every module over ``steps`` time steps (one
+    [M, 2M+2] x [2M+2, B] product per module and step): the work of the per-batch engine."""
+    return 2 * n_blocks * m * (2 * m + 2) * batch * steps
+
+
+def bench_large(module_size: int = 10, n: int = 201, pools=(1, 4), threads=(1,),
+                batch_size: int = 256, steps: int | None = None, rounds: int = 3,
+                test_batches: int = 4, manual_bptt: bool = True, chunk: int | None = POOL_CHUNK,
+                seed: int = 0, eval_every: int = 50, eval_batches: int = 10) -> dict:
+    """Amortised milliseconds per training step at the stage that trains N = n (a network of
+    n - 1 modules of ``module_size`` neurons grown with random weights, not trained), per prefix
+    pool P and torch thread count, interleaved round by round on identical batches.
+
+    Per variant and round: ``steps`` SGD steps (real, varying sequence lengths; P = 1 is the
+    default per-batch path, P > 1 the pooled path with ``manual_bptt``) and ``test_batches``
+    criterion test batches; the amortised step is step + eval_batches / eval_every x test batch
+    (the default criterion's checks, confirmations left out). Wall time is the median over rounds;
+    CPU time (process time: all threads) is reported beside it, since on a busy machine wall time
+    also counts waiting for a core. GFLOP/s is the dense work of the per-batch engine (every
+    module at every step, ``_dense_flops``) over the amortised wall time; the pooled path does
+    less work than that (it skips states the feed never needs), so its figure is an effective
+    one. ``peak_gflops``: ``matmul_peak`` at each thread count. ``max_rss_mb``: the process's
+    peak resident memory (all variants together). ``busiest_thread_cpu_ms``: the CPU time of the
+    busiest thread per amortised step (from /proc): with the amortised CPU time over the thread
+    count, it bounds from below what the wall time would be on idle cores."""
+    if n < 3:
+        raise ValueError(f"n must be >= 3 (a frozen prefix needs two modules), got {n}")
+    if rounds < 1 or test_batches < 0:
+        raise ValueError("rounds must be >= 1 and test_batches >= 0")
+    steps = steps or 2 * max(pools)
+    base = GrowthConfig(module_size=module_size, max_n=n, batch_size=batch_size, seed=seed,
+                        eval_every=eval_every, eval_batches=eval_batches)
+    net0 = network_at_stage(base, n, torch.Generator().manual_seed(seed))
+    ns = head_ns(base, len(net0.heads))
+    variants = []
+    for th in threads:
+        for p in pools:
+            cfg = dataclasses.replace(base, prefix_pool=p, manual_bptt=manual_bptt and p > 1)
+            net = copy.deepcopy(net0)
+            stage = Stage(net, cfg)
+            stage.chunk = chunk
+            variants.append({"threads": th, "pool": p, "manual_bptt": cfg.manual_bptt,
+                             "cfg": cfg, "net": net, "stage": stage,
+                             "wall": [], "cpu": [], "test_wall": [], "test_cpu": [],
+                             "busiest": []})
+
+    def lengths(g, k):
+        """Sequence lengths of the next k training batches drawn from g (as the steps draw)."""
+        out = []
+        for _ in range(k):
+            x, _ = parity_batch(ns, batch_size, generator=g)
+            net0.initial_state(batch_size, g)
+            out.append(x.shape[1])
+        return out
+
+    prev = torch.get_num_threads()
+    peaks = {}
+    step_flops, test_flops = [], []
+    try:
+        for th in threads:
+            torch.set_num_threads(th)
+            peaks[th] = round(matmul_peak(), 1)
+        for r in range(rounds):
+            rs = seed * 1000 + r
+            step_flops.append(sum(_dense_flops(net0.n_blocks, module_size, batch_size, t)
+                                  for t in lengths(torch.Generator().manual_seed(rs), steps)))
+            test_flops.append(sum(_dense_flops(net0.n_blocks, module_size, batch_size, t)
+                                  for t in lengths(torch.Generator().manual_seed(rs + 500),
+                                                   test_batches)))
+            order = variants[r % len(variants):] + variants[:r % len(variants)]
+            for v in order:
+                torch.set_num_threads(v["threads"])
+                g = torch.Generator().manual_seed(rs)
+                t0 = _thread_cpu()
+                w0, c0 = time.perf_counter(), time.process_time()
+                for _ in v["stage"].steps(g, steps):
+                    pass
+                v["wall"].append((time.perf_counter() - w0) / steps)
+                v["cpu"].append((time.process_time() - c0) / steps)
+                share = eval_batches / eval_every
+                if test_batches:
+                    g = torch.Generator().manual_seed(rs + 500)
+                    w0, c0 = time.perf_counter(), time.process_time()
+                    t1 = _thread_cpu()
+                    evaluate(v["net"], ns, test_batches, batch_size, g, pool=v["pool"])
+                    v["test_wall"].append((time.perf_counter() - w0) / test_batches)
+                    v["test_cpu"].append((time.process_time() - c0) / test_batches)
+                    t2 = _thread_cpu()
+                else:
+                    t1 = t2 = _thread_cpu()
+                # the busiest thread's CPU per amortised step: a lower bound of the wall time
+                # on otherwise idle cores
+                per = [(t1.get(k, 0) - t0.get(k, 0)) / steps
+                       + share * (t2.get(k, 0) - t1.get(k, 0)) / max(test_batches, 1)
+                       for k in set(t1) | set(t2)]
+                v["busiest"].append(max(per, default=0.0))
+    finally:
+        torch.set_num_threads(prev)
+    share = eval_batches / eval_every
+    flops = statistics.mean(step_flops) / steps + share * (
+        statistics.mean(test_flops) / test_batches if test_batches else 0)
+    rows = []
+    for v in variants:
+        med = lambda xs: 1000 * statistics.median(xs) if xs else 0.0  # noqa: E731
+        amort = med(v["wall"]) + share * med(v["test_wall"])
+        rows.append({"threads": v["threads"], "pool": v["pool"], "manual_bptt": v["manual_bptt"],
+                     "step_ms": round(med(v["wall"]), 1), "step_cpu_ms": round(med(v["cpu"]), 1),
+                     "test_batch_ms": round(med(v["test_wall"]), 1),
+                     "test_batch_cpu_ms": round(med(v["test_cpu"]), 1),
+                     "amortised_ms": round(amort, 1),
+                     "amortised_cpu_ms": round(med(v["cpu"]) + share * med(v["test_cpu"]), 1),
+                     "busiest_thread_cpu_ms": round(med(v["busiest"]), 1),
+                     "gflops": round(flops / amort / 1e6, 1),
+                     "peak_fraction": round(flops / amort / 1e6 / peaks[v["threads"]], 3)})
+    for row in rows:
+        ref = next(o for o in rows if o["threads"] == row["threads"] and o["pool"] == min(pools))
+        row["speedup"] = round(ref["amortised_ms"] / row["amortised_ms"], 2)
+        row["speedup_vs_first"] = round(rows[0]["amortised_ms"] / row["amortised_ms"], 2)
+    return {"module_size": module_size, "n": n, "n_modules": net0.n_blocks,
+            "frozen_modules": variants[0]["stage"].first, "batch_size": batch_size,
+            "steps_per_round": steps, "rounds": rounds, "test_batches": test_batches,
+            "eval_share": share, "chunk": chunk, "peak_gflops": peaks,
+            "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            "rows": rows}
