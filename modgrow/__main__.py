@@ -17,7 +17,8 @@ commands:
   grow       grow a modular network: one module of M neurons and one head per N
   baseline   train the non-modular multi-head network (one population, a head per N)
   gated      train a GRU or LSTM multi-head network (one gated population, a head per N)
-  bench      time one training step, fast engine against the naive per-module loop
+  bench      time one training step, fast engine against the naive per-module loop; with
+             --large, the per-batch against the pooled frozen prefix at large N
   reproduce  recompute a stored result from its config and say whether it matches; with
              --statistics, rerun every seed of an experiment and compare its statistics
   results    list the stored results with their configs and provenance
@@ -174,7 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Time a full training step (forward, backward, optimiser "
                         "step) at the curriculum stage that trains N, with this package's fast "
                         "engine and with a naive per-module loop that keeps autograd through "
-                        "every module; prints both and their ratio.")
+                        "every module; prints both and their ratio. With --large: the amortised "
+                        "step (criterion tests included) with the per-batch frozen prefix "
+                        "(prefix_pool 1) against the pooled one (--pools), per thread count.")
     be.add_argument("--module-size", type=_positive_int, default=10, help="default 10")
     be.add_argument("--n", type=int, default=21, help="curriculum stage N (>= 2, default 21)")
     be.add_argument("--batch-size", type=_positive_int, default=256, help="default 256")
