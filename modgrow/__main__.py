@@ -210,6 +210,9 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("--chunk", type=int, default=None,
                     help="large mode: columns per pooled scan (default the engine's; 0 = one "
                     "scan over the whole pool)")
+    be.add_argument("--peak-size", type=_positive_int, default=2048,
+                    help="large mode: side of the square float32 matmul that measures the peak "
+                    "GFLOP/s (default 2048)")
     r = sub.add_parser("reproduce", help="recompute a stored run (or, with --statistics, a "
                        "whole experiment) and compare",
                        description=REPRODUCE_DESCRIPTION,
@@ -412,7 +415,7 @@ def _run_bench_large(args) -> int:
                     threads=args.thread_counts or [torch.get_num_threads()],
                     batch_size=args.batch_size, steps=args.steps, rounds=args.rounds,
                     test_batches=args.test_batches, manual_bptt=not args.autograd_bptt,
-                    chunk=chunk)
+                    chunk=chunk, peak_size=args.peak_size)
     if args.json:
         print(json.dumps(r))
         return 0
@@ -424,7 +427,8 @@ def _run_bench_large(args) -> int:
     print("threads  pool  bptt      step ms (cpu)   test ms (cpu)   amortised ms (cpu)  "
           "GFLOP/s  of peak  speed-up")
     for row in r["rows"]:
-        print(f"{row['threads']:7d} {row['pool']:5d}  {'manual' if row['manual_bptt'] else 'autograd':8s}"
+        bptt = "manual" if row["manual_bptt"] else "autograd"
+        print(f"{row['threads']:7d} {row['pool']:5d}  {bptt:8s}"
               f"{row['step_ms']:9.1f} ({row['step_cpu_ms']:6.1f}) {row['test_batch_ms']:8.1f} "
               f"({row['test_batch_cpu_ms']:6.1f}) {row['amortised_ms']:11.1f} "
               f"({row['amortised_cpu_ms']:6.1f}) {row['gflops']:9.1f} {row['peak_fraction']:8.1%}"

@@ -156,23 +156,24 @@ def _dense_flops(n_blocks: int, m: int, batch: int, steps: int) -> int:
 def bench_large(module_size: int = 10, n: int = 201, pools=(1, 4), threads=(1,),
                 batch_size: int = 256, steps: int | None = None, rounds: int = 3,
                 test_batches: int = 4, manual_bptt: bool = True, chunk: int | None = POOL_CHUNK,
-                seed: int = 0, eval_every: int = 50, eval_batches: int = 10) -> dict:
+                seed: int = 0, eval_every: int = 50, eval_batches: int = 10,
+                peak_size: int = 2048) -> dict:
     """Amortised milliseconds per training step at the stage that trains N = n (a network of
     n - 1 modules of ``module_size`` neurons grown with random weights, not trained), per prefix
     pool P and torch thread count, interleaved round by round on identical batches.
 
-    Per variant and round: ``steps`` SGD steps (real, varying sequence lengths; P = 1 is the
-    default per-batch path, P > 1 the pooled path with ``manual_bptt``) and ``test_batches``
-    criterion test batches; the amortised step is step + eval_batches / eval_every x test batch
-    (the default criterion's checks, confirmations left out). Wall time is the median over rounds;
-    CPU time (process time: all threads) is reported beside it, since on a busy machine wall time
-    also counts waiting for a core. GFLOP/s is the dense work of the per-batch engine (every
-    module at every step, ``_dense_flops``) over the amortised wall time; the pooled path does
-    less work than that (it skips states the feed never needs), so its figure is an effective
-    one. ``peak_gflops``: ``matmul_peak`` at each thread count. ``max_rss_mb``: the process's
-    peak resident memory (all variants together). ``busiest_thread_cpu_ms``: the CPU time of the
-    busiest thread per amortised step (from /proc): with the amortised CPU time over the thread
-    count, it bounds from below what the wall time would be on idle cores."""
+    Per variant and round: ``steps`` SGD steps (real, varying sequence lengths; P = 1 is the default
+    per-batch path, P > 1 the pooled path with ``manual_bptt``) and ``test_batches`` criterion test
+    batches; the amortised step is step + eval_batches / eval_every x test batch (the default
+    criterion's checks, confirmations left out). Wall time is the median over rounds; CPU time
+    (process time: all threads) is reported beside it, since on a busy machine wall time also counts
+    waiting for a core. GFLOP/s is the dense work of the per-batch engine (every module at every
+    step, ``_dense_flops``) over the amortised wall time; the pooled path does less work than that
+    (it skips states the feed never needs), so its figure is an effective one. ``peak_gflops``:
+    ``matmul_peak(peak_size)`` at each thread count. ``max_rss_mb``: the process's peak resident
+    memory (all variants together). ``busiest_thread_cpu_ms``: the CPU time of the busiest thread
+    per amortised step (from /proc): with the amortised CPU time over the thread count, it bounds
+    from below what the wall time would be on idle cores."""
     if n < 3:
         raise ValueError(f"n must be >= 3 (a frozen prefix needs two modules), got {n}")
     if rounds < 1 or test_batches < 0:
@@ -209,7 +210,7 @@ def bench_large(module_size: int = 10, n: int = 201, pools=(1, 4), threads=(1,),
     try:
         for th in threads:
             torch.set_num_threads(th)
-            peaks[th] = round(matmul_peak(), 1)
+            peaks[th] = round(matmul_peak(peak_size), 1)
         for r in range(rounds):
             rs = seed * 1000 + r
             step_flops.append(sum(_dense_flops(net0.n_blocks, module_size, batch_size, t)
@@ -269,6 +270,6 @@ def bench_large(module_size: int = 10, n: int = 201, pools=(1, 4), threads=(1,),
     return {"module_size": module_size, "n": n, "n_modules": net0.n_blocks,
             "frozen_modules": variants[0]["stage"].first, "batch_size": batch_size,
             "steps_per_round": steps, "rounds": rounds, "test_batches": test_batches,
-            "eval_share": share, "chunk": chunk, "peak_gflops": peaks,
+            "eval_share": share, "chunk": chunk, "peak_gflops": peaks, "peak_size": peak_size,
             "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
             "rows": rows}

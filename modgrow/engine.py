@@ -321,13 +321,14 @@ def pool_tasks(fused, xs: Sequence[torch.Tensor], h0s: Sequence[torch.Tensor], *
 
     fused: ``fused_weights(net, hi)`` for blocks 0..hi-1; xs: batches [B_i, T_i, 1] (lengths may
     differ); h0s: their initial states [>= hi, B_i, M] (blocks 0..hi-1 are used). Each batch's
-    samples are cut into scans of at most ``chunk`` columns; ``None`` lays every batch side by
-    side in one scan, right-aligned, the shorter ones padded at the start. Returns ``(tasks, assemble)``: ``tasks`` are zero-argument callables,
-    independent of each other and safe to run on other threads (each works on its own buffers);
-    ``assemble(results)``, with the tasks' results in order, gives per batch its feed
-    [T_i, B_i, M] (block hi-1 before each step, what ``run(..., keep_feed=True).feed`` gives) when
-    ``feed``, else its final states [hi, B_i, M]. With a ``chunk`` every batch is cut on its own
-    (scans never mix batches), so a batch's numbers do not depend on the rest of the pool.
+    samples are cut into scans of at most ``chunk`` columns; ``None`` lays every batch side by side
+    in one scan, right-aligned, the shorter ones padded at the start. Returns ``(tasks, assemble)``:
+    ``tasks`` are zero-argument callables, independent of each other and safe to run on other
+    threads (each works on its own buffers); ``assemble(results)``, with the tasks' results in
+    order, gives per batch its feed [T_i, B_i, M] (block hi-1 before each step, what
+    ``run(..., keep_feed=True).feed`` gives) when ``feed``, else its final states [hi, B_i, M].
+    With a ``chunk`` every batch is cut on its own (scans never mix batches), so a batch's numbers
+    do not depend on the rest of the pool.
     """
     w, decay = fused
     hi = w.shape[0]

@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 
 def run(*args):
     return subprocess.run([sys.executable, "-m", "modgrow", *args], capture_output=True,
@@ -94,3 +96,34 @@ def test_bench_json_reports_both_engines():
     d = json.loads(r.stdout)
     assert d["n_modules"] == 4 and d["naive_ms"] > 0 and d["fast_ms"] > 0
     assert d["speedup"] == round(d["naive_ms"] / d["fast_ms"], 2)
+
+
+def test_bench_large_json_reports_per_batch_and_pooled_rows(capsys):
+    from modgrow.__main__ import main
+    assert main(["bench", "--large", "--module-size", "3", "--n", "6", "--batch-size", "16",
+                 "--pools", "1,3", "--thread-counts", "1", "--rounds", "1", "--steps", "3",
+                 "--test-batches", "1", "--peak-size", "256", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["n_modules"] == 5 and d["frozen_modules"] == 4 and d["steps_per_round"] == 3
+    assert d["peak_gflops"]["1"] > 0 and d["peak_size"] == 256
+    rows = {row["pool"]: row for row in d["rows"]}
+    assert set(rows) == {1, 3} and rows[1]["manual_bptt"] is False and rows[3]["manual_bptt"]
+    for row in rows.values():
+        assert row["threads"] == 1 and row["step_ms"] > 0 and row["gflops"] >= 0
+        assert row["amortised_ms"] == pytest.approx(
+            row["step_ms"] + d["eval_share"] * row["test_batch_ms"], abs=0.11)
+    assert rows[1]["speedup"] == 1.0
+    assert rows[3]["speedup"] == round(rows[1]["amortised_ms"] / rows[3]["amortised_ms"], 2)
+
+
+def test_engine_flags_refuse_bad_values_in_one_line(tmp_path, capsys):
+    from modgrow.__main__ import main
+    for bad in ("0", "-3"):
+        assert main(["grow", "--prefix-pool", bad, "--out", str(tmp_path / "run")]) == 2
+        err = capsys.readouterr().err
+        assert err == f"error: prefix_pool must be an integer >= 1, got {bad}\n"
+    assert not (tmp_path / "run").exists()
+    with pytest.raises(SystemExit) as e:
+        main(["bench", "--large", "--pools", "0,2"])
+    assert e.value.code == 2
+    assert "--pools: must be integers >= 1, got '0,2'" in capsys.readouterr().err
