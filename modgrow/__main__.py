@@ -194,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("--pools", type=_int_list, default=[1, 4],
                     help="large mode: prefix_pool values, comma-separated (default 1,4; 1 is "
                     "the default per-batch path)")
-    be.add_argument("--thread-counts", type=_int_list, default=None,
+    be.add_argument("--thread-counts", type=_thread_list, default=None,
                     help="large mode: torch thread counts to compare, comma-separated (default: "
                     "--threads, else torch's choice)")
     be.add_argument("--steps", type=_positive_int, default=None,
@@ -379,6 +379,13 @@ def _int_list(s: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"must be comma-separated integers, got {s!r}")
     if not vals or min(vals) < 1:
         raise argparse.ArgumentTypeError(f"must be integers >= 1, got {s!r}")
+    return vals
+
+
+def _thread_list(s: str) -> list[int]:
+    vals = _int_list(s)
+    if max(vals) > MAX_THREADS:
+        raise argparse.ArgumentTypeError(f"must be <= {MAX_THREADS}, got {s!r}")
     return vals
 
 

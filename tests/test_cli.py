@@ -127,3 +127,10 @@ def test_engine_flags_refuse_bad_values_in_one_line(tmp_path, capsys):
         main(["bench", "--large", "--pools", "0,2"])
     assert e.value.code == 2
     assert "--pools: must be integers >= 1, got '0,2'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["bench", "--large", "--thread-counts", "1,100000"])
+    assert "--thread-counts: must be <= 1024, got '1,100000'" in capsys.readouterr().err
+    for bad in (["--test-batches", "-1"], ["--chunk", "-2"], ["--n", "2"]):
+        assert main(["bench", "--large", "--module-size", "2", "--peak-size", "8", *bad]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and err.count("\n") == 1, err
