@@ -95,3 +95,13 @@ def test_curriculum_verdicts_separate_forgetting_from_false_passes():
     assert "3 of 15 heads were below 98 %" in rows[1]["this book"]
     rows = verdicts.curriculum_verdicts(hist, [lost] * 3, {})
     assert rows[1]["verdict"] == "holds partly"  # 12 of 15 heads kept
+
+
+def test_length_verdict_reads_a_tiny_change_as_no_change():
+    flat_mod, flat_non = [-0.004, -0.003, -0.003, -0.004, -0.003], [0.0] * 5
+    row = verdicts.length_verdict(flat_mod, flat_non)
+    assert row["verdict"] == "not distinguishable" and "would say 'fails'" in row["this book"]
+    worse = [-0.2, -0.25, -0.22, -0.21, -0.24]  # modular loses 20 points: a real difference
+    assert verdicts.length_verdict(worse, flat_non)["verdict"] == "fails"
+    better = [0.0] * 5
+    assert verdicts.length_verdict(better, worse)["verdict"] == "holds"
