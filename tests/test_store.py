@@ -180,7 +180,10 @@ def test_quick_profile_stays_quick_and_the_registry_is_complete():
     for name, exp in experiments.REGISTRY.items():
         cfgs = exp.configs(profiles.QUICK)
         assert cfgs and all(c.max_n <= 4 for c in cfgs), name
-        assert len(exp.configs(profiles.PAPER)) >= len(cfgs)
+        if name == "baseline-long" and profiles.PAPER.long_budget_max_size < min(
+                profiles.PAPER.baseline_sizes):
+            continue  # this edition's paper profile runs no long-budget baseline (said in ch. 4)
+        assert len(exp.configs(profiles.PAPER)) >= len(cfgs), name
     assert {"growth", "ablations", "scaling", "baseline", "iclr", "fidelity"} <= set(
         experiments.REGISTRY)
     with pytest.raises(ValueError, match="unknown experiment"):
