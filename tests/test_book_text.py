@@ -177,3 +177,13 @@ def test_every_figure_is_cited_in_the_prose_and_every_citation_has_a_figure(stem
 
 def test_numref_pattern_reads_plain_and_titled_citations():
     assert NUMREF.findall("{numref}`fig-a` and {numref}`Figure %s <fig-b-c>`") == ["fig-a", "fig-b-c"]
+
+
+@pytest.mark.parametrize("path", sorted(BOOK.glob("*.ipynb")), ids=lambda p: p.stem)
+def test_no_glue_key_is_glued_twice_on_a_page(path):
+    """myst-nb warns on a duplicate glue key, and the book builds with warnings as errors."""
+    nb = json.loads(path.read_text())
+    code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    keys = re.findall(r"glue\(\"(\w+)\"", code)
+    assert len(keys) == len(set(keys)), \
+        f"{path.name} glues {sorted({k for k in keys if keys.count(k) > 1})} more than once"
