@@ -486,6 +486,9 @@ def _run_store_command(args) -> int:
                  else "resumed with another thread count: small float differences are expected"
                  if rep["same_platform"] else
                  "another platform: small float differences are expected, compare statistics")
+        if rep["same_platform"] and not rep["cpu_recorded"]:
+            where += " (the stored run does not record its CPU model: on another CPU small float "\
+                     "differences are expected)"
         print(f"{verdict}: {rep['stages_compared']} stages compared for {rep['result']} "
               f"(stored at {rep['stored_commit'][:12]}, now {rep['now_commit'][:12]}; {where})")
         for d in rep["differences"][:20]:

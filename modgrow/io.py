@@ -66,6 +66,19 @@ def git_commit() -> str:
     return sha + ("+dirty" if dirty else "")
 
 
+@functools.cache
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux, ``platform.processor()`` elsewhere):
+    two x86_64 machines with different CPUs run different kernels and round differently."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
 def provenance(device: str = "cpu") -> dict:
     """Where and with what a result was produced."""
     from . import __version__
@@ -78,6 +91,8 @@ def provenance(device: str = "cpu") -> dict:
         "device": device,
         "torch_threads": torch.get_num_threads(),
         "machine": platform.machine(),
+        "cpu_model": cpu_model(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),  # the kernels torch picks
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
 

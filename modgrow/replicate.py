@@ -1,8 +1,8 @@
 """``python -m modgrow reproduce --statistics EXPERIMENT``: recompute every run of an experiment
 and check that its summary numbers fall within the intervals of the stored ones.
 
-Bit-exact reproduction holds on the same platform only (same torch version, machine and thread
-count, ``store.platform_case``): a run recomputed on another CPU differed in the 4th decimal of
+Bit-exact reproduction holds on the same platform only (same torch version, machine, thread
+count and, where recorded, CPU model, ``store.platform_case``): a run recomputed on another CPU differed in the 4th decimal of
 its accuracies at N = 4 and in its step counts from N = 8 on. There only statistics are
 comparable, so this check recomputes every config of the experiment (in the active profile) into
 a scratch store (never the results store), groups the runs that differ only in their seed, and
@@ -204,7 +204,8 @@ def _check(name, profile, configs, stored, threads, scratch, progress, level) ->
             exact += ex
             identical += ex and not store.stage_differences(old["stages"],
                                                             fresh[key]["stages"])
-            platform = {k: fresh[key]["provenance"].get(k) for k in store.PLATFORM_KEYS}
+            platform = {k: fresh[key]["provenance"].get(k)
+                        for k in store.PLATFORM_KEYS + store.CPU_KEYS}
     finally:
         torch.set_num_threads(before)
     groups: dict[str, list[str]] = {}
@@ -244,7 +245,8 @@ def format_check(chk: Check, level: float = LEVEL) -> list[str]:
     pct = f"{100 * level:g} %"
     p = chk.platform
     n = p.get("torch_threads")
-    where = f"torch {p.get('torch_version')}, {p.get('machine')}, {n} thread{'' if n == 1 else 's'}"
+    where = (f"torch {p.get('torch_version')}, {p.get('machine')} ({p.get('cpu_model')}, "
+             f"{p.get('cpu_capability')}), {n} thread{'' if n == 1 else 's'}")
     if chk.same_platform == chk.runs and chk.bit_exact_expected == chk.runs:
         case = (f"platform: same as the stored provenance ({where}): bit-exact identity "
                 f"expected; {chk.identical} of {chk.runs} runs identical stage by stage")

@@ -45,6 +45,7 @@ __all__ = ["SCHEMA", "results_dir", "scratch_dir", "config_key", "run_name", "ru
            "StoredRun", "store_run", "load_run", "read_stored_run", "load_or_run",
            "import_run_folder",
            "load_or_compute", "list_results", "find_result", "reproduce", "platform_case",
+           "cpu_recorded", "CPU_KEYS",
            "stored_threads", "stage_differences", "NO_COMPUTE_ENV"]
 
 SCHEMA = 2
@@ -369,7 +370,7 @@ def reproduce(path: Path, up_to_n: int | None = None, progress: bool = True) -> 
     sp, fp = stored["provenance"], fresh["provenance"]
     return {"result": str(path), "stages_compared": min(len(old), len(fresh["stages"])),
             "match": not diffs, "differences": diffs, "same_platform": same,
-            "bit_exact_expected": exact,
+            "bit_exact_expected": exact, "cpu_recorded": cpu_recorded(stored),
             "stored_commit": str(sp.get("git_commit", "unknown")),
             "now_commit": str(fp.get("git_commit", "unknown"))}
 
@@ -387,16 +388,27 @@ def stored_threads(stored: dict, path: Path) -> int | None:
 
 
 PLATFORM_KEYS = ("torch_version", "machine", "torch_threads")
+# the CPU: compared when the stored run records it (runs stored before 2026-12-01 do not)
+CPU_KEYS = ("cpu_model", "cpu_capability")
 
 
 def platform_case(stored: dict, now: dict) -> tuple[bool, bool]:
     """(same platform, bit-exact identity expected) of a stored run's record ``stored`` and the
     provenance ``now`` of its recomputation: the same platform has the same torch version,
-    machine and thread count (``PLATFORM_KEYS``); identity is expected there unless the stored
-    run was resumed with another thread count (``bit_exact_reproduction: false``)."""
+    machine and thread count (``PLATFORM_KEYS``) and, where the stored run records it, the same
+    CPU model and instruction set (``CPU_KEYS``: two x86_64 CPUs can differ in the 4th decimal);
+    identity is expected there unless the stored run was resumed with another thread count
+    (``bit_exact_reproduction: false``)."""
     sp = stored.get("provenance", {})
-    same = all(sp.get(k) == now.get(k) for k in PLATFORM_KEYS)
+    same = all(sp.get(k) == now.get(k) for k in PLATFORM_KEYS) and all(
+        sp[k] == now.get(k) for k in CPU_KEYS if k in sp)
     return same, bool(same and stored.get("bit_exact_reproduction", True))
+
+
+def cpu_recorded(stored: dict) -> bool:
+    """Whether a stored run's provenance names its CPU (``CPU_KEYS``); without it, "same
+    platform" means the same torch, machine architecture and thread count only."""
+    return all(k in stored.get("provenance", {}) for k in CPU_KEYS)
 
 
 def stage_differences(old: list[dict], fresh: list[dict]) -> list[str]:

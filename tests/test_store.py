@@ -354,3 +354,20 @@ def test_reproduce_expects_no_bit_exact_match_after_a_thread_change(store):
     write_json(run.path / "result.json", hist)
     rep = ex.reproduce(run.path, progress=False)
     assert rep["same_platform"] and not rep["bit_exact_expected"]
+
+
+def test_platform_case_compares_the_cpu_when_the_stored_run_records_it():
+    from modgrow.io import provenance
+    now = provenance()
+    assert now["cpu_model"] and now["cpu_capability"]
+    run = {"provenance": dict(now)}
+    assert ex.platform_case(run, now) == (True, True) and ex.cpu_recorded(run)
+    other_cpu = {"provenance": {**now, "cpu_model": "another CPU"}}
+    assert ex.platform_case(other_cpu, now) == (False, False)
+    other_isa = {"provenance": {**now, "cpu_capability": "NO AVX"}}
+    assert ex.platform_case(other_isa, now) == (False, False)
+    # a run stored before CPUs were recorded: same platform by torch, machine and threads only
+    old = {"provenance": {k: v for k, v in now.items() if k not in ex.CPU_KEYS}}
+    assert ex.platform_case(old, now) == (True, True) and not ex.cpu_recorded(old)
+    resumed = {**run, "bit_exact_reproduction": False}
+    assert ex.platform_case(resumed, now) == (True, False)
