@@ -229,6 +229,96 @@ def plot_parameters(rows: list[dict]):
     return fig, ax
 
 
+ARCH_STATE_COLORS = {"trained": "#fdd0a2", "frozen": "#d9d9d9", "slowed": "#fee6ce"}
+
+
+def plot_architecture(cfg=None, n_modules: int = 4):
+    """A schematic of the modular network at the stage that trains its ``n_modules``-th module,
+    read from a ``training.GrowthConfig`` (default: the default config) and the code: every
+    module gets the input bit (``w_in``) and a recurrent loop (``W_rec``, per-neuron tau);
+    module k feeds module k+1 (``W_ff``); head k answers N = n_start + k from its module's final
+    state. Shading: whether a module's and a head's parameters train at this stage
+    (``training.lr_multiplier``). The newest module is marked as initialised from its
+    predecessor when the config duplicates (``network.DUPLICATED``). Returns (fig, ax)."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Patch
+
+    from .network import DUPLICATED
+    from .training import GrowthConfig, lr_multiplier
+    cfg = GrowthConfig() if cfg is None else cfg
+    if cfg.architecture != "modular" or n_modules < 2:
+        raise ValueError("the diagram shows a modular network of at least two modules")
+
+    def state(mult: float) -> str:
+        return "trained" if mult == 1 else "frozen" if mult == 0 else "slowed"
+
+    fig, ax = plt.subplots(figsize=(MAX_WIDTH, 4.3))
+    ax.set_axis_off()
+    ax.set_aspect("equal")
+    pitch, w, h, y0, yh = 3.0, 2.0, 1.5, 1.3, 4.0
+    arrow = dict(arrowstyle="-|>", mutation_scale=12, lw=1.2, color="k")
+    for k in range(n_modules):
+        x = k * pitch
+        body = state(lr_multiplier(cfg, n_modules, k, "within"))
+        ax.add_patch(FancyBboxPatch((x, y0), w, h, boxstyle="round,pad=0.05",
+                                    fc=ARCH_STATE_COLORS[body], ec="k", lw=1.2))
+        ax.text(x + w / 2, y0 + h - 0.25, f"module {k}", ha="center", va="center",
+                fontsize=10, weight="bold")
+        # the recurrent loop: W_rec (no self-connections) and per-neuron tau
+        ax.add_patch(FancyArrowPatch((x + w / 2 - 0.25, y0 + 0.5), (x + w / 2 + 0.25, y0 + 0.5),
+                                     connectionstyle="arc3,rad=-1.4", **arrow))
+        ax.text(x + w / 2, y0 + 0.27, r"$W^{rec}$, $\tau$", ha="center", va="center",
+                fontsize=9.5)
+        # the input reaches every module
+        ax.add_patch(FancyArrowPatch((x + w / 2, 0.35), (x + w / 2, y0 - 0.07), **arrow))
+        ax.text(x + w / 2 + 0.08, 0.75, r"$w^{in}$", ha="left", va="center", fontsize=9.5)
+        # the head of module k answers N = n_start + k from the module's final state
+        head = state(lr_multiplier(cfg, n_modules, k, "readout"))
+        ax.add_patch(FancyArrowPatch((x + w / 2, y0 + h + 0.07), (x + w / 2, yh - 0.07),
+                                     **arrow))
+        ax.add_patch(FancyBboxPatch((x + 0.35, yh), w - 0.7, 0.55, boxstyle="round,pad=0.05",
+                                    fc=ARCH_STATE_COLORS[head], ec="k", lw=1))
+        ax.text(x + w / 2, yh + 0.27, f"head N = {cfg.n_start + k}", ha="center",
+                va="center", fontsize=9.5)
+        if k > 0:  # feed-forward from the previous module
+            ax.add_patch(FancyArrowPatch((x - pitch + w + 0.07, y0 + h / 2),
+                                         (x - 0.07, y0 + h / 2), **arrow))
+            ax.text(x - (pitch - w) / 2, y0 + h / 2 + 0.12, r"$W^{ff}$", ha="center",
+                    va="bottom", fontsize=9.5)
+    span = (n_modules - 1) * pitch + w
+    ax.plot([0, span], [0.35, 0.35], color="k", lw=1.2)
+    ax.text(span / 2, 0.05, "input: one bit x(t) per time step, to every module",
+            ha="center", va="center", fontsize=9.5)
+    handles = [Patch(fc=ARCH_STATE_COLORS["frozen"], ec="k", label="frozen at this stage"),
+               Patch(fc=ARCH_STATE_COLORS["trained"], ec="k", label="trained at this stage")]
+    if any(0 < lr_multiplier(cfg, n_modules, k, "within") < 1 for k in range(n_modules)):
+        handles.append(Patch(fc=ARCH_STATE_COLORS["slowed"], ec="k",
+                             label=f"trained at lr × {cfg.gamma:g}^age"))
+    if cfg.duplicate:
+        new, old = n_modules - 1, n_modules - 2
+        ax.add_patch(FancyArrowPatch((old * pitch + w - 0.3, y0 + h + 0.07),
+                                     (new * pitch + 0.3, y0 + h + 0.07), ls="--",
+                                     connectionstyle="arc3,rad=-0.5", arrowstyle="-|>",
+                                     mutation_scale=12, lw=1.2, color="#d95f02"))
+        ax.text(new * pitch - (pitch - w) / 2, y0 + h + 0.72, f"copy of\nmodule {old}",
+                ha="center", va="bottom", fontsize=9.5, color="#d95f02")
+        what = "trained" if cfg.duplicate_source == "trained" else "initial"
+        copied = [n for n in DUPLICATED if not (old == 0 and n in ("w_ff", "b_ff"))]
+        handles.append(Line2D([], [], color="#d95f02", ls="--", lw=1.2,
+                              label=f"module {new} starts as module {old}'s {what} parameters "
+                                    f"× (1 + {cfg.noise:g} ξ), ξ ~ N(0, 1)\n"
+                                    f"({', '.join(copied)}); its head starts "
+                                    + ("as a noisy copy of head " + str(old)
+                                       if cfg.duplicate_head else "at random")))
+    ax.set_xlim(-0.2, span + 0.2)
+    ax.set_ylim(-0.15, yh + 0.7)
+    fig.legend(handles=handles, loc="outside lower center", ncols=2 if len(handles) < 3 else 1)
+    return fig, ax
+
+
+__all__ += ["plot_architecture"]
+
+
 SEED_MARKERS = "os^dvP*X"
 
 
@@ -366,6 +456,144 @@ def plot_answers(x: torch.Tensor, rows):
                         plt.Rectangle((0, 0), 1, 1, color=colors[False], label="wrong")],
                loc="outside right lower")
     return fig, (a0, a1)
+
+
+def _stage_accuracy(histories: list[dict]):
+    """(first N, grid, runs): grid[head - first, stage - first] is the median over ``histories``
+    of head's accuracy on the test that ended that stage (NaN where no run has that cell: above
+    the diagonal, or past the last stage any run solved); runs[j]: how many runs solved stage
+    first + j."""
+    cells: dict[tuple[int, int], list[float]] = {}
+    for h in histories:
+        for s in h["stages"]:
+            for head, a in s["accuracy"].items():
+                cells.setdefault((int(head), int(s["n"])), []).append(float(a))
+    if not cells:
+        return None, np.full((0, 0), np.nan), []
+    lo = min(min(k) for k in cells)
+    hi = max(max(k) for k in cells)
+    grid = np.full((hi - lo + 1, hi - lo + 1), np.nan)
+    for (head, n), v in cells.items():
+        grid[head - lo, n - lo] = np.median(v)
+    runs = [sum(any(s["n"] == n for s in h["stages"]) for h in histories)
+            for n in range(lo, hi + 1)]
+    return lo, grid, runs
+
+
+def _criterion_colours(threshold: float, vmin: float, step: float):
+    """A stepped colour scale for accuracies: bins of ``step`` from ``vmin`` to 1, reds at or
+    below ``threshold`` (the criterion needs more than it), blues above, none of them white (the
+    colour of a blank cell); dark red below ``vmin``."""
+    from matplotlib.colors import BoundaryNorm, ListedColormap
+    below = np.linspace(vmin, threshold, max(1, round((threshold - vmin) / step)) + 1)
+    above = np.linspace(threshold, 1.0, max(1, round((1.0 - threshold) / step)) + 1)
+    base = plt.get_cmap("RdBu")
+    colours = [*base(np.linspace(0.12, 0.4, len(below) - 1)),
+               *base(np.linspace(0.6, 0.95, len(above) - 1))]
+    edges = np.concatenate([below[:-1], [np.nextafter(threshold, 1.0)], above[1:-1],
+                            [np.nextafter(1.0, 2.0)]])
+    cmap = ListedColormap(colours).with_extremes(under=base(0.0))
+    return cmap, BoundaryNorm(edges, len(colours))
+
+
+def plot_stage_accuracy(histories_by_size: dict[int, list[dict]], threshold: float = 0.98,
+                        seed: int | None = None, vmin: float = 0.97, step: float = 0.0025):
+    """Accuracy of every head (row: the N it answers) on the test that ended each curriculum stage
+    (column: the N that stage trained), one panel per module size: the median over the runs
+    that solved that stage, or with ``seed`` that seed's run alone. Cells above the diagonal (a
+    head that did not exist yet) and past the last stage solved stay blank. One stepped colour
+    scale for all panels (``_criterion_colours``: red at or below ``threshold``, blue above,
+    bins of ``step``, below ``vmin`` dark red), its colourbar labelling the criterion."""
+    sizes = sorted(histories_by_size)
+    cols = min(2, len(sizes))
+    rows = -(-len(sizes) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(MAX_WIDTH if cols > 1 else 5.6,
+                                                  3.1 * rows + 0.6 * (rows == 1)), squeeze=False)
+    axes = axes.ravel()
+    for ax in axes[len(sizes):]:
+        ax.set_visible(False)
+    cmap, norm = _criterion_colours(threshold, vmin, step)
+    im = None
+    for i, (ax, m) in enumerate(zip(axes, sizes)):
+        hs = histories_by_size[m]
+        if seed is not None:
+            hs = [h for h in hs if h["config"]["seed"] == seed]
+        lo, grid, _ = _stage_accuracy(hs)
+        ax.grid(False)
+        ax.set_title(f"$M_m$ = {m}" + (f", seed {seed}" if seed is not None else ""))
+        if i % cols == 0:
+            ax.set_ylabel("head (the N it answers)")
+        if i + cols >= len(sizes):
+            ax.set_xlabel("stage (the N it trained)")
+        if lo is None:
+            ax.text(0.5, 0.5, "no stored run", ha="center", va="center", transform=ax.transAxes)
+            continue
+        hi = lo + len(grid) - 1
+        im = ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, norm=norm, origin="lower",
+                       extent=(lo - 0.5, hi + 0.5, lo - 0.5, hi + 0.5), interpolation="nearest")
+        for axis in (ax.xaxis, ax.yaxis):
+            axis.set_major_locator(plt.MaxNLocator(integer=True, nbins=6))
+    if im is not None:
+        bar = fig.colorbar(im, ax=axes[:len(sizes)].tolist(), shrink=0.8 if rows > 1 else 1,
+                           aspect=25, extend="min", spacing="proportional",
+                           label="accuracy on the test that ended the stage")
+        ticks = sorted({vmin, threshold, *np.arange(threshold, 1.0 + 1e-9, 0.01)})
+        bar.set_ticks(ticks, labels=[f"{t:g} (criterion)" if t == threshold else f"{t:g}"
+                                     for t in ticks])
+        bar.ax.axhline(threshold, color="k", lw=1.5)
+    return fig, axes[:len(sizes)]
+
+
+def plot_steps_by_seed(histories_by_size: dict[int, list[dict]], epoch: int = 500,
+                       skip_first: bool = True):
+    """The spread of steps to criterion between seeds: one panel per module size (side by side,
+    shared log y axis), one box per seed over that run's stages pooled over N (whiskers: the
+    extremes), each stage a point (marker by seed, as in ``plot_steps_to_criterion``); a solid
+    line at the median of all stages of the panel, a dashed one at one epoch. With ``skip_first`` the first stage
+    (which trains the first module from scratch) is left out, as in ``analysis.run_summary``."""
+    from matplotlib.lines import Line2D
+    sizes = sorted(histories_by_size)
+    seeds = sorted({h["config"]["seed"] for hs in histories_by_size.values() for h in hs})
+    width = min(MAX_WIDTH, 1.6 + 0.55 * len(seeds) * len(sizes))
+    fig, axes = plt.subplots(1, len(sizes), figsize=(max(width, 5.0), 3.6), sharey=True,
+                             squeeze=False)
+    axes = axes.ravel()
+    rng = np.random.default_rng(0)  # jitter of the points along x only
+    for i, (ax, m) in enumerate(zip(axes, sizes)):
+        runs = sorted(histories_by_size[m], key=lambda h: h["config"]["seed"])
+        steps = [[s["steps"] for s in h["stages"][1 if skip_first else 0:]] for h in runs]
+        color = SIZE_COLORS.get(m, "C0")
+        ax.boxplot([v if v else [np.nan] for v in steps], positions=range(len(runs)),
+                   widths=0.6, whis=(0, 100), showfliers=False, patch_artist=True,
+                   boxprops={"facecolor": color, "alpha": 0.3},
+                   medianprops={"color": "k", "lw": 1.5})
+        for j, (h, v) in enumerate(zip(runs, steps)):
+            marker = SEED_MARKERS[seeds.index(h["config"]["seed"]) % len(SEED_MARKERS)]
+            ax.plot(j + rng.uniform(-0.18, 0.18, len(v)), v, marker, ms=3.5, color=color,
+                    alpha=0.7, ls="none")
+        pooled = [x for v in steps for x in v]
+        if pooled:
+            ax.axhline(np.median(pooled), color=color, lw=1.2)
+        ax.axhline(epoch, color="k", ls="--", lw=0.8)
+        ax.set_yscale("log")
+        ax.set_xticks(range(len(runs)))
+        ax.set_xticklabels([str(h["config"]["seed"]) for h in runs])
+        ax.set_xlabel("seed")
+        ax.set_title(f"$M_m$ = {m}")
+        ax.grid(False, axis="x")
+        if i == 0:
+            ax.set_ylabel("steps to criterion\n(each stage)")
+    _plain_log_axis(axes[0].yaxis)
+    # the seeds are the x ticks (their markers are those of ``plot_steps_to_criterion``)
+    median_colour = SIZE_COLORS.get(sizes[0], "C0") if len(sizes) == 1 else "0.25"
+    handles = [Line2D([], [], color=median_colour, lw=1.2,
+                      label="median of all stages of the panel"),
+               Line2D([], [], color="k", ls="--", lw=0.8, label=_epoch_label(epoch))]
+    fig.legend(handles=handles, loc="outside upper center", ncols=2)
+    return fig, axes
+
+
+__all__ += ["plot_stage_accuracy", "plot_steps_by_seed"]
 
 
 # ----- chapter 4: modular against non-modular ------------------------------------------------------

@@ -102,6 +102,9 @@ def _figures():
         "pass_probability": lambda: plots.plot_pass_probability(0.02, nets),
         "variant_steps": lambda: plots.plot_variant_steps(
             {v: list(rng.integers(2000, 9000, 5)) for v in ("ours", "lr", "authors")}),
+        "steps_by_seed": lambda: plots.plot_steps_by_seed(hist),
+        "steps_by_seed_1_size": lambda: plots.plot_steps_by_seed({10: hist[10]}),
+        "architecture": lambda: plots.plot_architecture(),
     }
 
 
@@ -174,3 +177,119 @@ def test_perturbation_explorer_scales_to_a_phone_width():
     assert fixed and max(fixed) <= 320, fixed   # the slider is the widest fixed part
     for part in ("class-select", "eps-slider", "eps-value", "plot", "note"):
         assert f'id="t-{part}"' in html
+
+
+# ----- the head x stage accuracy heatmap, the steps per seed and the architecture diagram -------
+
+def _acc_history(m, seed, n_max, rng):
+    """A growth history whose stage N holds an accuracy for every head 2..N."""
+    return {"config": {"seed": seed, "module_size": m},
+            "stages": [{"n": n, "steps": 50 * int(rng.integers(1, 40)),
+                        "accuracy": {str(k): round(float(rng.uniform(0.96, 1)), 5)
+                                     for k in range(2, n + 1)}} for n in range(2, n_max + 1)]}
+
+
+def _grid(ax):
+    """(first N, the image's cells as a masked array) of a heatmap panel."""
+    im = ax.get_images()[0]
+    return round(im.get_extent()[0] + 0.5), im.get_array()
+
+
+def test_stage_accuracy_cells_are_the_history_and_blank_above_the_diagonal():
+    plots.style()
+    h = _acc_history(10, 0, 6, np.random.default_rng(1))
+    fig, axes = plots.plot_stage_accuracy({10: [h]})
+    lo, grid = _grid(axes[0])
+    assert lo == 2 and grid.shape == (5, 5)
+    for s in h["stages"]:
+        for head in range(2, 7):
+            if head <= s["n"]:
+                assert grid[head - lo, s["n"] - lo] == s["accuracy"][str(head)]
+            else:  # the head did not exist yet at that stage
+                assert grid.mask[head - lo, s["n"] - lo]
+    assert len(fig.axes) == 2  # one panel and its colourbar
+    plt.close(fig)
+
+
+def test_stage_accuracy_takes_the_median_over_runs_or_one_seed_and_handles_early_stops():
+    plots.style()
+    rng = np.random.default_rng(2)
+    runs = [_acc_history(5, 0, 7, rng), _acc_history(5, 1, 4, rng), _acc_history(5, 2, 7, rng)]
+    fig, axes = plots.plot_stage_accuracy({5: runs})
+    lo, grid = _grid(axes[0])
+    assert grid.shape == (6, 6)
+    at = lambda r, n, k: r["stages"][n - 2]["accuracy"][str(k)]
+    assert grid[3 - lo, 4 - lo] == np.median([at(r, 4, 3) for r in runs])
+    # seed 1 stopped after N = 4: later stages are the median of the two runs that reached them
+    assert grid[2 - lo, 6 - lo] == np.median([at(runs[0], 6, 2), at(runs[2], 6, 2)])
+    plt.close(fig)
+    fig, axes = plots.plot_stage_accuracy({5: runs}, seed=1)
+    lo, grid = _grid(axes[0])
+    assert grid.shape == (3, 3) and grid[2 - lo, 4 - lo] == at(runs[1], 4, 2)
+    assert axes[0].get_title().endswith("seed 1")
+    plt.close(fig)
+    assert plots._stage_accuracy(runs)[2] == [3, 3, 3, 2, 2, 2]  # runs that solved each stage
+
+
+@pytest.mark.parametrize("sizes", [(10,), (5, 10), (5, 10, 15, 20)])
+def test_stage_accuracy_has_a_panel_per_module_size_and_marks_the_criterion(sizes):
+    plots.style()
+    rng = np.random.default_rng(3)
+    fig, axes = plots.plot_stage_accuracy({m: [_acc_history(m, s, 3 + m // 5, rng)
+                                                for s in range(2)] for m in sizes})
+    assert [ax.get_title() for ax in axes] == [f"$M_m$ = {m}" for m in sizes]
+    assert fig.get_size_inches()[0] <= plots.MAX_WIDTH
+    bar = axes[-1].get_images()[0].colorbar  # the shared colourbar
+    assert "0.98 (criterion)" in [t.get_text() for t in bar.ax.get_yticklabels()]
+    cmap, norm = bar.cmap, bar.norm
+    below, above = (cmap(norm(v)) for v in (0.98, 0.98001))  # the criterion needs more than 0.98
+    assert below[0] > below[2] and above[2] > above[0]  # red at or below, blue above
+    plt.close(fig)
+
+
+def test_steps_by_seed_draws_a_box_and_every_stage_but_the_first_per_seed():
+    plots.style()
+    hist = {m: [_history(m, s) for s in range(4)] for m in (5, 20)}
+    fig, axes = plots.plot_steps_by_seed(hist)
+    for ax, m in zip(axes, (5, 20)):
+        points = [line for line in ax.get_lines() if line.get_linestyle() == "None"
+                  and line.get_marker() in plots.SEED_MARKERS]
+        assert [sorted(p.get_ydata()) for p in points] == \
+            [sorted(s["steps"] for s in h["stages"][1:]) for h in hist[m]]
+        assert [t.get_text() for t in ax.get_xticklabels()] == ["0", "1", "2", "3"]
+        assert ax.get_yscale() == "log"
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "one epoch (500 steps)" in labels
+    plt.close(fig)
+
+
+def test_architecture_diagram_follows_the_config():
+    from matplotlib.patches import FancyBboxPatch
+
+    from modgrow.training import GrowthConfig
+    plots.style()
+
+    def drawn(cfg, n_modules=4):
+        fig, ax = plots.plot_architecture(cfg, n_modules)
+        texts = [t.get_text() for t in ax.texts]
+        boxes = [p.get_facecolor() for p in ax.patches if isinstance(p, FancyBboxPatch)]
+        legend = "\n".join(t.get_text() for t in fig.legends[0].get_texts())
+        plt.close(fig)
+        return texts, boxes, legend
+
+    texts, boxes, legend = drawn(GrowthConfig())
+    assert [t for t in texts if t.startswith("head")] == [f"head N = {n}" for n in range(2, 6)]
+    assert texts.count(r"$w^{in}$") == 4 and texts.count(r"$W^{ff}$") == 3
+    frozen = matplotlib.colors.to_rgba(plots.ARCH_STATE_COLORS["frozen"])
+    trained = matplotlib.colors.to_rgba(plots.ARCH_STATE_COLORS["trained"])
+    assert boxes == [frozen, frozen] * 3 + [trained, trained]  # module, head, ...
+    assert "module 3 starts as module 2's trained parameters × (1 + 0.05 ξ)" in legend
+    assert "w_rec" in legend and "head starts at random" in legend
+    texts, boxes, legend = drawn(GrowthConfig(duplicate=False, gamma=0.5, n_start=3), 3)
+    assert [t for t in texts if t.startswith("head")] == [f"head N = {n}" for n in range(3, 6)]
+    assert "starts as" not in legend and "lr × 0.5^age" in legend
+    assert len(set(map(tuple, boxes))) == 2  # slowed and trained
+    texts, _, legend = drawn(GrowthConfig(), 2)  # the copy of module 0 has no W_ff to copy
+    assert "w_ff" not in legend and "w_rec" in legend
+    with pytest.raises(ValueError):
+        plots.plot_architecture(GrowthConfig(architecture="nonmodular"))
