@@ -328,6 +328,17 @@ def test_a_stored_network_is_checked_against_its_hash_and_config(store):
         ex.load_run(FAST)
 
 
+def test_stored_runs_only_refuses_to_train_but_computes_analyses(store):
+    with ex.stored_runs_only():
+        with pytest.raises(FileNotFoundError, match="only stored runs"):
+            ex.load_or_run(FAST, progress=False)
+        assert ex.load_or_compute("analysis", "demo", {"a": 1}, lambda: {"v": 1})["data"] == {"v": 1}
+    assert not (store / "runs").exists() and not ex.scratch_dir().exists()
+    run = ex.load_or_run(FAST, progress=False)  # outside the block a missing run trains again
+    with ex.stored_runs_only():
+        assert ex.load_or_run(FAST, progress=False).path == run.path
+
+
 def test_import_never_replaces_a_stored_result_without_force(store, tmp_path):
     from modgrow.training import train_curriculum
     folder = tmp_path / "run"
