@@ -14,7 +14,7 @@ __all__ = ["table", "fmt", "VERDICT_COLUMNS", "verdict_table", "badge", "number_
            "BADGE_COLOURS", "VERDICT_MEANINGS", "hyperparameter_table",
            "runs_table", "profile_table", "MODULAR_ONLY", "words",
            "RERUN_TITLE", "rerun_box", "rerun_boxes", "experiments_by_page", "PROTOCOL",
-           "protocol_glue"]
+           "protocol_glue", "runs_per_group"]
 
 VERDICT_COLUMNS = ("claim", "paper", "this book", "rule", "verdict")
 
@@ -35,6 +35,12 @@ def words(items) -> str:
     if not parts:
         raise ValueError("words: nothing to list")
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def runs_per_group(groups: dict) -> int | str:
+    """How many runs each group has, for a caption: 5, or "3–5" where the groups differ."""
+    n = [len(v) for v in groups.values()]
+    return f"{min(n)}–{max(n)}" if min(n) < max(n) else n[0]
 
 
 class Table:

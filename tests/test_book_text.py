@@ -230,3 +230,16 @@ def test_each_page_glues_its_protocol_in_one_cell_of_known_quantities(stem):
     for profile in PROFILES.values():
         assert list(report.protocol_glue(profile, mapping)) == list(mapping)
 
+
+MAX_CELL_LINES = 15
+
+
+@pytest.mark.parametrize("path", sorted(BOOK.glob("*.ipynb")), ids=lambda p: p.stem)
+def test_code_cells_are_short(path):
+    """Notebook code cells stay short (at most MAX_CELL_LINES non-blank lines): longer logic
+    belongs in the package, where it is tested."""
+    nb = json.loads(path.read_text())
+    long = {c.get("id", i): n for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code"
+            and (n := sum(1 for line in "".join(c["source"]).splitlines() if line.strip()))
+            > MAX_CELL_LINES}
+    assert not long, f"{path.name}: code cells over {MAX_CELL_LINES} non-blank lines (id: lines): {long}"

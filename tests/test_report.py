@@ -131,3 +131,7 @@ def test_the_long_budget_sentences_follow_the_profiles_scope():
     assert "baseline-long" not in QUICK.out_of_scope and "of 20 neurons" in quick["s"]
     assert quick["c"].startswith(" Open squares") and quick["l"].startswith("; open with")
 
+
+def test_runs_per_group_gives_a_count_or_a_range():
+    assert report.runs_per_group({10: [1, 2, 3], 20: [4, 5, 6]}) == 3
+    assert report.runs_per_group({10: [1, 2, 3], 20: [4, 5, 6, 7, 8]}) == "3–5"
