@@ -23,7 +23,8 @@ commands:
              --statistics, rerun every seed of an experiment and compare its statistics
   results    list the stored results with their configs and provenance
   compute    load or run every config of one of the book's experiments (see 'compute --help')
-             in the active profile (MODGROW_PROFILE=paper|quick), then its analyses
+             in the active profile (MODGROW_PROFILE=paper|quick), then its analyses; with
+             --stored-only, the analyses of the stored runs, training nothing
   sweep      run an experiment's configs as jobs through submitit: local processes or a SLURM
              job array (see 'sweep --help'); resubmitting resumes
   import     store finished run folders (from grow/baseline --out) in the results store
@@ -241,12 +242,19 @@ def build_parser() -> argparse.ArgumentParser:
                    "deleted.")
     c = sub.add_parser("compute", help="load or run an experiment of the book",
                        description="Load every stored result of one experiment of the book, "
-                       "running (resumably) and storing the missing ones. The profile comes "
-                       "from MODGROW_PROFILE (paper, the default, or quick).")
+                       "running (resumably) and storing the missing ones, then its analyses. "
+                       "With --stored-only nothing is trained: when a run of the experiment is "
+                       "not stored the command exits 2 with one line (how many are missing, the "
+                       "first one's name), and so does an analysis that needs a run which is not "
+                       "stored. The profile comes from MODGROW_PROFILE (paper, the default, or "
+                       "quick), the store from MODGROW_RESULTS.")
     c.add_argument("experiment", choices=sorted(REGISTRY), metavar="EXPERIMENT",
                    help="; ".join(f"{k}: {e.summary}" for k, e in sorted(REGISTRY.items())))
     c.add_argument("--no-analyses", action="store_true",
                    help="only the runs, not the experiment's derived analyses")
+    c.add_argument("--stored-only", action="store_true",
+                   help="train nothing: run the analyses over the stored runs, exit 2 when "
+                   "one is missing")
     c.add_argument("--shard", default="0/1",
                    help="I/N: take configs I, I+N, ... so N processes share the work")
     c.add_argument("--threads", type=_threads, default=None, help="torch CPU threads")
@@ -296,7 +304,8 @@ store) and writes the result atomically. A job that reaches --time is requeued (
   --executor slurm  one SLURM job array (needs sbatch and srun; run it on a login node with the
                     store on a shared file system); the sweep returns once the array is queued
                     and prints the command that stores the analyses afterwards
-                    ('python -m modgrow compute NAME', which then only loads the runs).
+                    ('python -m modgrow compute NAME --stored-only', which only loads
+                    the runs and trains nothing: it exits 2 while one is missing).
 
 Exit status: 0, 1 when a local job failed (their log files are listed), 2 for bad flags."""
 
@@ -467,7 +476,7 @@ def _run_store_command(args) -> int:
         except ValueError:
             raise ValueError(f"--shard must be I/N (e.g. 0/2), got {args.shard!r}")
         for run in compute(args.experiment, active(), (i, n), progress=not args.quiet,
-                           analyses=not args.no_analyses):
+                           analyses=not args.no_analyses, stored_only=args.stored_only):
             print(f"{run.path.name}: {run.history['status']}, max N {run.max_n_reached}")
         return 0
     if args.command == "import":

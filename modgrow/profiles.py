@@ -69,12 +69,21 @@ class Profile:
     def max_n(self, module_size: int) -> int:
         return dict(self.growth_max_n)[module_size]
 
+    @property
+    def out_of_scope(self) -> frozenset[str]:
+        """The registry experiments this profile deliberately runs no configs of (its scope,
+        said in the book and the README), derived from the fields that cut them. Every other
+        experiment runs at least one config (``tests/test_store.py`` checks both ways)."""
+        cut = {"baseline-long": self.long_budget_max_size < min(self.baseline_sizes)}
+        return frozenset(name for name, empty in cut.items() if empty)
+
 
 # Scope of this edition (compute on a 2-core machine, said in the book where it matters): the
 # confirmed-criterion growth runs cover module size 10 (5, 15 and 20 exist only as the first
 # edition's single-check runs, legacy_growth_max_n), the ablations stop at N = 12 and compare
 # duplication with random initialisation (not the freezing variants), and no non-modular network
-# was trained with the long budget (long_budget_max_size 0).
+# was trained with the long budget (long_budget_max_size 0, so PAPER.out_of_scope names
+# baseline-long).
 PAPER = Profile(
     name="paper", seeds=(0, 1, 2, 3, 4), module_sizes=(10,),
     growth_max_n=((10, 30),),

@@ -6,12 +6,15 @@ import html
 import math
 import re
 from pathlib import Path
+from types import MappingProxyType
+from typing import Callable, Mapping
 
 __all__ = ["table", "fmt", "VERDICT_COLUMNS", "verdict_table", "badge", "number_claims",
            "chapter_pages", "chapter_links", "toc_docs", "verdict_counts", "verdict_legend",
            "BADGE_COLOURS", "VERDICT_MEANINGS", "hyperparameter_table",
            "runs_table", "profile_table", "MODULAR_ONLY", "words",
-           "RERUN_TITLE", "rerun_box", "rerun_boxes", "experiments_by_page"]
+           "RERUN_TITLE", "rerun_box", "rerun_boxes", "experiments_by_page", "PROTOCOL",
+           "protocol_glue", "runs_per_group"]
 
 VERDICT_COLUMNS = ("claim", "paper", "this book", "rule", "verdict")
 
@@ -32,6 +35,12 @@ def words(items) -> str:
     if not parts:
         raise ValueError("words: nothing to list")
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def runs_per_group(groups: dict) -> int | str:
+    """How many runs each group has, for a caption: 5, or "3–5" where the groups differ."""
+    n = [len(v) for v in groups.values()]
+    return f"{min(n)}–{max(n)}" if min(n) < max(n) else n[0]
 
 
 class Table:
@@ -341,3 +350,106 @@ def rerun_boxes(toc_path, chapter_modules) -> dict[str, str]:
     stems = sorted({d.rsplit("/", 1)[-1] for d in chapter_pages(chapters, docs).values()})
     by_page = experiments_by_page(experiments, docs)
     return {stem: rerun_box(stem, by_page.get(stem, [])) for stem in stems}
+
+
+# --- the protocol glued into the chapters' prose -------------------------------------------------
+
+def _growth_cfg(p):
+    from .experiments.curriculum import growth_configs
+    return growth_configs(p)[0]
+
+
+def _baseline_cfg(p):
+    from .experiments.baseline import baseline_configs
+    return baseline_configs(p)[0]
+
+
+def _scaling_max_n(p) -> int:
+    from .experiments.curriculum import scaling_config
+    return scaling_config(p).max_n
+
+
+def _generalisation_max_neurons(p) -> int:
+    from .experiments.baseline import GENERALISATION_MAX_NEURONS
+    return GENERALISATION_MAX_NEURONS
+
+
+def _ablations_run(p) -> str:
+    v = p.ablation_variants
+    return ("All four were run." if len(v) == 4 else
+            f"This edition ran {len(v)} of them: " + "; ".join(v)
+            + " (the others did not fit its compute).")
+
+
+def _legacy_only(p) -> str:
+    legacy_only = [m for m, _ in p.legacy_growth_max_n if m not in p.module_sizes]
+    return (f"Module size{'s' * (len(legacy_only) > 1)} {words(legacy_only)} were grown only "
+            "under the first edition's criterion (fidelity page): their rerun did not fit this "
+            "edition's compute." if legacy_only else "")
+
+
+def _long_sizes(p) -> list[int]:
+    return [h for h in p.baseline_sizes if h <= p.long_budget_max_size]
+
+
+def _long_budget_sentence(p) -> str:
+    long_sizes = _long_sizes(p)
+    return (f"the non-modular networks of {words(long_sizes)} neurons were also trained with "
+            f"{p.long_budget_factor} times the budget (open squares of the equal-neuron figure), "
+            "and claim 1a is decided under both budgets." if long_sizes else
+            "where the non-modular networks would plateau with a longer budget was not run in "
+            "this edition (out of its compute), so claim 1a is decided at this budget only.")
+
+
+def _long_budget_caption(p) -> str:
+    return (f" Open squares: the same non-modular networks trained with {p.long_budget_factor} "
+            "times the budget, drawn a little to the right." if _long_sizes(p) else "")
+
+
+def _long_budget_legend(p) -> str:
+    return f"; open with {p.long_budget_factor} times that budget" if _long_sizes(p) else ""
+
+
+# protocol quantity -> its value (as the prose shows it) in a profile; one definition for every
+# page that states it
+PROTOCOL: Mapping[str, Callable] = MappingProxyType({
+    "seeds": lambda p: len(p.seeds),
+    "module_sizes": lambda p: words(p.module_sizes),
+    "growth_max_n": lambda p: words(sorted({p.max_n(m) for m in p.module_sizes})),
+    "eval_batches": lambda p: p.eval_batches,
+    "confirm_batches": lambda p: p.confirm_batches,
+    "stage_budget": lambda p: fmt(p.stage_budget),
+    "ablation_max_n": lambda p: p.ablation_max_n,
+    "ablations_run": _ablations_run,                # sentence: which ablations this profile runs
+    "legacy_only": _legacy_only,                    # sentence: module sizes with legacy runs only
+    "scaling_max_n": _scaling_max_n,
+    "lr_modular": lambda p: _growth_cfg(p).lr,
+    "baseline_sizes": lambda p: words(p.baseline_sizes),
+    "baseline_max_n": lambda p: p.baseline_max_n,
+    "baseline_budget": lambda p: fmt(p.baseline_total_steps),
+    "epochs_per_stage": lambda p: p.stage_budget // _baseline_cfg(p).steps_per_epoch,
+    "lr_nonmodular": lambda p: _baseline_cfg(p).lr,
+    "long_budget_factor": lambda p: p.long_budget_factor,
+    "long_budget": lambda p: fmt(p.long_budget_factor * p.baseline_total_steps),
+    "long_budget_sentence": _long_budget_sentence,  # sentence: whether baseline-long was run
+    "long_budget_caption": _long_budget_caption,    # figure caption's open squares, or nothing
+    "long_budget_legend": _long_budget_legend,      # "; open with ..." or nothing
+    "n0": lambda p: p.n0,
+    "n0_modules": lambda p: p.n0 - 1,
+    "generalisation_max_neurons": _generalisation_max_neurons,
+    "iclr_size": lambda p: p.iclr_size,
+    "iclr_steps": lambda p: fmt(p.iclr_total_steps),
+    "perturb_n": lambda p: p.perturb_n,
+    "fixed_max_n": lambda p: p.fixed_max_n,
+    "fidelity_max_n": lambda p: p.fidelity_max_n,
+})
+
+
+def protocol_glue(profile, keys: Mapping[str, str]) -> dict[str, object]:
+    """``{page key: value}`` for a page to glue in one loop: ``keys`` maps each of the page's glue
+    keys to the ``PROTOCOL`` quantity it shows (``{"ch3_n_seeds": "seeds"}``), so the same
+    quantity is computed one way on every page while each page keeps its own keys."""
+    unknown = sorted(set(keys.values()) - set(PROTOCOL))
+    if unknown:
+        raise ValueError(f"protocol_glue: unknown quantities {unknown}; known: {sorted(PROTOCOL)}")
+    return {key: PROTOCOL[quantity](profile) for key, quantity in keys.items()}

@@ -24,11 +24,13 @@ This layer builds on the trainer and imports nothing from the experiments, measu
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import json
 import os
 import shutil
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Callable
@@ -46,7 +48,7 @@ __all__ = ["SCHEMA", "results_dir", "scratch_dir", "config_key", "run_name", "ru
            "import_run_folder",
            "load_or_compute", "list_results", "find_result", "reproduce", "platform_case",
            "cpu_recorded", "CPU_KEYS",
-           "stored_threads", "stage_differences", "NO_COMPUTE_ENV"]
+           "stored_threads", "stage_differences", "NO_COMPUTE_ENV", "stored_runs_only"]
 
 SCHEMA = 2
 NO_COMPUTE_ENV = "MODGROW_NO_COMPUTE"
@@ -73,6 +75,21 @@ def refuse_compute(what: str) -> None:
         raise FileNotFoundError(
             f"{what} is not in the results store {results_dir()} and {NO_COMPUTE_ENV}=1; "
             f"compute it with 'python -m modgrow compute ...' (or unset {NO_COMPUTE_ENV})")
+
+
+# False inside ``stored_runs_only()``: a context-local switch (contextvars), not a global flag
+_TRAINING_ALLOWED = contextvars.ContextVar("modgrow_training_allowed", default=True)
+
+
+@contextmanager
+def stored_runs_only():
+    """Within this block ``load_or_run`` refuses (``FileNotFoundError``) to train a run that is
+    not stored; analyses (``load_or_compute``) are still computed from the stored runs."""
+    token = _TRAINING_ALLOWED.set(False)
+    try:
+        yield
+    finally:
+        _TRAINING_ALLOWED.reset(token)
 
 
 def _canonical(cfg) -> dict:
@@ -236,6 +253,9 @@ def load_or_run(cfg: GrowthConfig, progress: bool = True, device: str = "cpu") -
     if stored is not None:
         return stored
     refuse_compute(f"run {run_path(cfg).name}")
+    if not _TRAINING_ALLOWED.get():
+        raise FileNotFoundError(f"run {run_path(cfg).name} is not in the results store "
+                                f"{results_dir()} and only stored runs are used (--stored-only)")
     work = scratch_dir() / run_path(cfg).name
     res = train_curriculum(cfg, work, resume=True, progress=progress, device=device)
     return store_run(res, cfg)

@@ -10,8 +10,9 @@ submitted at all: rerunning the same sweep command is how one resubmits what is 
 
 Locally the sweep waits for its jobs, printing a progress line whenever a job changes state, and
 then runs the experiment's analyses in this process. On SLURM it returns once the array is queued
-and prints the command that runs the analyses afterwards (``python -m modgrow compute NAME``,
-which then only loads the stored runs).
+and prints the command that runs the analyses afterwards (``python -m modgrow compute NAME
+--stored-only``, which only loads the stored runs and refuses, training nothing, while one is
+missing).
 
 This layer sits above the experiments; nothing in the package imports it except the CLI.
 """
@@ -300,7 +301,7 @@ def _submit_slurm(executor, todo: Sequence[JobSpec], opts: SweepOptions, profile
         out(f"  {job.job_id}  {spec.key}")
     out(f"when the array has finished (squeue -j {array}), store the analyses with:\n"
         f"  {PROFILE_ENV}={profile.name} {store.RESULTS_ENV}={store.results_dir().resolve()} "
-        f"python -m modgrow compute {opts.experiment}\n"
+        f"python -m modgrow compute {opts.experiment} --stored-only\n"
         f"then resubmit whatever failed or timed out for good by rerunning this sweep command (not "
         f"while the array is still queued: its jobs would be submitted twice)")
     return 0

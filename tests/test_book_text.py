@@ -4,6 +4,7 @@ A markdown cell may state the protocol (thresholds, budgets, learning rates: val
 configs and profiles, or a verdict rule's threshold) and published values the code compares with but any other decimal number or percentage
 in prose is a result typed by hand, which goes stale the moment a run changes."""
 
+import ast
 import dataclasses
 import json
 import re
@@ -179,11 +180,66 @@ def test_numref_pattern_reads_plain_and_titled_citations():
     assert NUMREF.findall("{numref}`fig-a` and {numref}`Figure %s <fig-b-c>`") == ["fig-a", "fig-b-c"]
 
 
+def protocol_keys(nb) -> list[str]:
+    """The page keys of the dict literals a notebook passes to ``report.protocol_glue`` (each
+    cell that calls it binds one to a name first), in order, repeats kept."""
+    keys = []
+    for c in nb["cells"]:
+        code = "".join(c["source"])
+        if c["cell_type"] != "code" or "protocol_glue(" not in code:
+            continue
+        for node in ast.walk(ast.parse(code)):
+            if isinstance(node, ast.Dict):
+                keys += [ast.literal_eval(k) for k in node.keys]
+    return keys
+
+
 @pytest.mark.parametrize("path", sorted(BOOK.glob("*.ipynb")), ids=lambda p: p.stem)
 def test_no_glue_key_is_glued_twice_on_a_page(path):
     """myst-nb warns on a duplicate glue key, and the book builds with warnings as errors."""
     nb = json.loads(path.read_text())
     code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
-    keys = re.findall(r"glue\(\"(\w+)\"", code)
+    keys = re.findall(r"glue\(\"(\w+)\"", code) + protocol_keys(nb)
     assert len(keys) == len(set(keys)), \
         f"{path.name} glues {sorted({k for k in keys if keys.count(k) > 1})} more than once"
+
+
+def test_the_duplicate_check_reads_the_protocol_dicts():
+    cells = ['protocol = {"a": "seeds", "b": "n0"}\nfor k, v in report.protocol_glue(P, protocol)'
+             '.items():\n    glue(k, v)', 'glue("a", 1)']
+    nb = {"cells": [{"cell_type": "code", "source": [c]} for c in cells]}
+    assert protocol_keys(nb) == ["a", "b"]
+
+
+PROTOCOL_PAGES = ("03_curriculum", "04_baseline", "05_perturbations", "06_timescales", "fidelity")
+
+
+@pytest.mark.parametrize("stem", PROTOCOL_PAGES)
+def test_each_page_glues_its_protocol_in_one_cell_of_known_quantities(stem):
+    """The protocol values of chapters 3-6 and the fidelity page come from
+    report.protocol_glue (one definition per quantity), in one cell per page."""
+    from modgrow import report
+    from modgrow.profiles import PROFILES
+
+    nb = json.loads((BOOK / f"{stem}.ipynb").read_text())
+    cells = [c for c in nb["cells"] if "protocol_glue(" in "".join(c["source"])]
+    assert len(cells) == 1, f"{stem}: {len(cells)} cells glue the protocol"
+    [mapping] = [ast.literal_eval(n) for n in ast.walk(ast.parse("".join(cells[0]["source"])))
+                 if isinstance(n, ast.Dict)]
+    assert set(mapping.values()) <= set(report.PROTOCOL), set(mapping.values()) - set(report.PROTOCOL)
+    for profile in PROFILES.values():
+        assert list(report.protocol_glue(profile, mapping)) == list(mapping)
+
+
+MAX_CELL_LINES = 15
+
+
+@pytest.mark.parametrize("path", sorted(BOOK.glob("*.ipynb")), ids=lambda p: p.stem)
+def test_code_cells_are_short(path):
+    """Notebook code cells stay short (at most MAX_CELL_LINES non-blank lines): longer logic
+    belongs in the package, where it is tested."""
+    nb = json.loads(path.read_text())
+    long = {c.get("id", i): n for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code"
+            and (n := sum(1 for line in "".join(c["source"]).splitlines() if line.strip()))
+            > MAX_CELL_LINES}
+    assert not long, f"{path.name}: code cells over {MAX_CELL_LINES} non-blank lines (id: lines): {long}"

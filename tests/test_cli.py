@@ -30,7 +30,7 @@ def test_help_explains_every_command():
     gd = run("gated", "--help").stdout  # the authors' LSTM: Adam, lr 1e-3
     assert "--cell {gru,lstm}" in gd and "(default 0.001)" in gd and "(default adam)" in gd
     c = run("compute", "--help").stdout
-    for name in ("growth", "baseline", "fidelity"):
+    for name in ("growth", "baseline", "fidelity", "--stored-only"):
         assert name in c
     s = run("sweep", "--help").stdout
     for flag in ("--executor", "--partition", "--time", "--cpus-per-task", "--array-parallelism",
@@ -53,6 +53,38 @@ def test_bad_flags_exit_2_with_one_line():
     assert r.returncode == 2 and "task must be one of" in r.stderr
     r = run("frobnicate")
     assert r.returncode == 2
+
+
+def test_compute_stored_only_trains_nothing_and_names_what_is_missing(tmp_path, monkeypatch):
+    """--stored-only with runs missing: exit 2, one line (how many, the first one's name), and
+    nothing trained or stored; a stored run is not counted as missing."""
+    import os
+
+    from modgrow import profiles, store
+    from modgrow.experiments import curriculum
+
+    monkeypatch.setenv("MODGROW_RESULTS", str(tmp_path / "results"))
+    monkeypatch.setenv("MODGROW_PROFILE", "quick")
+    monkeypatch.delenv("MODGROW_NO_COMPUTE", raising=False)
+    m5, m10 = curriculum.growth_configs(profiles.QUICK)  # module sizes 5 and 10, seed 0
+
+    def stored_only():
+        r = subprocess.run([sys.executable, "-m", "modgrow", "compute", "growth", "--stored-only",
+                            "--quiet"], capture_output=True, text=True, timeout=120,
+                           env=dict(os.environ))
+        assert r.returncode == 2 and r.stdout == "", r.stdout + r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+        return r.stderr
+
+    err = stored_only()
+    assert "2 of 2 runs of growth" in err and store.run_path(m5).name in err, err
+    assert not any(tmp_path.iterdir()), sorted(tmp_path.rglob("*"))
+    store.load_or_run(m10, progress=False)  # the quicker of the two (seconds)
+    before = sorted(tmp_path.rglob("*"))
+    err = stored_only()
+    assert "1 of 2 runs of growth" in err and store.run_path(m5).name in err, err
+    assert store.run_path(m10).name not in err
+    assert sorted(tmp_path.rglob("*")) == before
 
 
 def test_reproduce_help_says_statistics_reruns_every_seed():

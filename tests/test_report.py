@@ -102,3 +102,36 @@ def test_words_lists_numbers_as_prose():
     assert report.words([10_000, 50_000]) == "10,000 and 50,000"
     with pytest.raises(ValueError, match="nothing to list"):
         report.words([])
+
+
+def test_protocol_glue_gives_each_page_key_its_quantity():
+    keys = {"x_seeds": "seeds", "x_sizes": "module_sizes", "x_budget": "stage_budget",
+            "x_lr": "lr_nonmodular", "x_n0m": "n0_modules"}
+    assert report.protocol_glue(PAPER, keys) == {
+        "x_seeds": len(PAPER.seeds), "x_sizes": report.words(PAPER.module_sizes),
+        "x_budget": "10,000", "x_lr": NONMODULAR_DEFAULTS["lr"], "x_n0m": PAPER.n0 - 1}
+    assert list(report.protocol_glue(QUICK, keys)) == list(keys)  # the page's order and keys
+    with pytest.raises(ValueError, match="unknown quantities.*'seed'"):
+        report.protocol_glue(PAPER, {"x": "seed"})
+
+
+def test_every_protocol_quantity_has_a_value_in_every_profile():
+    for p in (PAPER, QUICK):
+        values = report.protocol_glue(p, {q: q for q in report.PROTOCOL})
+        assert all(v is not None for v in values.values()), p.name
+
+
+def test_the_long_budget_sentences_follow_the_profiles_scope():
+    """PAPER runs no long-budget baseline (out of scope): the chapter says so and draws no open
+    squares; QUICK runs one, and the chapter names its sizes."""
+    keys = {"s": "long_budget_sentence", "c": "long_budget_caption", "l": "long_budget_legend"}
+    paper, quick = report.protocol_glue(PAPER, keys), report.protocol_glue(QUICK, keys)
+    assert "baseline-long" in PAPER.out_of_scope and "was not run" in paper["s"]
+    assert paper["c"] == paper["l"] == ""
+    assert "baseline-long" not in QUICK.out_of_scope and "of 20 neurons" in quick["s"]
+    assert quick["c"].startswith(" Open squares") and quick["l"].startswith("; open with")
+
+
+def test_runs_per_group_gives_a_count_or_a_range():
+    assert report.runs_per_group({10: [1, 2, 3], 20: [4, 5, 6]}) == 3
+    assert report.runs_per_group({10: [1, 2, 3], 20: [4, 5, 6, 7, 8]}) == "3–5"

@@ -180,14 +180,30 @@ def test_quick_profile_stays_quick_and_the_registry_is_complete():
     for name, exp in experiments.REGISTRY.items():
         cfgs = exp.configs(profiles.QUICK)
         assert cfgs and all(c.max_n <= 4 for c in cfgs), name
-        if name == "baseline-long" and profiles.PAPER.long_budget_max_size < min(
-                profiles.PAPER.baseline_sizes):
-            continue  # this edition's paper profile runs no long-budget baseline (said in ch. 4)
-        assert len(exp.configs(profiles.PAPER)) >= len(cfgs), name
+        if name not in profiles.PAPER.out_of_scope:
+            assert len(exp.configs(profiles.PAPER)) >= len(cfgs), name
     assert {"growth", "ablations", "scaling", "baseline", "iclr", "fidelity"} <= set(
         experiments.REGISTRY)
     with pytest.raises(ValueError, match="unknown experiment"):
         experiments.compute("everything", profiles.QUICK)
+
+
+@pytest.mark.parametrize("profile", sorted(profiles.PROFILES))
+def test_a_profile_runs_configs_of_every_experiment_it_does_not_declare_out_of_scope(profile):
+    p = profiles.PROFILES[profile]
+    assert p.out_of_scope <= set(experiments.REGISTRY), p.out_of_scope - set(experiments.REGISTRY)
+    empty = {name for name, exp in experiments.REGISTRY.items() if not exp.configs(p)}
+    assert not empty - p.out_of_scope, f"{profile}: no configs, not declared out of scope: " \
+        f"{sorted(empty - p.out_of_scope)}"
+    assert not p.out_of_scope - empty, f"{profile}: declared out of scope but runs configs: " \
+        f"{sorted(p.out_of_scope - empty)}"
+
+
+def test_out_of_scope_follows_the_fields_that_cut_an_experiment():
+    assert profiles.PAPER.out_of_scope == {"baseline-long"} and not profiles.QUICK.out_of_scope
+    wider = dataclasses.replace(profiles.PAPER, long_budget_max_size=50)
+    assert not wider.out_of_scope
+    assert experiments.get("baseline-long").configs(wider)
 
 
 def test_no_compute_mode_refuses_missing_results(store, monkeypatch):
@@ -310,6 +326,17 @@ def test_a_stored_network_is_checked_against_its_hash_and_config(store):
     write_json(res_file, hist)
     with pytest.raises(BadData, match="SHA-256"):
         ex.load_run(FAST)
+
+
+def test_stored_runs_only_refuses_to_train_but_computes_analyses(store):
+    with ex.stored_runs_only():
+        with pytest.raises(FileNotFoundError, match="only stored runs"):
+            ex.load_or_run(FAST, progress=False)
+        assert ex.load_or_compute("analysis", "demo", {"a": 1}, lambda: {"v": 1})["data"] == {"v": 1}
+    assert not (store / "runs").exists() and not ex.scratch_dir().exists()
+    run = ex.load_or_run(FAST, progress=False)  # outside the block a missing run trains again
+    with ex.stored_runs_only():
+        assert ex.load_or_run(FAST, progress=False).path == run.path
 
 
 def test_import_never_replaces_a_stored_result_without_force(store, tmp_path):

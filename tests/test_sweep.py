@@ -104,7 +104,7 @@ def test_slurm_submission_is_one_array_with_the_flags(quick_store, monkeypatch, 
                  "--array-parallelism", "3", "--log-dir", str(logs)]) == 0
     out = capsys.readouterr().out
     assert "submitted SLURM job 12345, 4 tasks on partition cpu-long" in out
-    assert "MODGROW_PROFILE=quick" in out and "python -m modgrow compute ablations" in out
+    assert "MODGROW_PROFILE=quick" in out and "python -m modgrow compute ablations --stored-only" in out
 
     sub = (record / "submission.sh").read_text()
     assert (record / "args").read_text().split()[0].endswith(".sh")

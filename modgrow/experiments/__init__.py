@@ -31,17 +31,32 @@ def get(name: str) -> Experiment:
 
 
 def compute(name: str, profile, shard: tuple[int, int] = (0, 1), progress: bool = True,
-            analyses: bool = True) -> list:
+            analyses: bool = True, stored_only: bool = False) -> list:
     """Load or run every config of experiment ``name`` in ``profile`` (``shard`` i of n takes
     configs i, i+n, ... so n processes can share the work), then its analyses (unsharded runs
-    only)."""
-    from ..store import load_or_run
+    only). With ``stored_only`` nothing is trained: a ``FileNotFoundError`` says how many of the
+    configs have no stored run (and names the first) before anything runs, and an analysis that
+    needs a run which is not stored fails the same way."""
+    from ..store import load_or_run, load_run, results_dir, run_path, stored_runs_only
 
     exp = get(name)
     i, n = shard
     if not 0 <= i < n:
         raise ValueError(f"bad shard {i}/{n}: need 0 <= I < N")
-    runs = [load_or_run(c, progress=progress) for c in exp.configs(profile)[i::n]]
+    cfgs = exp.configs(profile)[i::n]
+    if not stored_only:
+        runs = [load_or_run(c, progress=progress) for c in cfgs]
+        if analyses and exp.analyse is not None and n == 1:
+            exp.analyse(profile)
+        return runs
+    runs = [load_run(c) for c in cfgs]
+    missing = [c for c, r in zip(cfgs, runs) if r is None]
+    if missing:
+        raise FileNotFoundError(
+            f"{len(missing)} of {len(cfgs)} runs of {name} (profile {profile.name}) are not in "
+            f"the results store {results_dir()}, the first {run_path(missing[0]).name}; "
+            f"'python -m modgrow compute {name}' without --stored-only trains them")
     if analyses and exp.analyse is not None and n == 1:
-        exp.analyse(profile)
+        with stored_runs_only():
+            exp.analyse(profile)
     return runs
