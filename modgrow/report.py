@@ -13,7 +13,7 @@ __all__ = ["table", "fmt", "VERDICT_COLUMNS", "verdict_table", "badge", "number_
            "chapter_pages", "chapter_links", "toc_docs", "verdict_counts", "verdict_legend",
            "BADGE_COLOURS", "VERDICT_MEANINGS", "hyperparameter_table",
            "runs_table", "profile_table", "MODULAR_ONLY", "words",
-           "RERUN_TITLE", "rerun_box", "rerun_boxes", "experiments_by_page", "PROTOCOL",
+           "RERUN_TITLE", "rerun_box", "rerun_boxes", "stored_training", "experiments_by_page", "PROTOCOL",
            "protocol_glue", "runs_per_group"]
 
 VERDICT_COLUMNS = ("claim", "paper", "this book", "rule", "verdict")
@@ -319,10 +319,44 @@ def experiments_by_page(experiments, docs) -> dict[str, list]:
     return out
 
 
-def rerun_box(stem: str, experiments) -> str:
+def stored_training(experiments, profile) -> dict[str, dict]:
+    """Per experiment name: how many of its runs (in ``profile``) are stored and their recorded
+    training wall time in seconds; a run listed by an earlier experiment of ``experiments`` (the
+    runs an analysis reads) counts only there, and an experiment with no runs of its own is
+    marked ``reads_only``."""
+    from .store import load_run
+
+    seen: set[str] = set()
+    out = {}
+    for e in experiments:
+        cfgs = e.configs(profile)
+        own = [c for c in cfgs if repr(c) not in seen]
+        seen |= {repr(c) for c in cfgs}
+        runs = [r for r in map(load_run, own) if r is not None]
+        out[e.name] = {"runs": len(own), "stored": len(runs),
+                       "seconds": sum(r.history.get("wall_seconds") or 0 for r in runs),
+                       "reads_only": bool(cfgs) and not own}
+    return out
+
+
+def _cost_text(cost: dict | None) -> str:
+    if cost is None:
+        return ""
+    if cost["reads_only"]:
+        return "; it reads the runs of the experiments above"
+    if not cost["runs"]:
+        return "; no runs at this scale"
+    hours = cost["seconds"] / 3600
+    when = f"{hours:.1f} h" if hours >= 1 else f"{cost['seconds'] / 60:.0f} min"
+    return f"; {cost['stored']} of {cost['runs']} runs stored, {when} of recorded training"
+
+
+def rerun_box(stem: str, experiments, costs: dict[str, dict] | None = None) -> str:
     """The "rerun this chapter" box of page ``book/<stem>.ipynb`` (MyST), listing the commands
-    that recompute its experiments; ``tools/rerun_boxes.py`` writes it into the notebook and the
-    tests check that it matches the registry."""
+    that recompute its experiments and, from ``costs`` (``stored_training``), what their stored
+    runs cost; ``tools/rerun_boxes.py`` writes it into the notebook and the tests check that it
+    matches the registry and the store."""
+    costs = costs or {}
     lines = [RERUN_TITLE, ":class: tip", ""]
     if experiments:
         lines += ["The numbers of this page come from the experiments below. Each command loads "
@@ -330,8 +364,12 @@ def rerun_box(stem: str, experiments) -> str:
                   "`MODGROW_PROFILE`: `paper` (the default, this page) or `quick` (seconds; "
                   "point `MODGROW_RESULTS` at an empty folder so the stored results stay "
                   "untouched), in the order listed:", ""]
-        lines += [f"- `python -m modgrow compute {e.name}`: {e.summary}" for e in experiments]
+        lines += [f"- `python -m modgrow compute {e.name}`: {e.summary}"
+                  f"{_cost_text(costs.get(e.name))}" for e in experiments]
         lines += ["",
+                  "Training times are the stored runs' own wall-clock records (one CPU thread "
+                  "per run, on the machines named in their provenance; runs that shared a busy "
+                  "machine took longer); the analyses that follow the runs are not included. "
                   "On a SLURM cluster, `python -m modgrow sweep NAME --executor slurm` submits "
                   "one job per run (`--help` lists its options)."]
     else:
@@ -341,15 +379,19 @@ def rerun_box(stem: str, experiments) -> str:
     return "\n".join(lines)
 
 
-def rerun_boxes(toc_path, chapter_modules) -> dict[str, str]:
+def rerun_boxes(toc_path, chapter_modules, profile=None) -> dict[str, str]:
     """Page stem -> its rerun box, for every page of the book (``toc_path``) that holds a chapter
-    of ``chapter_modules`` (modules with ``CHAPTER`` and ``EXPERIMENTS``)."""
+    of ``chapter_modules`` (modules with ``CHAPTER`` and ``EXPERIMENTS``), with the stored
+    training time of each experiment at ``profile`` (default: the book's, ``PAPER``)."""
+    from .profiles import PAPER
+
     docs = toc_docs(toc_path)
     experiments = [e for m in chapter_modules for e in m.EXPERIMENTS]
     chapters = {m.CHAPTER for m in chapter_modules} | {e.chapter for e in experiments}
     stems = sorted({d.rsplit("/", 1)[-1] for d in chapter_pages(chapters, docs).values()})
     by_page = experiments_by_page(experiments, docs)
-    return {stem: rerun_box(stem, by_page.get(stem, [])) for stem in stems}
+    costs = stored_training(experiments, profile or PAPER)
+    return {stem: rerun_box(stem, by_page.get(stem, []), costs) for stem in stems}
 
 
 # --- the protocol glued into the chapters' prose -------------------------------------------------

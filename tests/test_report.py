@@ -135,3 +135,28 @@ def test_the_long_budget_sentences_follow_the_profiles_scope():
 def test_runs_per_group_gives_a_count_or_a_range():
     assert report.runs_per_group({10: [1, 2, 3], 20: [4, 5, 6]}) == 3
     assert report.runs_per_group({10: [1, 2, 3], 20: [4, 5, 6, 7, 8]}) == "3–5"
+
+
+def test_stored_training_counts_each_run_once_and_marks_readers(monkeypatch):
+    """An experiment's cost is the recorded wall time of its own stored runs; runs listed again
+    by a later experiment (an analysis reading them) are not counted twice."""
+    from types import SimpleNamespace
+
+    from modgrow import report, store
+    from modgrow.experiments.spec import Experiment
+    from modgrow.training import GrowthConfig
+
+    a, b, c = (GrowthConfig(seed=s, max_n=3) for s in (0, 1, 2))
+    walls = {0: 3600.0, 1: 1800.0}   # seed 2 is not stored
+    monkeypatch.setattr(store, "load_run", lambda cfg: SimpleNamespace(
+        history={"wall_seconds": walls[cfg.seed]}) if cfg.seed in walls else None)
+    exps = [Experiment("train", "ch", "trains", lambda p: [a, b, c]),
+            Experiment("reader", "ch", "reads", lambda p: [a, b]),
+            Experiment("none", "ch", "nothing at this scale", lambda p: [])]
+    costs = report.stored_training(exps, profile=None)
+    assert costs["train"] == {"runs": 3, "stored": 2, "seconds": 5400.0, "reads_only": False}
+    assert costs["reader"]["reads_only"] and costs["reader"]["seconds"] == 0
+    box = report.rerun_box("x", exps, costs)
+    assert "compute train`: trains; 2 of 3 runs stored, 1.5 h of recorded training" in box
+    assert "compute reader`: reads; it reads the runs of the experiments above" in box
+    assert "compute none`: nothing at this scale; no runs at this scale" in box
