@@ -177,3 +177,14 @@ def test_fix_within_freezes_every_module():
         stage.step(g)
     assert all(torch.equal(a, b.w_rec) for a, b in zip(w, net.blocks))
     assert not torch.equal(net.blocks[0].w_rec, net.blocks[1].w_rec)  # fresh random per module
+
+
+def test_combining_module_sizes_keeps_a_failure_visible():
+    from modgrow.experiments.perturbations import combine
+    assert combine(["fails", "fails"]) == "fails"
+    assert combine(["fails", "not distinguishable"]) == "fails"
+    assert combine(["fails", "suggestive"]) == "not distinguishable"
+    assert combine(["holds", "not distinguishable"]) == "holds partly"
+    assert combine(["holds", "fails"]) == "not distinguishable"
+    assert combine(["suggestive", "not distinguishable"]) == "not distinguishable"
+    assert combine([]) == "not distinguishable"

@@ -376,11 +376,18 @@ def pair_verdict(row: dict) -> str:
     return "suggestive" if up and row["modular ahead"] == n else "not distinguishable"
 
 
-def _combine(words: list[str]) -> str:
+def combine(words: list[str]) -> str:
+    """One verdict over the module sizes' verdicts: the common word when they agree; "holds
+    partly" when some size holds and none fails; "fails" when some size fails and none holds or
+    leans the claim's way ("suggestive"): contradicted at one size, supported at none; "not
+    distinguishable" otherwise (no size decides, or sizes point in opposite directions)."""
     if words and all(w == words[0] for w in words):
         return words[0]
-    if "holds" in words:
+    held, failed = "holds" in words, "fails" in words
+    if held and not failed:
         return "holds partly"
+    if failed and not held and "suggestive" not in words:
+        return "fails"
     return "not distinguishable"
 
 
@@ -408,8 +415,9 @@ def verdicts(profile: Profile) -> list[dict]:
                            f"{sum(len(r['diff']) for r in rs)}." + few,
             "rule": "per module size: holds if the interval of the paired log-eps50 difference "
                     "excludes 0 and >= 4 of 5 seeds agree (fails: the same against); < 5 seeds: "
-                    "at most suggestive; combined over sizes",
-            "verdict": _combine([pair_verdict(r) for r in rs]),
+                    "at most suggestive; over sizes: holds partly if some size holds and none "
+                    "fails, fails if some size fails and none holds or is suggestive",
+            "verdict": combine([pair_verdict(r) for r in rs]),
         })
     fr = ff_vs_rec(rob)
     ok = fr["low"] > 1 and fr["a_larger"] >= 0.8 * fr["n"]
