@@ -79,14 +79,15 @@ class Profile:
 
 
 # Scope of this edition (compute on a 2-core machine, said in the book where it matters): the
-# confirmed-criterion growth runs cover module size 10 (5, 15 and 20 exist only as the first
-# edition's single-check runs, legacy_growth_max_n), the ablations stop at N = 12 and compare
+# confirmed-criterion growth runs cover module sizes 5, 10, 15 and 20 to N = 30 (the first
+# edition's single-check runs, legacy_growth_max_n, are kept for the fidelity page), the
+# ablations stop at N = 12 and compare
 # duplication with random initialisation (not the freezing variants), and no non-modular network
 # was trained with the long budget (long_budget_max_size 0, so PAPER.out_of_scope names
 # baseline-long).
 PAPER = Profile(
-    name="paper", seeds=(0, 1, 2, 3, 4), module_sizes=(10,),
-    growth_max_n=((10, 30),),
+    name="paper", seeds=(0, 1, 2, 3, 4), module_sizes=(5, 10, 15, 20),
+    growth_max_n=((5, 30), (10, 30), (15, 30), (20, 30)),
     stage_budget=10_000, eval_batches=10, ablation_max_n=12, scaling_max_n=150,
     ablation_variants=ALL_ABLATIONS[:2],
     baseline_sizes=(20, 50, 100, 150), baseline_max_n=30, baseline_total_steps=10_000,
@@ -97,7 +98,7 @@ PAPER = Profile(
     perturb_n=11, perturb_eps_points=10, perturb_trials=10, perturb_warmup=100,
     perturb_steps=1000, perturb_batch=64, fixed_seeds=(0, 1, 2, 3, 4), fixed_max_n=20,
     legacy_seeds=(0, 1, 2), legacy_growth_max_n=((5, 50), (10, 60), (15, 50), (20, 50)),
-    long_budget_factor=5, long_budget_max_size=0,
+    long_budget_factor=5, long_budget_max_size=20,
     dms_max_n=30)
 
 QUICK = Profile(

@@ -182,7 +182,8 @@ def test_fix_within_freezes_every_module():
 def test_combining_module_sizes_keeps_a_failure_visible():
     from modgrow.experiments.perturbations import combine
     assert combine(["fails", "fails"]) == "fails"
-    assert combine(["fails", "not distinguishable"]) == "fails"
+    assert combine(["fails", "fails", "not distinguishable"]) == "fails"
+    assert combine(["fails", "not distinguishable"]) == "not distinguishable"
     assert combine(["fails", "suggestive"]) == "not distinguishable"
     assert combine(["holds", "not distinguishable"]) == "holds partly"
     assert combine(["holds", "fails"]) == "not distinguishable"

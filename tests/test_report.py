@@ -1,6 +1,7 @@
 """The book's generated tables: the verdict table of the front page and ledger, and the methods
 page's hyper-parameter, profile and run tables."""
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -121,15 +122,19 @@ def test_every_protocol_quantity_has_a_value_in_every_profile():
         assert all(v is not None for v in values.values()), p.name
 
 
-def test_the_long_budget_sentences_follow_the_profiles_scope():
-    """PAPER runs no long-budget baseline (out of scope): the chapter says so and draws no open
-    squares; QUICK runs one, and the chapter names its sizes."""
+@pytest.mark.parametrize("profile", [PAPER, QUICK, dataclasses.replace(PAPER, long_budget_max_size=0)],
+                         ids=["paper", "quick", "paper-without-long"])
+def test_the_long_budget_sentences_follow_the_profiles_scope(profile):
+    """A profile that runs no long-budget baseline (out of scope) says so and draws no open
+    squares; one that runs some names their sizes in the sentence, caption and legend."""
     keys = {"s": "long_budget_sentence", "c": "long_budget_caption", "l": "long_budget_legend"}
-    paper, quick = report.protocol_glue(PAPER, keys), report.protocol_glue(QUICK, keys)
-    assert "baseline-long" in PAPER.out_of_scope and "was not run" in paper["s"]
-    assert paper["c"] == paper["l"] == ""
-    assert "baseline-long" not in QUICK.out_of_scope and "of 20 neurons" in quick["s"]
-    assert quick["c"].startswith(" Open squares") and quick["l"].startswith("; open with")
+    text = report.protocol_glue(profile, keys)
+    if "baseline-long" in profile.out_of_scope:
+        assert "was not run" in text["s"] and text["c"] == text["l"] == ""
+    else:
+        sizes = sorted({c.module_size for c in REGISTRY["baseline-long"].configs(profile)})
+        assert sizes and f"of {report.words(sizes)} neurons" in text["s"]
+        assert text["c"].startswith(" Open squares") and text["l"].startswith("; open with")
 
 
 def test_runs_per_group_gives_a_count_or_a_range():
