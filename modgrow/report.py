@@ -13,7 +13,7 @@ __all__ = ["table", "fmt", "VERDICT_COLUMNS", "verdict_table", "badge", "number_
            "chapter_pages", "chapter_links", "toc_docs", "verdict_counts", "verdict_legend",
            "BADGE_COLOURS", "VERDICT_MEANINGS", "hyperparameter_table",
            "runs_table", "profile_table", "MODULAR_ONLY", "words",
-           "RERUN_TITLE", "rerun_box", "rerun_boxes", "stored_training", "experiments_by_page", "PROTOCOL",
+           "RERUN_TITLE", "long_budget_text", "rerun_box", "rerun_boxes", "stored_training", "experiments_by_page", "PROTOCOL",
            "protocol_glue", "runs_per_group"]
 
 VERDICT_COLUMNS = ("claim", "paper", "this book", "rule", "verdict")
@@ -349,6 +349,20 @@ def _cost_text(cost: dict | None) -> str:
     hours = cost["seconds"] / 3600
     when = f"{hours:.1f} h" if hours >= 1 else f"{cost['seconds'] / 60:.0f} min"
     return f"; {cost['stored']} of {cost['runs']} runs stored, {when} of recorded training"
+
+
+def long_budget_text(profile, verdict: str, against: str, long_histories: dict) -> str:
+    """Chapter 4's sentence on the long-budget baselines: claim 1a's verdict at that budget, the
+    comparison ``against`` module size 10 (already formatted), and how the longer runs ended
+    (a stage not solved within the per-stage budget is a plateau, not a lack of steps)."""
+    if not against:
+        return "None was trained longer in this edition, so their highest N is a lower bound."
+    stops = [h.get("stop") for hs in long_histories.values() for h in hs]
+    return (f"Trained {profile.long_budget_factor} times longer (claim 1a at that budget: "
+            f"{verdict}), module size 10 against them: {against}. Of these {len(stops)} longer "
+            f"runs, {stops.count('stage_budget')} stopped on a stage not solved within the "
+            f"{fmt(profile.stage_budget)}-step stage budget (a plateau) and "
+            f"{stops.count('total_budget')} on the whole-run budget.")
 
 
 def rerun_box(stem: str, experiments, costs: dict[str, dict] | None = None) -> str:

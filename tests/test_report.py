@@ -165,3 +165,12 @@ def test_stored_training_counts_each_run_once_and_marks_readers(monkeypatch):
     assert "compute train`: trains; 2 of 3 runs stored, 1.5 h of recorded training" in box
     assert "compute reader`: reads; it reads the runs of the experiments above" in box
     assert "compute none`: nothing at this scale; no runs at this scale" in box
+
+
+def test_long_budget_text_counts_how_the_longer_runs_ended():
+    hists = {20: [{"stop": "stage_budget"}, {"stop": "stage_budget"}, {"stop": "total_budget"}]}
+    text = report.long_budget_text(PAPER, "fails", "20 neurons: 3.0 vs 9.8", hists)
+    assert "claim 1a at that budget: fails" in text and "20 neurons: 3.0 vs 9.8" in text
+    assert "Of these 3 longer runs, 2 stopped on a stage not solved within the 10,000-step" in text
+    assert text.endswith("and 1 on the whole-run budget.")
+    assert "lower bound" in report.long_budget_text(PAPER, "not tested", "", {})
