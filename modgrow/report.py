@@ -324,14 +324,14 @@ def stored_training(experiments, profile) -> dict[str, dict]:
     training wall time in seconds; a run listed by an earlier experiment of ``experiments`` (the
     runs an analysis reads) counts only there, and an experiment with no runs of its own is
     marked ``reads_only``."""
-    from .store import load_run
+    from .store import load_run, run_path
 
-    seen: set[str] = set()
+    seen: set[str] = set()   # stored-run names (the store's own config keys)
     out = {}
     for e in experiments:
         cfgs = e.configs(profile)
-        own = [c for c in cfgs if repr(c) not in seen]
-        seen |= {repr(c) for c in cfgs}
+        own = [c for c in cfgs if run_path(c).name not in seen]
+        seen |= {run_path(c).name for c in cfgs}
         runs = [r for r in map(load_run, own) if r is not None]
         out[e.name] = {"runs": len(own), "stored": len(runs),
                        "seconds": sum(r.history.get("wall_seconds") or 0 for r in runs),

@@ -13,6 +13,8 @@ to the claims ledger until their chapter is written and they move to ``CHAPTERS`
 
 from __future__ import annotations
 
+import contextlib
+
 from . import (architecture, baseline, beyond, curriculum, fidelity, perturbations, task,
                timescales)
 from .spec import Experiment
@@ -44,19 +46,17 @@ def compute(name: str, profile, shard: tuple[int, int] = (0, 1), progress: bool 
     if not 0 <= i < n:
         raise ValueError(f"bad shard {i}/{n}: need 0 <= I < N")
     cfgs = exp.configs(profile)[i::n]
-    if not stored_only:
+    if stored_only:
+        runs = [load_run(c) for c in cfgs]
+        missing = [c for c, r in zip(cfgs, runs) if r is None]
+        if missing:
+            raise FileNotFoundError(
+                f"{len(missing)} of {len(cfgs)} runs of {name} (profile {profile.name}) are not "
+                f"in the results store {results_dir()}, the first {run_path(missing[0]).name}; "
+                f"'python -m modgrow compute {name}' without --stored-only trains them")
+    else:
         runs = [load_or_run(c, progress=progress) for c in cfgs]
-        if analyses and exp.analyse is not None and n == 1:
-            exp.analyse(profile)
-        return runs
-    runs = [load_run(c) for c in cfgs]
-    missing = [c for c, r in zip(cfgs, runs) if r is None]
-    if missing:
-        raise FileNotFoundError(
-            f"{len(missing)} of {len(cfgs)} runs of {name} (profile {profile.name}) are not in "
-            f"the results store {results_dir()}, the first {run_path(missing[0]).name}; "
-            f"'python -m modgrow compute {name}' without --stored-only trains them")
     if analyses and exp.analyse is not None and n == 1:
-        with stored_runs_only():
+        with stored_runs_only() if stored_only else contextlib.nullcontext():
             exp.analyse(profile)
     return runs
