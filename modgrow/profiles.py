@@ -40,6 +40,7 @@ class Profile:
     fidelity_max_n: int
     draws: int                             # batches sampled for chapter 1's statistics
     confirm_batches: int                   # batches that confirm a passing check
+    growth_confirm_margin: float           # chapter 3's growth runs: confirmation margin
     tau_steps: int                         # chapter 6: scored steps of each recording
     tau_trials: int                        # chapter 6: trials (batch entries), each its own p
     tau_burn_in: int                       # chapter 6: steps discarded before scoring
@@ -91,6 +92,7 @@ PAPER = Profile(
     baseline_sizes=(20, 50, 100, 150), baseline_max_n=30, baseline_total_steps=10_000,
     iclr_size=500, iclr_total_steps=6_000, n0=10,
     fidelity_seeds=(0, 1, 2, 3, 4), fidelity_max_n=12, draws=4000, confirm_batches=100,
+    growth_confirm_margin=0.003,
     tau_steps=10_000, tau_trials=10, tau_burn_in=500,  # chapter 6
     # chapter 5
     perturb_n=11, perturb_eps_points=10, perturb_trials=10, perturb_warmup=100,
@@ -105,7 +107,7 @@ QUICK = Profile(
     ablation_variants=ALL_ABLATIONS,
     baseline_sizes=(20, 30), baseline_max_n=3, baseline_total_steps=10_000, iclr_size=40,
     iclr_total_steps=2_000, n0=2, fidelity_seeds=(0,), fidelity_max_n=3, draws=200,
-    confirm_batches=8,
+    confirm_batches=8, growth_confirm_margin=0.003,
     tau_steps=2_000, tau_trials=4, tau_burn_in=500,  # chapter 6
     # chapter 5
     perturb_n=3, perturb_eps_points=4, perturb_trials=2, perturb_warmup=20, perturb_steps=100,

@@ -126,6 +126,7 @@ def run_name(cfg: GrowthConfig) -> str:
     arch = {"modular": "grow", "nonmodular": "base"}.get(cfg.architecture, cfg.architecture)
     name = f"{arch}-m{cfg.module_size}-s{cfg.seed}-n{cfg.max_n}"
     name += f"-gamma{cfg.gamma:g}" if cfg.gamma else ""
+    name += f"-margin{cfg.confirm_margin:g}" if cfg.confirm_margin else ""
     return name + "".join(tag for f, v, tag in _TAGS if getattr(cfg, f) == v)
 
 

@@ -15,7 +15,11 @@ accuracy of the newest head are measured on ``eval_batches`` fresh batches; both
 the stage ends when the same test on ``confirm_batches`` further fresh batches passes too, so a
 network below the threshold rarely ends a stage by luck (chapter 3 computes how rarely). With
 ``criterion="check"`` the first passing check ends the stage; the authors' protocol is that with
-``eval_every=500`` and ``eval_batches=50`` (one test per epoch).
+``eval_every=500`` and ``eval_batches=50`` (one test per epoch). ``confirm_margin`` > 0 makes the
+confirmation stricter: both accuracies must exceed ``threshold + confirm_margin`` on the
+confirmation batches. Without it a network that hovers just below the threshold is confirmed after
+enough attempts (the winner's curse of repeated tests); with a margin of about 1.5 standard errors
+of the confirmation's mean it must truly sit above the threshold.
 
 Optimiser (``optimizer``): Nesterov SGD with ``momentum`` (the default: the leaky networks', as
 the authors') or Adam with PyTorch's default betas (the gated networks', as the authors' LSTM:
@@ -135,6 +139,9 @@ class GrowthConfig:
     eval_every: int = _f(50, "SGD steps between criterion checks")
     eval_batches: int = _f(10, "fresh batches per criterion check")
     confirm_batches: int = _f(100, "fresh batches that confirm a passing check")
+    confirm_margin: float = _f(0.0, "the confirmation passes only when both accuracies exceed "
+                               "threshold + this margin (a fraction: 0.003 = 0.3 points); 0 is "
+                               "the plain confirmation")
     threshold: float = _f(0.98, "accuracy the mean over heads and the newest head must exceed")
     steps_per_epoch: int = _f(500, "SGD steps per epoch (the paper's unit)")
     max_steps_per_stage: int = _f(20_000, "step budget per stage; the run stops when a stage "
@@ -205,6 +212,13 @@ class GrowthConfig:
             errors.append(f"gamma must be in [0, 1], got {self.gamma}")
         if not (finite(self.threshold) and 0 < self.threshold < 1):
             errors.append(f"threshold must be in (0, 1), got {self.threshold}")
+        elif not (finite(self.confirm_margin)
+                  and 0 <= self.confirm_margin < 1 - self.threshold):
+            errors.append(f"confirm_margin must be in [0, 1 - threshold), "
+                          f"got {self.confirm_margin}")
+        elif self.confirm_margin > 0 and self.criterion != "confirmed":
+            errors.append(f"confirm_margin applies to criterion 'confirmed' only, got criterion "
+                          f"{self.criterion!r} with confirm_margin {self.confirm_margin}")
         for name, allowed in (("criterion", CRITERIA), ("clip_scope", CLIP_SCOPES),
                               ("duplicate_source", DUPLICATE_SOURCES)):
             if getattr(self, name) not in allowed:
@@ -809,11 +823,14 @@ def train_curriculum(cfg: GrowthConfig, out: Path | str | None = None, *, resume
                     acc = evaluate(net, ns, cfg.confirm_batches, cfg.batch_size, generator,
                                    cfg.bit_prob, device=device, task=cfg.task,
                                    pool=cfg.prefix_pool)
-                    rejected += not passes(acc, cfg.threshold)
+                    confirmed = passes(acc, cfg.threshold + cfg.confirm_margin)
+                    rejected += not confirmed
+                else:
+                    confirmed = passes(acc, cfg.threshold)
                 if bar is not None:
                     bar.set_postfix_str(f"N={n} step={steps} new={acc[-1]:.3f} "
                                         f"mean={sum(acc) / len(acc):.3f}")
-                if passes(acc, cfg.threshold):
+                if confirmed:
                     break
                 if steps >= cfg.max_steps_per_stage:
                     raise _Stopped(StopReason.STAGE_BUDGET,
