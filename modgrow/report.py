@@ -474,6 +474,7 @@ PROTOCOL: Mapping[str, Callable] = MappingProxyType({
     "growth_max_n": lambda p: words(sorted({p.max_n(m) for m in p.module_sizes})),
     "eval_batches": lambda p: p.eval_batches,
     "confirm_batches": lambda p: p.confirm_batches,
+    "confirm_margin": lambda p: f"{100 * p.growth_confirm_margin:g}",  # points
     "stage_budget": lambda p: fmt(p.stage_budget),
     "ablation_max_n": lambda p: p.ablation_max_n,
     "ablations_run": _ablations_run,                # sentence: which ablations this profile runs

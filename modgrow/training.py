@@ -213,7 +213,7 @@ class GrowthConfig:
         if not (finite(self.threshold) and 0 < self.threshold < 1):
             errors.append(f"threshold must be in (0, 1), got {self.threshold}")
         elif not (finite(self.confirm_margin)
-                  and 0 <= self.confirm_margin < 1 - self.threshold):
+                  and self.confirm_margin >= 0 and self.threshold + self.confirm_margin < 1):
             errors.append(f"confirm_margin must be in [0, 1 - threshold), "
                           f"got {self.confirm_margin}")
         elif self.confirm_margin > 0 and self.criterion != "confirmed":

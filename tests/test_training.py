@@ -135,6 +135,10 @@ def test_step_budget_stops_the_run_and_says_so(tmp_path):
     (dict(clip_scope="some"), "clip_scope"),
     (dict(duplicate_source="future"), "duplicate_source"),
     (dict(confirm_batches=0), "confirm_batches"),
+    (dict(confirm_margin=-0.001), "confirm_margin must be in"),
+    (dict(confirm_margin=0.02), "confirm_margin must be in"),
+    (dict(confirm_margin=float("nan")), "confirm_margin must be in"),
+    (dict(confirm_margin=0.003, criterion="check"), "criterion 'confirmed' only"),
     (dict(architecture="nonmodular", train_old_taus=True), "modular network only"),
     (dict(noise=float("nan")), "noise"),
     (dict(noise=float("inf")), "noise"),
@@ -173,6 +177,27 @@ def test_confirmed_criterion_records_the_confirmation_and_its_rejections():
         assert s["steps"] == 50 * s["checks"]
         acc = list(s["accuracy"].values())
         assert acc[-1] > 0.98 and sum(acc) / len(acc) > 0.98
+
+
+def test_confirm_margin_ends_a_stage_no_earlier_and_only_above_threshold_plus_margin():
+    """Margin and plain runs draw the same batches up to the plain run's last confirmation, so the
+    margin run's first stage ends there or later; its confirmation clears threshold + margin, and
+    when the plain confirmation did not clear it, the margin run must train on. A margin of 0 is
+    the plain criterion and keeps the stored runs' key."""
+    from modgrow.store import config_key
+    kw = dict(module_size=5, max_n=2, eval_batches=2, confirm_batches=8, seed=3)
+    plain = train_curriculum(GrowthConfig(**kw), progress=False).history["stages"][0]
+    margin = 0.015
+    strict = train_curriculum(GrowthConfig(confirm_margin=margin, **kw),
+                              progress=False).history["stages"][0]
+    acc = list(strict["accuracy"].values())
+    assert acc[-1] > 0.98 + margin and sum(acc) / len(acc) > 0.98 + margin
+    assert strict["steps"] >= plain["steps"]
+    plain_acc = list(plain["accuracy"].values())
+    if min(plain_acc[-1], sum(plain_acc) / len(plain_acc)) <= 0.98 + margin:
+        assert strict["steps"] > plain["steps"] and strict["rejected"] >= 1
+    assert config_key(GrowthConfig(confirm_margin=0.0), "x") == config_key(GrowthConfig(), "x")
+    assert config_key(GrowthConfig(confirm_margin=0.003), "x") != config_key(GrowthConfig(), "x")
 
 
 def test_pass_probabilities_against_known_cases():

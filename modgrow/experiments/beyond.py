@@ -6,7 +6,8 @@ Experiments (issue #13):
 
 * ``dms-growth``: modular networks of module size 10 grown on DMS (a module and a head per N),
   every profile seed, up to ``profile.dms_max_n``, with the modular runs' per-stage budget and
-  the default (confirmed) criterion.
+  the confirmed criterion with chapter 3's margin (``growth_confirm_margin``), as every run of
+  this chapter.
 * ``dms-baseline``: the leaky non-modular multi-head network (the ICLR 2024 learning rate) on DMS,
   as large as the parameters of the modular network that trains N = ``dms_max_n`` allow, under
   chapter 4's budgets (per stage and whole run).
@@ -64,7 +65,8 @@ def leaky_size_for(n_params: int, n_heads: int) -> int:
 
 def dms_growth_configs(profile: Profile) -> list[GrowthConfig]:
     """Modular networks (module size 10) grown on DMS, one per seed."""
-    return [base_config(profile, module_size=MODULE_SIZE, seed=s, max_n=profile.dms_max_n, **DMS)
+    return [base_config(profile, module_size=MODULE_SIZE, seed=s, max_n=profile.dms_max_n,
+                        confirm_margin=profile.growth_confirm_margin, **DMS)
             for s in profile.seeds]
 
 
@@ -80,7 +82,8 @@ def dms_baseline_configs(profile: Profile) -> list[GrowthConfig]:
     chapter 4's per-stage and whole-run budgets."""
     return [base_config(profile, **NONMODULAR_DEFAULTS, architecture="nonmodular",
                         module_size=dms_baseline_size(profile), seed=s, max_n=profile.dms_max_n,
-                        max_total_steps=profile.baseline_total_steps, **DMS)
+                        max_total_steps=profile.baseline_total_steps,
+                        confirm_margin=profile.growth_confirm_margin, **DMS)
             for s in profile.seeds]
 
 
@@ -108,7 +111,8 @@ def gated_configs(profile: Profile) -> list[GrowthConfig]:
     seed, with chapter 4's curriculum (up to baseline_max_n) and budgets."""
     return [base_config(profile, **GATED_DEFAULTS, architecture=cell, module_size=h, seed=s,
                         max_n=profile.baseline_max_n,
-                        max_total_steps=profile.baseline_total_steps)
+                        max_total_steps=profile.baseline_total_steps,
+                        confirm_margin=profile.growth_confirm_margin)
             for cell, sizes in gated_sizes(profile).items()
             for h in sorted(set(sizes.values())) for s in profile.seeds]
 

@@ -11,6 +11,8 @@ them, said wherever it is used.
 
 from __future__ import annotations
 
+import numpy as np
+
 from .. import analysis, verdicts as rules
 from ..profiles import Profile
 from ..store import StoredRun, load_or_compute, load_or_run
@@ -121,6 +123,43 @@ EXPERIMENTS = (
     Experiment("scaling", CHAPTER, "one module-size-10 network grown as far as the profile goes",
                lambda p: [scaling_config(p)]),
 )
+
+
+def margin_effect(profile: Profile) -> list[dict]:
+    """What the confirmation margin changes, per module size: max N per seed, median steps per
+    stage (N > 2) and the one-epoch verdict under the plain confirmation and with the margin, and
+    the paired ratio (margin / plain) of the steps each seed needed to the last N both reached."""
+    from ..stats import paired_log_ratio
+    plain = runs_by_size(plain_confirmed_growth_configs(profile))
+    strict = runs_by_size(growth_configs(profile))
+
+    def epoch_verdicts(by_size):
+        rs = [r for m in profile.module_sizes for r in by_size[m]]
+        rows = rules.curriculum_verdicts([r.history for r in rs], [retention(r) for r in rs], {})
+        return {k.split("= ")[-1].rstrip(")"): r["verdict"] for r in rows
+                for k in [r["claim"]] if "one epoch" in k}
+    before, after = epoch_verdicts(plain), epoch_verdicts(strict)
+    rows = []
+    for m in profile.module_sizes:
+        common = [min(a.max_n_reached or 0, b.max_n_reached or 0)
+                  for a, b in zip(strict[m], plain[m])]
+        steps = lambda rs: [sum(s["steps"] for s in r.stages if s["n"] <= n)  # noqa: E731
+                            for r, n in zip(rs, common)]
+        pr = paired_log_ratio(steps(strict[m]), steps(plain[m]))
+        med = lambda rs: float(np.median([s["steps"] for r in rs for s in r.stages  # noqa: E731
+                                          if s["n"] > r.config.n_start]))
+        rows.append({"module size": m,
+                     "max N, plain": " ".join(str(r.max_n_reached) for r in plain[m]),
+                     "max N, margin": " ".join(str(r.max_n_reached) for r in strict[m]),
+                     "median steps per stage, plain": med(plain[m]),
+                     "median steps per stage, margin": med(strict[m]),
+                     "steps to common N, margin / plain":
+                         f"{pr['ratio']:.2f} [{pr['low']:.2f}, {pr['high']:.2f}]",
+                     "seeds slower with margin": f"{pr['a_larger']} of {pr['n']} "
+                                                 f"(sign p = {pr['sign_p']:.2f})",
+                     "one-epoch verdict, plain": before.get(str(m), "?"),
+                     "one-epoch verdict, margin": after.get(str(m), "?"), "paired": pr})
+    return rows
 
 
 def verdicts(profile: Profile) -> list[dict]:
