@@ -674,6 +674,25 @@ def plot_steps_both(modular: list[dict], nonmodular: dict[int, list[dict]], epoc
     return fig, ax
 
 
+def plot_steps_groups(groups: dict[str, list[dict]], epoch: int = 500):
+    """Steps to criterion against N (log scale) for several groups of runs on one axes: one
+    colour per group, one line per run (history)."""
+    fig, ax = plt.subplots(figsize=(6.8, 4))
+    palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    markers = "o^sDvP*X"
+    for i, (label, hs) in enumerate(groups.items()):
+        color, marker = palette[i % len(palette)], markers[i % len(markers)]
+        for j, h in enumerate(hs):
+            ax.plot([s["n"] for s in h["stages"]], [s["steps"] for s in h["stages"]],
+                    marker=marker, ms=3, lw=0.8, color=color, alpha=0.75,
+                    label=label if j == 0 else None)
+    _steps_axis(ax, epoch, "SGD steps to criterion", _epoch_label(epoch))
+    ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+    _plain_log_axis(ax.yaxis)
+    _opaque_legend_handles(_legend_outside(fig, ncols=min(3, len(groups) + 1)))
+    return fig, ax
+
+
 def _group_lines(groups: dict[str, list[dict]], xy):
     """One colour per group, one line per result; ``xy(result) -> (xs, ys)``."""
     fig, ax = plt.subplots(figsize=(6.5, 3.8))

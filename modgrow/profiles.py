@@ -59,6 +59,7 @@ class Profile:
     long_budget_factor: int                # long-budget baselines: this many times the budget
     long_budget_max_size: int              # ... for non-modular sizes up to this many neurons
     dms_max_n: int                         # beyond parity: last N of the DMS runs
+    gated_budgets: tuple[str, ...]         # beyond parity: budgets whose gated networks run
 
     def __post_init__(self):
         unknown = set(self.ablation_variants) - set(ALL_ABLATIONS)
@@ -66,6 +67,11 @@ class Profile:
             raise ValueError(f"profile {self.name}: ablation_variants must include the default "
                              f"'duplicate, hard freeze' and only {ALL_ABLATIONS}; got "
                              f"{self.ablation_variants}")
+
+        budgets = {"modular M_m=10"} | {f"non-modular {h}" for h in self.baseline_sizes}
+        if not set(self.gated_budgets) <= budgets:
+            raise ValueError(f"profile {self.name}: gated_budgets must be among "
+                             f"{sorted(budgets)}; got {self.gated_budgets}")
 
     def max_n(self, module_size: int) -> int:
         return dict(self.growth_max_n)[module_size]
@@ -99,7 +105,7 @@ PAPER = Profile(
     perturb_steps=1000, perturb_batch=64, fixed_seeds=(0, 1, 2, 3, 4), fixed_max_n=20,
     legacy_seeds=(0, 1, 2), legacy_growth_max_n=((5, 50), (10, 60), (15, 50), (20, 50)),
     long_budget_factor=5, long_budget_max_size=20,
-    dms_max_n=30)
+    dms_max_n=30, gated_budgets=("modular M_m=10",))
 
 QUICK = Profile(
     name="quick", seeds=(0,), module_sizes=(5, 10), growth_max_n=((5, 3), (10, 3)),
@@ -114,7 +120,7 @@ QUICK = Profile(
     perturb_batch=16, fixed_seeds=(0,), fixed_max_n=3,
     legacy_seeds=(0,), legacy_growth_max_n=((5, 3), (10, 3)), long_budget_factor=2,
     long_budget_max_size=20,
-    dms_max_n=3)
+    dms_max_n=3, gated_budgets=("modular M_m=10", "non-modular 20", "non-modular 30"))
 
 PROFILES = {p.name: p for p in (PAPER, QUICK)}
 

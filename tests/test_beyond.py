@@ -1,14 +1,18 @@
-"""Chapter 7 (beyond parity, no page yet): the DMS and gated experiments' configs, their
-equal-parameter sizes, their registration, and verdicts that read stored runs only."""
+"""Chapter 7 (beyond parity): the DMS and gated experiments' configs, their equal-parameter
+sizes, their registration, and verdicts and tables that read stored runs only."""
 
 import pytest
 import torch
 
-from modgrow import compare, ledger, store
+from pathlib import Path
+
+from modgrow import compare, ledger, report, store
 from modgrow.experiments import CHAPTERS, DRAFTS, REGISTRY, baseline, beyond, compute
 from modgrow.gated import parameter_count
 from modgrow.profiles import PAPER, QUICK
 from modgrow.training import GrowthConfig, network_at_stage
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -18,13 +22,13 @@ def quick_store(tmp_path, monkeypatch):
     return tmp_path / "results"
 
 
-def test_registered_for_compute_but_not_a_ledger_chapter():
+def test_registered_as_chapter_7_with_its_page():
     assert {"dms-growth", "dms-baseline", "gated"} <= set(REGISTRY)
-    assert beyond in DRAFTS and beyond not in CHAPTERS
-    assert all(REGISTRY[n].chapter == "7 beyond parity"
-               for n in ("dms-growth", "dms-baseline", "gated"))
-    assert "7 beyond parity" not in {m.CHAPTER for m in CHAPTERS}
+    assert beyond in CHAPTERS and beyond not in DRAFTS
+    assert all(REGISTRY[n].chapter == "7 beyond" for n in ("dms-growth", "dms-baseline", "gated"))
     assert ledger.CHAPTERS is CHAPTERS
+    docs = report.toc_docs(ROOT / "_toc.yml")
+    assert report.chapter_pages({beyond.CHAPTER}, docs) == {beyond.CHAPTER: "book/07_beyond"}
 
 
 @pytest.mark.parametrize("profile", [PAPER, QUICK], ids=lambda p: p.name)
@@ -69,7 +73,8 @@ def test_gated_configs_match_their_budgets_and_chapter_4s_protocol(profile):
                                    torch.Generator())
             assert sum(p.numel() for p in net.parameters()) == parameter_count(cell, h, heads)
             mine = [c for c in cfgs if c.architecture == cell and c.module_size == h]
-            assert [c.seed for c in mine] == list(profile.seeds)
+            trained = h in {sizes[lb] for lb in profile.gated_budgets}
+            assert [c.seed for c in mine] == (list(profile.seeds) if trained else [])
     some = next(iter(ch4.values()))
     assert all(c.optimizer == "adam" and c.lr == 1e-3 and c.clip == 2.0 and c.task == "parity"
                and c.max_n == n and c.max_total_steps == some.max_total_steps
@@ -91,3 +96,17 @@ def test_verdicts_read_stored_runs_only(quick_store, monkeypatch):
     assert rows[0]["verdict"] in ("holds", "suggestive", "not distinguishable", "fails",
                                   "not tested")
     assert f"{beyond.dms_baseline_size(QUICK)} non-modular neurons" in rows[0]["this book"]
+    # the task x architecture table holds only groups whose runs are all stored
+    table = beyond.groups(QUICK)
+    assert [(r["task"], r["network"].split(",")[0]) for r in table] == [
+        ("DMS", "modular"), ("DMS", "non-modular")]
+    for r in table:
+        assert r["seeds"] == len(QUICK.seeds) == len(r["reached"])
+        assert r["max N per seed"] == " ".join(map(str, r["reached"]))
+        assert 0 < r["ms per step"] and 0 <= r["stopped"] <= r["seeds"]
+
+
+def test_profiles_refuse_unknown_gated_budgets():
+    import dataclasses
+    with pytest.raises(ValueError, match="gated_budgets must be among"):
+        dataclasses.replace(QUICK, gated_budgets=("non-modular 999",))

@@ -6,9 +6,9 @@ Each chapter module defines ``CHAPTER`` (its title in the ledger), ``EXPERIMENTS
 of the claims ledger). Adding a chapter's experiment means adding its module to ``CHAPTERS``; each
 of them has a page of the book.
 
-``DRAFTS`` are experiment modules without a page yet (``beyond``: DMS and gated networks): their
-experiments are in ``REGISTRY`` (the command line computes and sweeps them) but they give no rows
-to the claims ledger until their chapter is written and they move to ``CHAPTERS``.
+``DRAFTS`` are experiment modules without a page yet (none at present): their experiments are in
+``REGISTRY`` (the command line computes and sweeps them) but they give no rows to the claims
+ledger until their chapter is written and they move to ``CHAPTERS``.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from .spec import Experiment
 
 __all__ = ["CHAPTERS", "DRAFTS", "REGISTRY", "Experiment", "get", "compute"]
 
-CHAPTERS = (task, architecture, curriculum, fidelity, baseline, perturbations, timescales)
-DRAFTS = (beyond,)
+CHAPTERS = (task, architecture, curriculum, fidelity, baseline, perturbations, timescales, beyond)
+DRAFTS = ()
 REGISTRY: dict[str, Experiment] = {e.name: e for m in CHAPTERS + DRAFTS for e in m.EXPERIMENTS}
 
 

@@ -22,15 +22,15 @@ network trained at its own stage. Chapter 4's other reading, what trains during 
 newest module and its head: 262 parameters at module size 10), would size a network with one head
 per N to a few units (3 leaky neurons for 29 heads): no baseline at all.
 
-This chapter has no page of the book yet: its experiments are in the registry (``compute``,
-``sweep``), not among the chapters of the claims ledger. ``verdicts`` reads stored runs only and
-gives a row only when every run it rests on is stored (so [] before anything is computed).
+``verdicts`` and ``groups`` read stored runs only and give a row only when every run it rests
+on is stored (so [] before anything is computed); the profile's ``gated_budgets`` names the
+parameter budgets whose gated networks are trained at its scale.
 """
 
 from __future__ import annotations
 
 from .. import compare, verdicts as rules
-from ..gated import CELLS, hidden_size_for
+from ..gated import CELLS, hidden_size_for, parameter_count
 from ..network import largest_size, nonmodular_parameter_count
 from ..profiles import Profile
 from ..store import load_run
@@ -38,7 +38,7 @@ from ..training import GATED_DEFAULTS, NONMODULAR_DEFAULTS, GrowthConfig
 from .curriculum import base_config, growth_configs
 from .spec import Experiment
 
-CHAPTER = "7 beyond parity"
+CHAPTER = "7 beyond"  # page book/07_beyond
 MODULE_SIZE = 10
 DMS = {"task": "dms", "bit_prob": 0.5}   # the authors' DMS: Bernoulli(0.5) bits
 EQUAL_MEASURE = "total"                   # see the module docstring
@@ -106,6 +106,16 @@ def gated_sizes(profile: Profile) -> dict[str, dict[str, int]]:
                    for label, b in gated_budgets(profile).items()} for cell in CELLS}
 
 
+def parity_modular_configs(profile: Profile) -> list[GrowthConfig]:
+    """Chapter 3's growth runs of module size ``MODULE_SIZE``: the gated networks' reference."""
+    return [c for c in growth_configs(profile) if c.module_size == MODULE_SIZE]
+
+
+def gated_labels(profile: Profile) -> list[str]:
+    """The budgets (``gated_budgets`` labels) whose gated networks this profile trains."""
+    return [label for label in gated_budgets(profile) if label in profile.gated_budgets]
+
+
 def gated_configs(profile: Profile) -> list[GrowthConfig]:
     """GRU and LSTM networks on parity at every budget's hidden size (each size once), every
     seed, with chapter 4's curriculum (up to baseline_max_n) and budgets."""
@@ -114,7 +124,8 @@ def gated_configs(profile: Profile) -> list[GrowthConfig]:
                         max_total_steps=profile.baseline_total_steps,
                         confirm_margin=profile.growth_confirm_margin)
             for cell, sizes in gated_sizes(profile).items()
-            for h in sorted(set(sizes.values())) for s in profile.seeds]
+            for h in sorted({sizes[label] for label in gated_labels(profile)})
+            for s in profile.seeds]
 
 
 EXPERIMENTS = (
@@ -123,7 +134,8 @@ EXPERIMENTS = (
     Experiment("dms-baseline", CHAPTER, "the leaky non-modular network on delayed "
                "match-to-sample, at the modular network's parameters", dms_baseline_configs),
     Experiment("gated", CHAPTER, "GRU and LSTM multi-head networks on parity at the parameters "
-               "of the modular network and of chapter 4's non-modular sizes", gated_configs),
+               "of the modular network (and of chapter 4's non-modular sizes that the profile's "
+               "gated_budgets names)", gated_configs),
 )
 
 
@@ -173,7 +185,7 @@ def gated_verdicts(profile: Profile) -> list[dict]:
     """Modular (chapter 3's module-size-10 runs) against each gated cell on parity at equal
     parameters, one row per cell whose runs are all stored."""
     label = f"modular M_m={MODULE_SIZE}"
-    mod = stored_histories([c for c in growth_configs(profile) if c.module_size == MODULE_SIZE])
+    mod = stored_histories(parity_modular_configs(profile))
     if mod is None:
         return []
     budget, steps = gated_budgets(profile)[label], profile.baseline_total_steps
@@ -192,6 +204,50 @@ def gated_verdicts(profile: Profile) -> list[dict]:
                          f"parameters, {steps} steps)",
                          rules.group_verdict(mod_n, _reached(runs))))
     return rows
+
+
+def _group(task: str, network: str, configs: list[GrowthConfig], params: int) -> dict | None:
+    """One row of the task x architecture table, or None when a run is not stored."""
+    import numpy as np
+
+    from ..stats import bootstrap_ci
+    runs = [load_run(c) for c in configs]
+    if not runs or any(r is None for r in runs):
+        return None
+    reached = _reached([r.history for r in runs])
+    m, lo, hi = bootstrap_ci(reached)
+    stages = [s["steps"] for r in runs for s in r.stages if s["n"] > r.config.n_start]
+    seconds = sum(r.history.get("wall_seconds") or 0 for r in runs)
+    return {"task": task, "network": network, "parameters": params, "seeds": len(runs),
+            "max N per seed": " ".join(map(str, reached)),
+            "max N, mean [95 % CI]": f"{m:.1f} [{lo:.1f}, {hi:.1f}]",
+            "median steps per N": float(np.median(stages)) if stages else float("nan"),
+            "ms per step": 1000 * seconds / max(1, sum(r.total_steps for r in runs)),
+            "stopped": sum(r.history["status"] != "complete" for r in runs),
+            "reached": reached}
+
+
+def groups(profile: Profile) -> list[dict]:
+    """Task x architecture: highest N per seed (mean with bootstrap interval), median steps per N
+    (N above the first), wall milliseconds per SGD step (one thread) and how many runs stopped on
+    a budget; parameters are the total at the target N (``EQUAL_MEASURE``). Only groups whose
+    runs are all stored."""
+    par = profile.baseline_max_n
+    rows = [_group("parity", f"modular, M_m = {MODULE_SIZE}", parity_modular_configs(profile),
+                   modular_parameters(par))]
+    for cell, sizes in gated_sizes(profile).items():
+        for h in sorted({sizes[label] for label in gated_labels(profile)}):
+            cfgs = [c for c in gated_configs(profile)
+                    if c.architecture == cell and c.module_size == h]
+            rows.append(_group("parity", f"{cell.upper()}, {h} units", cfgs,
+                               parameter_count(cell, h, heads_at(par))))
+    n = profile.dms_max_n
+    rows.append(_group("DMS", f"modular, M_m = {MODULE_SIZE}", dms_growth_configs(profile),
+                       modular_parameters(n)))
+    size = dms_baseline_size(profile)
+    rows.append(_group("DMS", f"non-modular, {size} neurons", dms_baseline_configs(profile),
+                       nonmodular_parameter_count(size, heads_at(n))))
+    return [r for r in rows if r is not None]
 
 
 def verdicts(profile: Profile) -> list[dict]:
