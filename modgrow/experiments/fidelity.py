@@ -42,24 +42,11 @@ VARIANTS = {
 }
 
 
-# not a departure but our own correction, compared like one: the confirmation must clear the
-# threshold by the profile's growth_confirm_margin (the growth runs of chapter 3 use it)
-MARGIN_LABEL = "confirm margin"
-MARGIN_TEXT = ("the confirmation must exceed 98 % by a margin (chapter 3's growth runs): a "
-               "network hovering just below 98 % is no longer confirmed after enough attempts")
-
-
-def variants(profile: Profile) -> dict[str, tuple[dict, str]]:
-    """Label -> (config changes, what the change is): the authors' departures and our margin."""
-    return {**VARIANTS,
-            MARGIN_LABEL: (dict(confirm_margin=profile.growth_confirm_margin), MARGIN_TEXT)}
-
-
 def variant_configs(profile: Profile) -> dict[str, list[GrowthConfig]]:
     return {label: [base_config(profile, module_size=10, seed=s, max_n=profile.fidelity_max_n,
                                 **kw)
                     for s in profile.fidelity_seeds]
-            for label, (kw, _) in variants(profile).items()}
+            for label, (kw, _) in VARIANTS.items()}
 
 
 def final_check(run: StoredRun, n_batches: int = 100) -> dict:
@@ -157,7 +144,7 @@ def summary(profile: Profile) -> list[dict]:
     for label, rs in runs.items():
         g, lo, hi = geo_mean_ci([r.total_steps for r in rs])
         newest = [final_check(r)["mean_per_head"][-1] for r in rs]
-        row = {"variant": label, "what changes": variants(profile)[label][1],
+        row = {"variant": label, "what changes": VARIANTS[label][1],
                "max N per seed": " ".join(str(r.max_n_reached) for r in rs),
                "total steps": f"{g:,.0f} [{lo:,.0f}, {hi:,.0f}]",
                "newest head, lowest": min(newest), "steps": [r.total_steps for r in rs]}
