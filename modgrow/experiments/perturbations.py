@@ -16,7 +16,7 @@ from ..stats import bootstrap_ci, paired_log_ratio
 from ..store import NO_COMPUTE_ENV, StoredRun, load_or_compute, load_or_run, load_run
 from ..training import GrowthConfig, head_ns
 from .baseline import baseline_configs, iclr_config
-from .curriculum import LEGACY, ablation_configs, base_config, growth_configs
+from .curriculum import LEGACY, ablation_configs, analysed_growth_configs, base_config
 from .spec import Experiment
 
 CHAPTER = "5 perturbations"
@@ -106,7 +106,7 @@ def robustness_runs(profile: Profile) -> dict:
     size, and the ICLR-size network."""
     n = profile.perturb_n
     out = {"modular": {}, "nonmodular": {}, "iclr": None}
-    for c in growth_configs(profile):
+    for c in analysed_growth_configs(profile):
         r = load_or_run(c, progress=False)
         if solved_heads(r) >= n - c.n_start + 1:
             out["modular"].setdefault(c.module_size, []).append(r)
@@ -337,7 +337,7 @@ def fixed_summary(profile: Profile) -> dict:
 def analysed_configs(profile: Profile) -> list[GrowthConfig]:
     """The stored runs the perturbation analyses read."""
     ab = ablation_configs(profile)
-    return (growth_configs(profile) + baseline_configs(profile) + [iclr_config(profile)]
+    return (analysed_growth_configs(profile) + baseline_configs(profile) + [iclr_config(profile)]
             + [c for v in CONSERVATION_LABELS.values() for c in ab[v]])
 
 

@@ -14,7 +14,7 @@ from .. import tau_measures as tm
 from ..profiles import Profile
 from ..store import StoredRun, load_or_compute, load_or_run
 from .baseline import baseline_configs, iclr_config
-from .curriculum import growth_configs
+from .curriculum import analysed_growth_configs
 from .spec import Experiment
 
 CHAPTER = "6 timescales"
@@ -55,7 +55,7 @@ def network_analysis(run: StoredRun, profile: Profile) -> dict:
 def modular_results(profile: Profile) -> dict[int, list[dict]]:
     """Analyses of the chapter 3 growth runs, by module size (seeds in order)."""
     out: dict[int, list[dict]] = {}
-    for c in growth_configs(profile):
+    for c in analysed_growth_configs(profile):
         out.setdefault(c.module_size, []).append(
             network_analysis(load_or_run(c, progress=False), profile))
     return out
@@ -69,7 +69,7 @@ def nonmodular_results(profile: Profile) -> list[dict]:
 
 def read_configs(profile: Profile):
     """The stored runs this chapter reads (it trains nothing of its own)."""
-    return growth_configs(profile) + baseline_configs(profile) + [iclr_config(profile)]
+    return analysed_growth_configs(profile) + baseline_configs(profile) + [iclr_config(profile)]
 
 
 def analyse(profile: Profile) -> int:
