@@ -11,7 +11,8 @@ from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "book"
-NOTEBOOKS = sorted(BOOK.glob("*.ipynb"))
+# the book's pages, then drafted pages not yet in the book (drafts/)
+NOTEBOOKS = sorted(BOOK.glob("*.ipynb")) + sorted((ROOT / "drafts").glob("*.ipynb"))
 # Per-cell timeout, so that a stuck kernel fails the test in minutes: a whole chapter takes
 # under 25 s in the quick profile on the 2-core machine under full load.
 CELL_TIMEOUT = 120
