@@ -115,3 +115,12 @@ def test_rerun_verdict_says_when_it_sits_on_its_threshold():
     clear = rerun_verdict(rows([0.985, 0.99, 0.99, 0.991, 0.995]))
     assert clear["verdict"] == "holds" and "threshold" not in clear["this book"]
     assert rerun_verdict(rows([0.97, 0.99, 0.99]))["verdict"] == "fails"
+
+
+def test_one_epoch_verdicts_reads_the_rows_chapter_3_writes():
+    from modgrow.experiments.curriculum import one_epoch_verdicts
+    rows = [{"claim": "each new N is solved within about one epoch (M_m = 15)", "verdict": "holds"},
+            {"claim": "each new N is solved within about one epoch (M_m = 5)", "verdict": "fails"},
+            {"claim": "old tasks are kept while the network grows (frozen modules)",
+             "verdict": "holds"}]
+    assert one_epoch_verdicts(rows) == {15: "holds", 5: "fails"}

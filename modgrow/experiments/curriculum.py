@@ -132,6 +132,18 @@ EXPERIMENTS = (
 )
 
 
+def steps_to(run: StoredRun, n: int) -> int:
+    """SGD steps the run spent up to and including stage N = n."""
+    return sum(s["steps"] for s in run.stages if s["n"] <= n)
+
+
+def one_epoch_verdicts(rows: list[dict]) -> dict[int, str]:
+    """Module size -> verdict of the one-epoch rows among chapter 3's verdict rows (their claim
+    ends with "(M_m = m)", as ``verdicts.curriculum_verdicts`` writes it)."""
+    return {int(r["claim"].rsplit("= ", 1)[1].rstrip(")")): r["verdict"] for r in rows
+            if r["claim"].startswith("each new N is solved within about one epoch")}
+
+
 def margin_effect(profile: Profile) -> list[dict]:
     """What the confirmation margin changes, per module size: max N per seed, median steps per
     stage (N > 2) and the one-epoch verdict under the plain confirmation and with the margin, and
@@ -142,16 +154,14 @@ def margin_effect(profile: Profile) -> list[dict]:
 
     def epoch_verdicts(by_size):
         rs = [r for m in profile.module_sizes for r in by_size[m]]
-        rows = rules.curriculum_verdicts([r.history for r in rs], [retention(r) for r in rs], {})
-        return {k.split("= ")[-1].rstrip(")"): r["verdict"] for r in rows
-                for k in [r["claim"]] if "one epoch" in k}
+        return one_epoch_verdicts(rules.curriculum_verdicts(
+            [r.history for r in rs], [retention(r) for r in rs], {}))
     before, after = epoch_verdicts(plain), epoch_verdicts(strict)
     rows = []
     for m in profile.module_sizes:
         common = [min(a.max_n_reached or 0, b.max_n_reached or 0)
                   for a, b in zip(strict[m], plain[m])]
-        steps = lambda rs: [sum(s["steps"] for s in r.stages if s["n"] <= n)  # noqa: E731
-                            for r, n in zip(rs, common)]
+        steps = lambda rs: [steps_to(r, n) for r, n in zip(rs, common)]  # noqa: E731
         pr = paired_log_ratio(steps(strict[m]), steps(plain[m]))
         med = lambda rs: float(np.median([s["steps"] for r in rs for s in r.stages  # noqa: E731
                                           if s["n"] > r.config.n_start]))
@@ -164,8 +174,8 @@ def margin_effect(profile: Profile) -> list[dict]:
                          f"{pr['ratio']:.2f} [{pr['low']:.2f}, {pr['high']:.2f}]",
                      "seeds slower with margin": f"{pr['a_larger']} of {pr['n']} "
                                                  f"(sign p = {pr['sign_p']:.2f})",
-                     "one-epoch verdict, plain": before.get(str(m), "?"),
-                     "one-epoch verdict, margin": after.get(str(m), "?"), "paired": pr})
+                     "one-epoch verdict, plain": before[m],
+                     "one-epoch verdict, margin": after[m], "paired": pr})
     return rows
 
 

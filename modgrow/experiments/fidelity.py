@@ -14,7 +14,7 @@ from ..stats import geo_mean_ci, paired_log_ratio
 from ..store import StoredRun, load_or_compute, load_or_run
 from ..training import GrowthConfig, head_ns
 from .curriculum import (base_config, growth_configs, legacy_growth_configs,
-                         plain_confirmed_growth_configs)
+                         plain_confirmed_growth_configs, steps_to)
 from .spec import Experiment
 
 CHAPTER = "3 curriculum (fidelity)"
@@ -111,11 +111,6 @@ EXPERIMENTS = (
 def variant_runs(profile: Profile) -> dict[str, list[StoredRun]]:
     return {label: [load_or_run(c, progress=False) for c in cfgs]
             for label, cfgs in variant_configs(profile).items()}
-
-
-def steps_to(run: StoredRun, n: int) -> int:
-    """SGD steps the run spent up to and including stage N = n."""
-    return sum(s["steps"] for s in run.stages if s["n"] <= n)
 
 
 def conclusion(paired: dict, reached: list[int], target: int) -> str:
