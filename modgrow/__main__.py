@@ -211,6 +211,15 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("--chunk", type=int, default=None,
                     help="large mode: columns per pooled scan (default the engine's; 0 = one "
                     "scan over the whole pool)")
+    be.add_argument("--perturb", action="store_true",
+                    help="perturbation mode: time chapter 5's eps sweep of one modular network "
+                    "of --modules modules (every matrix class, the active profile's eps grid, "
+                    "trials, streaming steps and batch; random weights: the cost does not depend "
+                    "on them)")
+    be.add_argument("--modules", type=_positive_int, default=50,
+                    help="perturbation mode: modules of the network (default 50)")
+    be.add_argument("--per-module", action="store_true",
+                    help="perturbation mode: also perturb every module's matrices alone")
     be.add_argument("--peak-size", type=_positive_int, default=2048,
                     help="large mode: side of the square float32 matmul that measures the peak "
                     "GFLOP/s (default 2048)")
@@ -405,8 +414,12 @@ def _run_bench(args) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.large and args.perturb:
+        raise ValueError("--large and --perturb are separate modes: choose one")
     if args.large:
         return _run_bench_large(args)
+    if args.perturb:
+        return _run_bench_perturb(args)
     r = bench_step(args.module_size, args.n, args.batch_size, repeats=args.repeats,
                    naive=not args.no_naive)
     if args.json:
@@ -417,6 +430,26 @@ def _run_bench(args) -> int:
         print(f"  naive per-module loop : {r.naive_ms:8.2f} ms/step")
         print(f"  fast engine           : {r.fast_ms:8.2f} ms/step")
         print(f"  speed-up              : {r.speedup:8.2f} x")
+    return 0
+
+
+def _run_bench_perturb(args) -> int:
+    from .bench import bench_perturb
+    from .profiles import active
+
+    p = active()
+    r = bench_perturb(args.module_size, args.modules, eps_points=p.perturb_eps_points,
+                      trials=p.perturb_trials, warmup=p.perturb_warmup, steps=p.perturb_steps,
+                      batch=p.perturb_batch, per_module=args.per_module)
+    if args.json:
+        print(json.dumps({"profile": p.name, **r}))
+        return 0
+    print(f"eps sweep of one network ({p.name} profile): {r['n_modules']} modules of "
+          f"{r['module_size']}, {r['heads']} heads, {r['groups']} perturbed groups x {r['eps']} "
+          f"eps x {r['trials']} trials, streaming {r['stream_steps']} steps + end of sequence "
+          f"{r['eos_batch']} sequences per trial, {r['threads']} thread(s)")
+    print(f"  wall {r['wall_s']:.1f} s, CPU {r['cpu_s']:.1f} s, peak resident memory "
+          f"{r['max_rss_mb']} MB")
     return 0
 
 

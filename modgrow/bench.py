@@ -33,7 +33,7 @@ from .network import RNN
 from .tasks import parity_batch, sequence_length_range
 from .training import GrowthConfig, Stage, evaluate, head_ns, network_at_stage
 
-__all__ = ["BenchResult", "bench_step", "bench_large", "matmul_peak"]
+__all__ = ["BenchResult", "bench_step", "bench_large", "bench_perturb", "matmul_peak"]
 
 
 @dataclass(frozen=True)
@@ -273,3 +273,38 @@ def bench_large(module_size: int = 10, n: int = 201, pools=(1, 4), threads=(1,),
             "eval_share": share, "chunk": chunk, "peak_gflops": peaks, "peak_size": peak_size,
             "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
             "rows": rows}
+
+
+def bench_perturb(module_size: int = 10, n_modules: int = 50, *, eps_points: int = 10,
+                  trials: int = 10, warmup: int = 100, steps: int = 1000, batch: int = 64,
+                  per_module: bool = False, seed: int = 0) -> dict:
+    """Seconds (wall and CPU) of chapter 5's eps sweep of one modular network of ``n_modules``
+    modules (grown with random weights, not trained: the cost does not depend on the weights):
+    every matrix class (within, between, input, hidden) at every eps of {0} U geomspace(1e-2, 10,
+    ``eps_points``), ``trials`` trials, both measures (streaming over ``warmup + steps`` steps and
+    end of sequence over ``batch`` sequences). With ``per_module``, also every module's within-
+    and between-module matrices alone (the chapter does this at module size 10 only)."""
+    from . import perturbation as pt
+
+    if n_modules < 2:
+        raise ValueError(f"n_modules must be >= 2, got {n_modules}")
+    cfg = GrowthConfig(module_size=module_size, max_n=n_modules + 1, seed=seed)
+    net = network_at_stage(cfg, n_modules + 1, torch.Generator().manual_seed(seed))
+    ns = head_ns(cfg, len(net.heads))
+    groups = {c: pt.matrix_names(net, c) for c in pt.CLASSES}
+    if per_module:
+        for k in range(net.n_blocks):
+            groups[f"within@{k}"] = pt.matrix_names(net, "within", [k])
+            if k:
+                groups[f"between@{k}"] = pt.matrix_names(net, "between", [k])
+    eps = pt.eps_grid(eps_points)
+    w0, c0 = time.perf_counter(), time.process_time()
+    pt.sweep(net, ns, groups, eps, trials=trials, warmup=warmup, steps=steps, batch=batch,
+             seed=seed)
+    wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+    return {"module_size": module_size, "n_modules": net.n_blocks, "heads": len(net.heads),
+            "groups": len(groups), "eps": len(eps), "trials": trials,
+            "stream_steps": warmup + steps, "eos_batch": batch,
+            "variants_per_trial": len(groups) * len(eps), "threads": torch.get_num_threads(),
+            "wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
+            "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}

@@ -148,6 +148,23 @@ def test_bench_large_json_reports_per_batch_and_pooled_rows(capsys):
     assert rows[3]["speedup"] == round(rows[1]["amortised_ms"] / rows[3]["amortised_ms"], 2)
 
 
+def test_bench_perturb_times_the_profiles_sweep_and_per_module_adds_groups(capsys, monkeypatch):
+    from modgrow.__main__ import main
+    monkeypatch.setenv("MODGROW_PROFILE", "quick")
+    out = {}
+    for extra in ([], ["--per-module"]):
+        assert main(["bench", "--perturb", "--modules", "3", "--module-size", "4", "--json",
+                     *extra]) == 0
+        out[bool(extra)] = json.loads(capsys.readouterr().out)
+    d = out[False]
+    assert d["profile"] == "quick" and d["n_modules"] == 3 and d["heads"] == 3
+    assert d["groups"] == 4 and d["eps"] == 5 and d["trials"] == 2  # quick: 4 eps points + 0
+    assert d["variants_per_trial"] == 20 and d["wall_s"] > 0 and d["cpu_s"] > 0
+    assert out[True]["groups"] == 4 + 3 + 2  # within@0..2, between@1..2
+    assert main(["bench", "--perturb", "--large"]) == 2
+    assert "choose one" in capsys.readouterr().err
+
+
 def test_engine_flags_refuse_bad_values_in_one_line(tmp_path, capsys):
     from modgrow.__main__ import main
     for bad in ("0", "-3"):
