@@ -1,23 +1,45 @@
 """The command line: help, one-line errors, an end-to-end growth run, the benchmark."""
 
+import contextlib
+import io
 import json
 import subprocess
 import sys
+import types
 
 import pytest
 
 
 def run(*args):
+    """The command in a fresh interpreter (as a user runs it)."""
     return subprocess.run([sys.executable, "-m", "modgrow", *args], capture_output=True,
                           text=True, timeout=600)
 
 
+def cli(*args):
+    """The same command through ``main`` in this process (help and argument errors: a fresh
+    interpreter would spend seconds importing torch for each)."""
+    from modgrow.__main__ import main
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            rc = main(list(args))
+        except SystemExit as e:
+            rc = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    return types.SimpleNamespace(returncode=rc, stdout=out.getvalue(), stderr=err.getvalue())
+
+
+@pytest.fixture(autouse=True)
+def _help_width(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")  # argparse wraps help to the terminal's width
+
+
 def test_help_explains_every_command():
-    r = run("--help")
+    r = cli("--help")
     assert r.returncode == 0
     for cmd in ("grow", "baseline", "gated", "bench", "reproduce", "results", "compute", "sweep"):
         assert cmd in r.stdout
-    g = run("grow", "--help").stdout
+    g = cli("grow", "--help").stdout
     import dataclasses
 
     from modgrow.training import GrowthConfig
@@ -26,13 +48,13 @@ def test_help_explains_every_command():
             assert "--" + f.name.replace("_", "-") in g, f.name
     for flag in ("--out", "--resume", "--device", "--threads"):
         assert flag in g
-    assert "(default 0.05)" in run("baseline", "--help").stdout  # the non-modular learning rate
-    gd = run("gated", "--help").stdout  # the authors' LSTM: Adam, lr 1e-3
+    assert "(default 0.05)" in cli("baseline", "--help").stdout  # the non-modular learning rate
+    gd = cli("gated", "--help").stdout  # the authors' LSTM: Adam, lr 1e-3
     assert "--cell {gru,lstm}" in gd and "(default 0.001)" in gd and "(default adam)" in gd
-    c = run("compute", "--help").stdout
+    c = cli("compute", "--help").stdout
     for name in ("growth", "baseline", "fidelity", "--stored-only"):
         assert name in c
-    s = run("sweep", "--help").stdout
+    s = cli("sweep", "--help").stdout
     for flag in ("--executor", "--partition", "--time", "--cpus-per-task", "--array-parallelism",
                  "--threads", "--log-dir", "--dry-run", "MODGROW_PROFILE", "MODGROW_RESULTS",
                  "growth"):
@@ -40,26 +62,24 @@ def test_help_explains_every_command():
 
 
 def test_bad_flags_exit_2_with_one_line():
-    r = run("grow", "--module-size", "0", "--out", "x")
+    r = cli("grow", "--module-size", "0", "--out", "x")
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
     assert "module_size" in r.stderr
-    r = run("grow", "--lr", "nan", "--out", "x")
+    r = cli("grow", "--lr", "nan", "--out", "x")
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
-    r = run("compute", "growth", "--shard", "3")
+    r = cli("compute", "growth", "--shard", "3")
     assert r.returncode == 2 and "--shard" in r.stderr
-    r = run("grow", "--max-n", "1", "--out", "x")
+    r = cli("grow", "--max-n", "1", "--out", "x")
     assert r.returncode == 2 and "max_n" in r.stderr and len(r.stderr.strip().splitlines()) == 1
-    r = run("grow", "--task", "copy", "--out", "x")
+    r = cli("grow", "--task", "copy", "--out", "x")
     assert r.returncode == 2 and "task must be one of" in r.stderr
-    r = run("frobnicate")
+    r = cli("frobnicate")
     assert r.returncode == 2
 
 
 def test_compute_stored_only_trains_nothing_and_names_what_is_missing(tmp_path, monkeypatch):
     """--stored-only with runs missing: exit 2, one line (how many, the first one's name), and
     nothing trained or stored; a stored run is not counted as missing."""
-    import os
-
     from modgrow import profiles, store
     from modgrow.experiments import curriculum
 
@@ -69,9 +89,7 @@ def test_compute_stored_only_trains_nothing_and_names_what_is_missing(tmp_path, 
     m5, m10 = curriculum.growth_configs(profiles.QUICK)  # module sizes 5 and 10, seed 0
 
     def stored_only():
-        r = subprocess.run([sys.executable, "-m", "modgrow", "compute", "growth", "--stored-only",
-                            "--quiet"], capture_output=True, text=True, timeout=120,
-                           env=dict(os.environ))
+        r = cli("compute", "growth", "--stored-only", "--quiet")
         assert r.returncode == 2 and r.stdout == "", r.stdout + r.stderr
         assert len(r.stderr.strip().splitlines()) == 1, r.stderr
         return r.stderr
@@ -88,7 +106,7 @@ def test_compute_stored_only_trains_nothing_and_names_what_is_missing(tmp_path, 
 
 
 def test_reproduce_help_says_statistics_reruns_every_seed():
-    r = run("reproduce", "--help")
+    r = cli("reproduce", "--help")
     assert r.returncode == 0
     for words in ("--statistics", "EXPENSIVE", "every seed", "--scratch", "same platform",
                   "t prediction interval"):
