@@ -38,15 +38,15 @@ bits, which can change a step count at the criterion's edge, so only statistics 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Mapping, NamedTuple, Sequence
 
 import torch
 from torch.nn import functional as F
 
 from .network import RNN
 
-__all__ = ["LEAK_SLOPE", "Scan", "run", "final_states", "logits", "reference_final_states",
-           "fused_weights", "pool_tasks", "pool_feeds", "pool_finals", "POOL_CHUNK"]
+__all__ = ["LEAK_SLOPE", "Scan", "Stacked", "run", "stack_parameters", "final_states", "logits",
+           "reference_final_states", "fused_weights", "pool_tasks", "pool_feeds", "pool_finals", "POOL_CHUNK"]
 
 LEAK_SLOPE = 0.01
 _NAMES = ("w_rec", "w_ff", "b_in", "b_rec", "b_ff", "w_in", "tau")
@@ -62,35 +62,68 @@ class Scan:
     states: torch.Tensor | None       # [T, R, B, M] recorded blocks after each step
 
 
-def _param(net: RNN, weights: Mapping[str, torch.Tensor] | None, block: int, name: str):
-    """Parameter ``name`` of ``block``, or its replacement from ``weights`` (state-dict names,
-    e.g. ``"blocks.3.w_rec"``)."""
-    key = f"blocks.{block}.{name}"
-    if weights is not None and key in weights:
-        return weights[key]
-    return getattr(net.blocks[block], name)
+class Stacked(NamedTuple):
+    """Stacked, masked parameters of K consecutive blocks for the batched update."""
+
+    w_rec: torch.Tensor  # [K, M, M], diagonal masked
+    w_ff: torch.Tensor   # [K, M, M], zero where a block has no feed-forward input
+    bias: torch.Tensor   # [K, M], b_in + b_rec + b_ff
+    w_in: torch.Tensor   # [K, M]
+    tau: torch.Tensor    # [K, M], clamped to >= 1
 
 
-def _stack(net: RNN, lo: int, hi: int, weights=None):
-    """Stacked, masked parameters of blocks lo..hi-1 for the batched update."""
+def _check_weights(net: RNN, weights: Mapping[str, torch.Tensor]) -> None:
+    """Replacement weights must name parameters of ``net`` (state-dict names)."""
+    unknown = []
+    for key in weights:
+        part = key.split(".")
+        if (len(part) == 3 and part[0] == "blocks" and part[1].isdigit()
+                and int(part[1]) < net.n_blocks and part[2] in _NAMES):
+            if getattr(net.blocks[int(part[1])], part[2]) is not None:
+                continue
+        unknown.append(key)
+    if unknown:  # not a block parameter: the slow path decides (e.g. head weights)
+        names = set(dict(net.named_parameters()))
+        unknown = sorted(k for k in unknown if k not in names)
+    if unknown:
+        raise ValueError(f"replacement weights for unknown parameters: {unknown}")
+
+
+def stack_parameters(net: RNN, lo: int = 0, hi: int | None = None,
+                     weights: Mapping[str, torch.Tensor] | None = None) -> Stacked:
+    """Stacked parameters of blocks lo..hi-1, each replaced by ``weights[name]`` where given
+    (state-dict names, e.g. ``"blocks.3.w_rec"``). ``run`` computes this itself; a caller that
+    scans the same blocks in several pieces (the perturbation analysis) passes it once instead."""
+    hi = net.n_blocks if hi is None else hi
+    if not 0 <= lo < hi <= net.n_blocks:
+        raise ValueError(f"bad block range [{lo}, {hi}) for {net.n_blocks} blocks")
+    if weights:
+        _check_weights(net, weights)
     m = net.module_size
-    dev = net.blocks[lo].w_rec.device
+    blocks = list(net.blocks)[lo:hi]
+    dev = blocks[0].w_rec.device
     off_diag = 1 - torch.eye(m, device=dev)
     zeros_mm = torch.zeros(m, m, device=dev)
     zeros_m = torch.zeros(m, device=dev)
-    p = {name: [_param(net, weights, i, name) for i in range(lo, hi)] for name in _NAMES}
+    p = {name: [getattr(b, name) for b in blocks] for name in _NAMES}
+    if weights:
+        for key, w in weights.items():
+            part = key.split(".")
+            if part[0] == "blocks" and lo <= int(part[1]) < hi and part[2] in p:
+                p[part[2]][int(part[1]) - lo] = w
     w_rec = torch.stack([w * off_diag for w in p["w_rec"]])  # [K, M, M]
     w_ff = torch.stack([w if w is not None else zeros_mm for w in p["w_ff"]])
     bias = torch.stack([a + b + (c if c is not None else zeros_m)
                         for a, b, c in zip(p["b_in"], p["b_rec"], p["b_ff"])])  # [K, M]
     w_in = torch.stack(p["w_in"])  # [K, M]
     tau = torch.stack(p["tau"]).clamp(min=1.0)  # [K, M]
-    return w_rec, w_ff, bias, w_in, tau
+    return Stacked(w_rec, w_ff, bias, w_in, tau)
 
 
 def run(net: RNN, x: torch.Tensor, h0: torch.Tensor, lo: int = 0, hi: int | None = None, *,
         ff_in: torch.Tensor | None = None, keep_feed: bool = False, record: Sequence[int] = (),
-        weights: Mapping[str, torch.Tensor] | None = None, manual_bptt: bool = False) -> Scan:
+        weights: Mapping[str, torch.Tensor] | None = None, stacked: Stacked | None = None,
+        manual_bptt: bool = False) -> Scan:
     """Run blocks lo..hi-1 of ``net`` over the whole sequence.
 
     x: [B, T, 1] input bits; h0: [hi-lo, B, M] initial states of these blocks; ff_in: [T, B, M]
@@ -98,7 +131,8 @@ def run(net: RNN, x: torch.Tensor, h0: torch.Tensor, lo: int = 0, hi: int | None
     e.g. the ``feed`` of a run over the blocks below). ``keep_feed`` keeps the trajectory of block
     hi-1 before each step; ``record`` lists (absolute) blocks whose states after every step are
     returned; ``weights`` replaces parameters by name (``"blocks.K.w_rec"``...) without touching
-    the network, e.g. for perturbations. Autograd flows when it is enabled. ``manual_bptt``: a
+    the network, e.g. for perturbations; ``stacked`` (``stack_parameters(net, lo, hi, weights)``,
+    instead of ``weights``) skips stacking them again. Autograd flows when it is enabled. ``manual_bptt``: a
     one-block run with autograd enabled and nothing kept backpropagates through time by a
     hand-written loop (``_ScanOne``; same forward, gradients equal up to float rounding).
     """
@@ -110,13 +144,16 @@ def run(net: RNN, x: torch.Tensor, h0: torch.Tensor, lo: int = 0, hi: int | None
     bad = [b for b in record if not lo <= b < hi]
     if bad:
         raise ValueError(f"recorded blocks {bad} are outside the range [{lo}, {hi})")
-    if weights is not None:
-        unknown = sorted(set(weights) - set(dict(net.named_parameters())))
-        if unknown:
-            raise ValueError(f"replacement weights for unknown parameters: {unknown}")
+    if stacked is None:
+        stacked = stack_parameters(net, lo, hi, weights)
+    elif weights is not None:
+        raise ValueError("pass replacement weights or stacked parameters, not both")
+    elif stacked.w_rec.shape[0] != hi - lo:
+        raise ValueError(f"stacked parameters of {stacked.w_rec.shape[0]} blocks for the block "
+                         f"range [{lo}, {hi})")
     # blocks whose state before each step is kept: the recorded ones and, for the feed, the last
     keep = sorted({b - lo for b in record} | ({hi - 1 - lo} if keep_feed else set()))
-    w_rec, w_ff, bias, w_in, tau = _stack(net, lo, hi, weights)
+    w_rec, w_ff, bias, w_in, tau = stacked
     decay, gain = 1 - 1 / tau, 1 / tau  # [K, M]
     if hi - lo == 1:
         finals, before = _scan_one(x, h0[0], w_rec[0], w_ff[0], bias[0], w_in[0], decay[0],
@@ -136,10 +173,11 @@ def run(net: RNN, x: torch.Tensor, h0: torch.Tensor, lo: int = 0, hi: int | None
         if before is not None:
             before = before.transpose(2, 3)  # [T, len(keep), B, M]
     feed = states = None
+    where = {b: i for i, b in enumerate(keep)}  # block (relative) -> its row in ``before``
     if keep_feed:
-        feed = before[:, keep.index(hi - 1 - lo)]
+        feed = before[:, where[hi - 1 - lo]]
     if record:
-        idx = [keep.index(b - lo) for b in record]
+        idx = [where[b - lo] for b in record]
         rel = [b - lo for b in record]
         states = torch.cat([before[1:, idx], finals[rel][None]], dim=0)
     return Scan(finals, feed, states)
@@ -186,10 +224,11 @@ def _loop_blocks_inplace(xs, h0, w_cat, decay, gain, ff_t, keep):
     h.copy_(h0)
     stacked[1:, m:2 * m].copy_(h[:-1])
     drive = torch.empty(k, m, bsz, dtype=h0.dtype, device=h0.device)
-    traj = []
+    rows = torch.tensor(keep, dtype=torch.long, device=h0.device)  # a list would be converted
+    traj = []                                                     # at every step
     for t in range(xs.shape[0]):
         if keep:
-            traj.append(h[keep])  # advanced indexing copies
+            traj.append(h.index_select(0, rows))  # a copy
         if ff_t is not None:
             stacked[0, m:2 * m].copy_(ff_t[t])
         stacked[:, 2 * m].copy_(xs[t].expand(k, bsz))
@@ -258,7 +297,7 @@ def fused_weights(net: RNN, hi: int | None = None, weights=None):
     ([K, M, 1]). Built once per network state and shared by every task (read only)."""
     hi = net.n_blocks if hi is None else hi
     with torch.no_grad():
-        w_rec, w_ff, bias, w_in, tau = _stack(net, 0, hi, weights)
+        w_rec, w_ff, bias, w_in, tau = stack_parameters(net, 0, hi, weights)
         gain = 1 / tau
         decay = 1 - gain
         w = torch.cat([w_ff, w_in[:, :, None], bias[:, :, None], w_rec], dim=2)

@@ -229,10 +229,11 @@ def _scan(big: RNN, x: torch.Tensor, h0: torch.Tensor, record, weights):
     h = h0.double()
     x = x.double()
     weights = {k: w.double() for k, w in weights.items()}
+    stacked = engine.stack_parameters(big, weights=weights or None)  # once for every chunk
     states = []
     bad = torch.zeros(big.n_blocks, dtype=torch.bool)
     for t0 in range(0, x.shape[1], CHUNK):
-        scan = engine.run(big, x[:, t0:t0 + CHUNK], h, record=record, weights=weights or None)
+        scan = engine.run(big, x[:, t0:t0 + CHUNK], h, record=record, stacked=stacked)
         h = scan.finals
         if record:
             states.append(scan.states.clamp(-BOUND, BOUND))

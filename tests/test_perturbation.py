@@ -189,3 +189,29 @@ def test_combining_module_sizes_keeps_a_failure_visible():
     assert combine(["holds", "fails"]) == "not distinguishable"
     assert combine(["suggestive", "not distinguishable"]) == "not distinguishable"
     assert combine([]) == "not distinguishable"
+
+
+def test_stacked_parameters_give_the_scan_of_the_replacement_weights_bit_for_bit():
+    """The sweep stacks a perturbed network's parameters once and scans in chunks: the same
+    numbers as passing the replacement weights to every chunk; mixing both, unknown names and a
+    stack of the wrong size are refused."""
+    net = _net(blocks=4)
+    w = pt.perturbed(net, pt.matrix_names(net, "hidden"), 0.5, torch.Generator().manual_seed(1))
+    g = torch.Generator().manual_seed(2)
+    x = (torch.rand(3, 40, 1, generator=g) < 0.5).float()
+    h0 = net.initial_state(3, g)
+    with torch.no_grad():
+        a = engine.run(net, x, h0, record=[0, 3], weights=w)
+        st = engine.stack_parameters(net, weights=w)
+        b = engine.run(net, x, h0, record=[0, 3], stacked=st)
+        plain = engine.run(net, x, h0, record=[0, 3])
+    assert torch.equal(a.finals, b.finals) and torch.equal(a.states, b.states)
+    assert not torch.equal(a.finals, plain.finals)  # the weights were used
+    with pytest.raises(ValueError, match="not both"):
+        engine.run(net, x, h0, weights=w, stacked=st)
+    with pytest.raises(ValueError, match="unknown parameters"):
+        engine.stack_parameters(net, weights={"blocks.9.w_rec": torch.zeros(5, 5)})
+    with pytest.raises(ValueError, match="unknown parameters"):
+        engine.stack_parameters(net, weights={"blocks.0.w_ff": torch.zeros(5, 5)})  # module 0
+    with pytest.raises(ValueError, match="stacked parameters of 4 blocks"):
+        engine.run(net, x, h0[:2], 0, 2, stacked=st)
