@@ -22,14 +22,14 @@ def quick_store(tmp_path, monkeypatch):
     return tmp_path / "results"
 
 
-def test_registered_for_compute_with_a_drafted_page_outside_the_book():
+def test_registered_as_a_chapter_with_its_page_in_the_book():
     assert {"dms-growth", "dms-baseline", "gated"} <= set(REGISTRY)
-    assert beyond in DRAFTS and beyond not in CHAPTERS
+    assert beyond in CHAPTERS and beyond not in DRAFTS
     assert all(REGISTRY[n].chapter == "7 beyond" for n in ("dms-growth", "dms-baseline", "gated"))
     assert ledger.CHAPTERS is CHAPTERS
-    assert (ROOT / "drafts" / "07_beyond.ipynb").exists()
+    assert (ROOT / "book" / "07_beyond.ipynb").exists()
     docs = report.toc_docs(ROOT / "_toc.yml")
-    assert report.chapter_pages({beyond.CHAPTER}, docs) == {}  # no page in the book yet
+    assert report.chapter_pages({beyond.CHAPTER}, docs) == {beyond.CHAPTER: "book/07_beyond"}
 
 
 @pytest.mark.parametrize("profile", [PAPER, QUICK], ids=lambda p: p.name)

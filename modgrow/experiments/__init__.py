@@ -6,11 +6,10 @@ Each chapter module defines ``CHAPTER`` (its title in the ledger), ``EXPERIMENTS
 of the claims ledger). Adding a chapter's experiment means adding its module to ``CHAPTERS``; each
 of them has a page of the book.
 
-``DRAFTS`` are experiment modules whose page is not in the book yet (``beyond``: its page,
-``drafts/07_beyond.ipynb``, is written and runs in the quick profile, but the paper-scale runs it
-reads are not all stored): their experiments are in ``REGISTRY`` (the command line computes and
-sweeps them) but they give no rows to the claims ledger until their page moves into ``book/`` and
-``_toc.yml`` and the module into ``CHAPTERS``.
+``DRAFTS`` are experiment modules whose page is not in the book yet (a page drafted under
+``drafts/`` whose paper-scale runs are not all stored; none at present): their experiments are in
+``REGISTRY`` (the command line computes and sweeps them) but they give no rows to the claims
+ledger until their page moves into ``book/`` and ``_toc.yml`` and the module into ``CHAPTERS``.
 """
 
 from __future__ import annotations
@@ -23,8 +22,9 @@ from .spec import Experiment
 
 __all__ = ["CHAPTERS", "DRAFTS", "REGISTRY", "Experiment", "get", "compute"]
 
-CHAPTERS = (task, architecture, curriculum, fidelity, baseline, perturbations, timescales)
-DRAFTS = (beyond,)
+CHAPTERS = (task, architecture, curriculum, fidelity, baseline, perturbations, timescales,
+            beyond)
+DRAFTS = ()
 REGISTRY: dict[str, Experiment] = {e.name: e for m in CHAPTERS + DRAFTS for e in m.EXPERIMENTS}
 
 

@@ -222,9 +222,20 @@ def _group(task: str, network: str, configs: list[GrowthConfig], params: int) ->
             "max N per seed": " ".join(map(str, reached)),
             "max N, mean [95 % CI]": f"{m:.1f} [{lo:.1f}, {hi:.1f}]",
             "median steps per N": float(np.median(stages)) if stages else float("nan"),
-            "ms per step": 1000 * seconds / max(1, sum(r.total_steps for r in runs)),
+            "ms per step": round(1000 * seconds / max(1, sum(r.total_steps for r in runs)), 1),
             "stopped": sum(r.history["status"] != "complete" for r in runs),
             "reached": reached}
+
+
+def first_check_stages(configs: list[GrowthConfig]) -> tuple[int, int]:
+    """(stages that ended at their first criterion check, all stages), over the stored runs of
+    ``configs`` and every N above the first."""
+    runs = [load_run(c) for c in configs]
+    if any(r is None for r in runs):
+        raise FileNotFoundError("not every run of these configs is stored")
+    ends = [s["steps"] <= r.config.eval_every for r in runs for s in r.stages
+            if s["n"] > r.config.n_start]
+    return sum(ends), len(ends)
 
 
 def groups(profile: Profile) -> list[dict]:
