@@ -135,3 +135,21 @@ def test_solved_blocks_exclude_an_extra_module():
     assert ch6.n_solved_blocks(_Run("modular", 39), 38) == 38
     assert ch6.n_solved_blocks(_Run("modular", None), 1) == 0
     assert ch6.n_solved_blocks(_Run("nonmodular", 16), 1) == 1
+
+
+def test_generations_read_both_growth_generations_and_agree_with_the_ledger(monkeypatch):
+    """Chapter 6's generation table (stored analyses only): one row per generation, five seeds
+    per module size, and the margin row's verdicts are the ledger's."""
+    from modgrow.profiles import PAPER
+    monkeypatch.setenv("MODGROW_NO_COMPUTE", "1")
+    plain, margin = ch6.generations(PAPER)
+    assert (plain["generation"], margin["generation"]) == ("plain confirmation", "with the margin")
+    for row in (plain, margin):
+        counts = row["tau_net rising (per size)"].split(", ")
+        assert [c.split(":")[0] for c in counts] == [str(m) for m in PAPER.module_sizes]
+        assert all(c.endswith(f"/{len(PAPER.seeds)}") for c in counts)
+    ledger = {r["claim"]: r["verdict"] for r in ch6.verdicts(PAPER)}
+    assert margin["tau_net grows with depth"] == ledger[
+        "tau_net grows with module depth, as along the cortical hierarchy"]
+    assert margin["trained tau stays flat"] == ledger[
+        "trained tau stays flat across modules while tau_net changes"]

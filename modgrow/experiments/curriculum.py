@@ -48,9 +48,8 @@ def plain_confirmed_growth_configs(profile: Profile) -> list[GrowthConfig]:
 
 def analysed_growth_configs(profile: Profile) -> list[GrowthConfig]:
     """The growth networks whose properties chapters 5 (perturbations) and 6 (timescales)
-    analyse: in this edition still the plain-confirmation runs, because their analyses of the
-    networks grown with the margin are not all computed yet (both chapters say so)."""
-    return plain_confirmed_growth_configs(profile)
+    analyse: chapter 3's runs, grown with the confirmation margin."""
+    return growth_configs(profile)
 
 
 def legacy_growth_configs(profile: Profile) -> list[GrowthConfig]:

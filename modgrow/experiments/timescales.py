@@ -14,7 +14,7 @@ from .. import tau_measures as tm
 from ..profiles import Profile
 from ..store import StoredRun, load_or_compute, load_or_run
 from .baseline import baseline_configs, iclr_config
-from .curriculum import analysed_growth_configs
+from .curriculum import analysed_growth_configs, plain_confirmed_growth_configs
 from .spec import Experiment
 
 CHAPTER = "6 timescales"
@@ -52,10 +52,11 @@ def network_analysis(run: StoredRun, profile: Profile) -> dict:
             "seed": run.config.seed, "max_n": run.max_n_reached}
 
 
-def modular_results(profile: Profile) -> dict[int, list[dict]]:
-    """Analyses of the chapter 3 growth runs, by module size (seeds in order)."""
+def modular_results(profile: Profile, configs=None) -> dict[int, list[dict]]:
+    """Analyses of the chapter 3 growth runs (or of ``configs``), by module size (seeds in
+    order)."""
     out: dict[int, list[dict]] = {}
-    for c in analysed_growth_configs(profile):
+    for c in analysed_growth_configs(profile) if configs is None else configs:
         out.setdefault(c.module_size, []).append(
             network_analysis(load_or_run(c, progress=False), profile))
     return out
@@ -219,14 +220,41 @@ def share_verdict(wins: int, total: int) -> str:
 
 # ----- verdicts ---------------------------------------------------------------------------------
 
+def _trend_classes(rows: list[dict]) -> tuple[dict, dict]:
+    """Per module size, each network's trend class of tau_net and of the trained tau."""
+    sizes = sorted({r["module size"] for r in rows})
+    return ({m: [r["trend"] for r in rows if r["module size"] == m] for m in sizes},
+            {m: [tm.trend_class(r["rho tau"], r["p tau"]) for r in rows
+                 if r["module size"] == m] for m in sizes})
+
+
+def generations(profile: Profile) -> list[dict]:
+    """The two depth verdicts on both generations of chapter 3's growth runs (same module sizes
+    and seeds): grown under the plain confirmation, and with the margin (the networks this
+    chapter reads). Per generation and module size: networks whose tau_net rises with depth and
+    whose trained tau trends (either sign), each out of the seeds."""
+    out = []
+    for label, cfgs in (("plain confirmation", plain_confirmed_growth_configs(profile)),
+                        ("with the margin", analysed_growth_configs(profile))):
+        rows = [network_row(a) for v in modular_results(profile, cfgs).values() for a in v]
+        depth, tau = _trend_classes(rows)
+        out.append({
+            "generation": label,
+            "tau_net rising (per size)": ", ".join(
+                f"{m}: {cs.count('up')}/{len(cs)}" for m, cs in depth.items()),
+            "tau_net grows with depth": depth_verdict(depth),
+            "trained tau trending (per size)": ", ".join(
+                f"{m}: {len(cs) - cs.count('flat')}/{len(cs)}" for m, cs in tau.items()),
+            "trained tau stays flat": flat_verdict(tau)})
+    return out
+
+
 def verdicts(profile: Profile) -> list[dict]:
     mod = modular_results(profile)
     rows = [network_row(a) for v in mod.values() for a in v]
     sizes = size_summary(rows)
     non = [nonmodular_row(a) for a in nonmodular_results(profile)]
-    by_size = {m: [r["trend"] for r in rows if r["module size"] == m] for m in mod}
-    tau_cls = {m: [tm.trend_class(r["rho tau"], r["p tau"]) for r in rows
-                   if r["module size"] == m] for m in mod}
+    by_size, tau_cls = _trend_classes(rows)
     out = [{
         "claim": "tau_net grows with module depth, as along the cortical hierarchy",
         "paper": "question of this book (the authors' unpublished notebook: ~0-1 in the first "
