@@ -46,7 +46,8 @@ from torch.nn import functional as F
 from .network import RNN
 
 __all__ = ["LEAK_SLOPE", "Scan", "Stacked", "run", "stack_parameters", "final_states", "logits",
-           "reference_final_states", "fused_weights", "pool_tasks", "pool_feeds", "pool_finals", "POOL_CHUNK"]
+           "reference_final_states", "fused_weights", "pool_tasks", "pool_feeds", "pool_finals",
+           "POOL_CHUNK"]
 
 LEAK_SLOPE = 0.01
 _NAMES = ("w_rec", "w_ff", "b_in", "b_rec", "b_ff", "w_in", "tau")
@@ -132,9 +133,10 @@ def run(net: RNN, x: torch.Tensor, h0: torch.Tensor, lo: int = 0, hi: int | None
     hi-1 before each step; ``record`` lists (absolute) blocks whose states after every step are
     returned; ``weights`` replaces parameters by name (``"blocks.K.w_rec"``...) without touching
     the network, e.g. for perturbations; ``stacked`` (``stack_parameters(net, lo, hi, weights)``,
-    instead of ``weights``) skips stacking them again. Autograd flows when it is enabled. ``manual_bptt``: a
-    one-block run with autograd enabled and nothing kept backpropagates through time by a
-    hand-written loop (``_ScanOne``; same forward, gradients equal up to float rounding).
+    instead of ``weights``) skips stacking them again. Autograd flows when it is enabled.
+    ``manual_bptt``: a one-block run with autograd enabled and nothing kept backpropagates
+    through time by a hand-written loop (``_ScanOne``; same forward, gradients equal up to float
+    rounding).
     """
     hi = net.n_blocks if hi is None else hi
     if not 0 <= lo < hi <= net.n_blocks:
