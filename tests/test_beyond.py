@@ -111,3 +111,11 @@ def test_profiles_refuse_unknown_gated_budgets():
     import dataclasses
     with pytest.raises(ValueError, match="gated_budgets must be among"):
         dataclasses.replace(QUICK, gated_budgets=("non-modular 999",))
+
+
+def test_a_difference_against_capped_modular_runs_is_called_a_lower_bound(monkeypatch):
+    monkeypatch.setenv("MODGROW_NO_COMPUTE", "1")
+    (dms,) = beyond.dms_verdict(PAPER)  # the stored DMS runs: every modular seed reached N = 30
+    assert dms["this book"].endswith("so the difference is a lower bound")
+    for row in beyond.gated_verdicts(PAPER):  # modular parity runs within the budget: not capped
+        assert "lower bound" not in row["this book"]

@@ -157,8 +157,13 @@ def _modular_within(histories: list[dict], params: int, steps: int) -> list[int]
             for h in histories]
 
 
-def _row(claim: str, paper: str, this_book: str, verdict: tuple[str, str]) -> dict:
+def _row(claim: str, paper: str, this_book: str, verdict: tuple[str, str],
+         capped: bool = False) -> dict:
+    """A ledger row; ``capped``: every modular run reached the last N tried, so the difference
+    of highest N is a lower bound."""
     word, text = verdict
+    if capped:
+        text += "; every modular run reached the last N tried, so the difference is a lower bound"
     return {"claim": claim, "paper": paper, "this book": f"{this_book}: {text}",
             "rule": "highest N compared between groups (bootstrap interval of the difference of "
                     "means; modular runs counted within the same parameters and whole-run step "
@@ -173,12 +178,14 @@ def dms_verdict(profile: Profile) -> list[dict]:
     if mod is None or non is None:
         return []
     budget, steps = modular_parameters(profile.dms_max_n), profile.baseline_total_steps
+    mod_n = _modular_within(mod, budget, steps)
     return [_row("on DMS, a modular network reaches a higher N than a non-modular one with as "
                  "many parameters", "not tested (open question: tasks other than parity)",
                  f"highest N up to {profile.dms_max_n}, module size {MODULE_SIZE} against "
                  f"{dms_baseline_size(profile)} non-modular neurons (at most {budget} parameters, "
                  f"{steps} steps)",
-                 rules.group_verdict(_modular_within(mod, budget, steps), _reached(non)))]
+                 rules.group_verdict(mod_n, _reached(non)),
+                 capped=min(mod_n) >= profile.dms_max_n)]
 
 
 def gated_verdicts(profile: Profile) -> list[dict]:
@@ -202,7 +209,8 @@ def gated_verdicts(profile: Profile) -> list[dict]:
                          f"highest N up to {profile.baseline_max_n}, module size {MODULE_SIZE} "
                          f"against {sizes[label]} {cell.upper()} units (at most {budget} "
                          f"parameters, {steps} steps)",
-                         rules.group_verdict(mod_n, _reached(runs))))
+                         rules.group_verdict(mod_n, _reached(runs)),
+                         capped=min(mod_n) >= profile.baseline_max_n))
     return rows
 
 
