@@ -153,3 +153,8 @@ def test_generations_read_both_growth_generations_and_agree_with_the_ledger(monk
         "tau_net grows with module depth, as along the cortical hierarchy"]
     assert margin["trained tau stays flat"] == ledger[
         "trained tau stays flat across modules while tau_net changes"]
+
+
+def test_near_majority_marks_counts_one_seed_from_flipping():
+    assert [ch6._near_majority(k, 5) for k in range(6)] == [False, False, True, True, False, False]
+    assert [ch6._near_majority(k, 4) for k in range(5)] == [False, False, True, True, False]

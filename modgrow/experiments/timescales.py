@@ -245,8 +245,16 @@ def generations(profile: Profile) -> list[dict]:
             "tau_net grows with depth": depth_verdict(depth),
             "trained tau trending (per size)": ", ".join(
                 f"{m}: {len(cs) - cs.count('flat')}/{len(cs)}" for m, cs in tau.items()),
-            "trained tau stays flat": flat_verdict(tau)})
+            "trained tau stays flat": flat_verdict(tau),
+            "sizes one seed from the majority": sum(
+                _near_majority(cs.count("up"), len(cs)) for cs in depth.values())
+            + sum(_near_majority(len(cs) - cs.count("flat"), len(cs)) for cs in tau.values())})
     return out
+
+
+def _near_majority(k: int, n: int) -> bool:
+    """Would one seed more or less change whether k of n is a majority?"""
+    return (k + 1 > n / 2) != (k > n / 2) or (k - 1 > n / 2) != (k > n / 2)
 
 
 def verdicts(profile: Profile) -> list[dict]:
