@@ -43,11 +43,14 @@ pyproject.toml:
 # pytest exits 5 when nothing was collected; that is a failure here too.
 # nbval's own cell timeout is 2000 s; with stored results a cell takes seconds, so a stuck
 # kernel fails here after CELL_TIMEOUT instead of eating the CI budget.
+# Both passes run on WORKERS processes (pytest-xdist; one torch thread each): a test file, or a
+# notebook, stays on one worker; WORKERS=0 runs everything in this process.
 CELL_TIMEOUT ?= 180
+WORKERS ?= auto
 test: venv
-	$(BIN)/python -m pytest tests
-	$(KERNEL_MPL) MODGROW_NO_COMPUTE=$(NO_COMPUTE) $(BIN)/python -m pytest --nbval-lax \
-	  --nbval-cell-timeout=$(CELL_TIMEOUT) book
+	$(BIN)/python -m pytest -n $(WORKERS) --dist loadgroup --no-loadscope-reorder tests
+	$(KERNEL_MPL) MODGROW_NO_COMPUTE=$(NO_COMPUTE) $(BIN)/python -m pytest -n $(WORKERS) \
+	  --dist loadfile --nbval-lax --nbval-cell-timeout=$(CELL_TIMEOUT) book
 
 vendor:
 	bash tools/vendor_js.sh

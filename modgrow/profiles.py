@@ -120,7 +120,7 @@ QUICK = Profile(
     perturb_batch=16, fixed_seeds=(0,), fixed_max_n=3,
     legacy_seeds=(0,), legacy_growth_max_n=((5, 3), (10, 3)), long_budget_factor=2,
     long_budget_max_size=20,
-    dms_max_n=3, gated_budgets=("modular M_m=10", "non-modular 20", "non-modular 30"))
+    dms_max_n=3, gated_budgets=("modular M_m=10",))
 
 PROFILES = {p.name: p for p in (PAPER, QUICK)}
 
