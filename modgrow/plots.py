@@ -693,6 +693,32 @@ def plot_steps_groups(groups: dict[str, list[dict]], epoch: int = 500):
     return fig, ax
 
 
+def plot_median_steps_by_module_size(histories_by_size: dict[int, list[dict]],
+                                     epoch: int = 500):
+    """Steps to criterion against N, one colour per module size: every run's stages as faint
+    points, and a line through the median over the seeds that solved each N (drawn where at
+    least half of them did)."""
+    import numpy as np
+    fig, ax = plt.subplots(figsize=(6.8, 4))
+    palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, (m, hs) in enumerate(sorted(histories_by_size.items())):
+        color = palette[i % len(palette)]
+        by_n: dict[int, list[int]] = {}
+        for h in hs:
+            for st in h["stages"]:
+                by_n.setdefault(st["n"], []).append(st["steps"])
+        ns = sorted(n for n, v in by_n.items() if 2 * len(v) >= len(hs))
+        for n, v in by_n.items():
+            ax.plot([n] * len(v), v, ".", color=color, alpha=0.25, ms=4)
+        ax.plot(ns, [np.median(by_n[n]) for n in ns], "o-", color=color, ms=3, lw=1.2,
+                label=f"$M_m$ = {m} (median of {len(hs)} seeds)")
+    _steps_axis(ax, epoch, "SGD steps to criterion", _epoch_label(epoch))
+    ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+    _plain_log_axis(ax.yaxis)
+    _opaque_legend_handles(_legend_outside(fig, ncols=3))
+    return fig, ax
+
+
 def _group_lines(groups: dict[str, list[dict]], xy):
     """One colour per group, one line per result; ``xy(result) -> (xs, ys)``."""
     fig, ax = plt.subplots(figsize=(6.5, 3.8))

@@ -60,6 +60,7 @@ class Profile:
     long_budget_max_size: int              # ... for non-modular sizes up to this many neurons
     dms_max_n: int                         # beyond parity: last N of the DMS runs
     gated_budgets: tuple[str, ...]         # beyond parity: budgets whose gated networks run
+    extra_module_sizes: tuple[int, ...]    # chapter 7: module sizes beyond chapter 3's
 
     def __post_init__(self):
         unknown = set(self.ablation_variants) - set(ALL_ABLATIONS)
@@ -105,7 +106,7 @@ PAPER = Profile(
     perturb_steps=1000, perturb_batch=64, fixed_seeds=(0, 1, 2, 3, 4), fixed_max_n=20,
     legacy_seeds=(0, 1, 2), legacy_growth_max_n=((5, 50), (10, 60), (15, 50), (20, 50)),
     long_budget_factor=5, long_budget_max_size=20,
-    dms_max_n=30, gated_budgets=("modular M_m=10",))
+    dms_max_n=30, gated_budgets=("modular M_m=10",), extra_module_sizes=(30,))
 
 QUICK = Profile(
     name="quick", seeds=(0,), module_sizes=(5, 10), growth_max_n=((5, 3), (10, 3)),
@@ -120,7 +121,7 @@ QUICK = Profile(
     perturb_batch=16, fixed_seeds=(0,), fixed_max_n=3,
     legacy_seeds=(0,), legacy_growth_max_n=((5, 3), (10, 3)), long_budget_factor=2,
     long_budget_max_size=20,
-    dms_max_n=3, gated_budgets=("modular M_m=10",))
+    dms_max_n=3, gated_budgets=("modular M_m=10",), extra_module_sizes=(30,))
 
 PROFILES = {p.name: p for p in (PAPER, QUICK)}
 

@@ -1,13 +1,15 @@
 """Chapter 7 (beyond parity): the DMS and gated experiments' configs, their equal-parameter
 sizes, their registration, and verdicts and tables that read stored runs only."""
 
+import dataclasses
+
 import pytest
 import torch
 
 from pathlib import Path
 
 from modgrow import compare, ledger, report, store
-from modgrow.experiments import CHAPTERS, DRAFTS, REGISTRY, baseline, beyond, compute
+from modgrow.experiments import CHAPTERS, DRAFTS, REGISTRY, baseline, beyond, compute, curriculum
 from modgrow.gated import parameter_count
 from modgrow.profiles import PAPER, QUICK
 from modgrow.training import GrowthConfig, network_at_stage
@@ -108,7 +110,6 @@ def test_verdicts_read_stored_runs_only(quick_store, monkeypatch):
 
 
 def test_profiles_refuse_unknown_gated_budgets():
-    import dataclasses
     with pytest.raises(ValueError, match="gated_budgets must be among"):
         dataclasses.replace(QUICK, gated_budgets=("non-modular 999",))
 
@@ -119,3 +120,34 @@ def test_a_difference_against_capped_modular_runs_is_called_a_lower_bound(monkey
     assert dms["this book"].endswith("so the difference is a lower bound")
     for row in beyond.gated_verdicts(PAPER):  # modular parity runs within the budget: not capped
         assert "lower bound" not in row["this book"]
+
+
+@pytest.mark.parametrize("profile", [PAPER, QUICK], ids=lambda p: p.name)
+def test_module_size_runs_are_chapter_3s_protocol_at_new_sizes(profile):
+    extra = beyond.module_size_configs(profile)
+    ref = curriculum.growth_configs(profile)[0]
+    assert [(c.module_size, c.seed) for c in extra] == [
+        (m, s) for m in profile.extra_module_sizes for s in profile.seeds]
+    for c in extra:
+        assert dataclasses.replace(c, module_size=ref.module_size, seed=ref.seed,
+                                   max_n=ref.max_n) == ref
+        assert c.max_n == max(n for _, n in profile.growth_max_n)
+        assert c.module_size not in profile.module_sizes
+    with pytest.raises(ValueError, match="already chapter 3's module sizes"):
+        beyond.module_size_configs(dataclasses.replace(profile, extra_module_sizes=(10,)))
+
+
+def test_best_module_size_is_named_only_when_its_interval_clears_the_others():
+    rows = [{"module size": 5, "s": (900, 700, 1100)}, {"module size": 10, "s": (300, 250, 350)},
+            {"module size": 30, "s": (400, 340, 460)}]
+    assert beyond.best_by(rows, "s", lower=True) == "none within the intervals"  # 350 > 340
+    rows[2]["s"] = (500, 380, 600)
+    assert beyond.best_by(rows, "s", lower=True) == "M_m = 10"
+    assert beyond.best_by(rows, "s", lower=False) == "M_m = 5"  # 700 > 600
+    rows[2]["s"] = (800, 650, 950)
+    assert beyond.best_by(rows, "s", lower=False) == "none within the intervals"
+    rows[1]["s"] = (30, float("nan"), float("nan"))  # one seed: no interval, no winner
+    assert beyond.best_by(rows, "s", lower=True) == "none within the intervals"
+    shown = beyond.module_size_table([{"module size": 5, "max N": (29.0, 27.5, 30.0),
+                                       "steps per N": (812.4, 700.0, 950.2)}])
+    assert shown[0]["max N"] == "29.0 [27.5, 30.0]" and shown[0]["steps per N"] == "812 [700, 950]"

@@ -128,7 +128,90 @@ def gated_configs(profile: Profile) -> list[GrowthConfig]:
             for s in profile.seeds]
 
 
+# ----- module size beyond chapter 3's ---------------------------------------------------------------
+
+def module_size_configs(profile: Profile) -> list[GrowthConfig]:
+    """Module sizes beyond chapter 3's (``extra_module_sizes``), grown exactly like chapter 3's
+    runs (same seeds, per-stage budget, criterion and margin) to chapter 3's last N."""
+    n = max(n for _, n in profile.growth_max_n)
+    overlap = set(profile.extra_module_sizes) & set(profile.module_sizes)
+    if overlap:
+        raise ValueError(f"profile {profile.name}: extra_module_sizes {sorted(overlap)} are "
+                         f"already chapter 3's module sizes")
+    return [base_config(profile, module_size=m, seed=s, max_n=n,
+                        confirm_margin=profile.growth_confirm_margin)
+            for m in profile.extra_module_sizes for s in profile.seeds]
+
+
+def module_size_runs(profile: Profile) -> dict[int, list] | None:
+    """Module size -> stored runs, chapter 3's sizes then ``extra_module_sizes`` (seeds in
+    order); None when any run is not stored (never computes)."""
+    out: dict[int, list] = {}
+    for c in growth_configs(profile) + module_size_configs(profile):
+        r = load_run(c)
+        if r is None:
+            return None
+        out.setdefault(c.module_size, []).append(r)
+    return out
+
+
+def _per_seed_steps(run) -> float:
+    """Median steps per N of one run over its solved N above the first (NaN if none)."""
+    import numpy as np
+    steps = [s["steps"] for s in run.stages if s["n"] > run.config.n_start]
+    return float(np.median(steps)) if steps else float("nan")
+
+
+def module_size_rows(profile: Profile) -> list[dict]:
+    """Per module size: highest N per seed (mean, bootstrap 95 % interval), the median steps per
+    N of each seed (mean over seeds with its interval), parameters at the last N in all and
+    trained per stage, and wall ms per step (as recorded: a rough guide). [] until every run
+    is stored."""
+    import math
+
+    from ..stats import bootstrap_ci
+    runs = module_size_runs(profile)
+    if runs is None:
+        return []
+    n = max(n for _, n in profile.growth_max_n)
+    rows = []
+    for m, rs in runs.items():
+        reached = _reached([r.history for r in rs])
+        steps = [_per_seed_steps(r) for r in rs]
+        ok = [x for x in steps if not math.isnan(x)]
+        params = compare.parameters_at_stage(rs[0].config, n)
+        rows.append({"module size": m, "seeds": len(rs),
+                     "max N per seed": " ".join(map(str, reached)),
+                     "max N": bootstrap_ci(reached), "steps per N": bootstrap_ci(ok),
+                     f"parameters at N = {n}": params["total"],
+                     "trained per stage": params["trainable"],
+                     "ms per step": ms_per_step(rs)})
+    return rows
+
+
+def module_size_table(rows: list[dict]) -> list[dict]:
+    """``module_size_rows`` for display: intervals written out."""
+    def ci(v, digits):
+        m, lo, hi = v
+        return f"{m:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
+    return [{**r, "max N": ci(r["max N"], 1), "steps per N": ci(r["steps per N"], 0)}
+            for r in rows]
+
+
+def best_by(rows: list[dict], key: str, lower: bool) -> str:
+    """The module size whose ``key`` interval lies wholly on the better side of every other
+    size's, or 'none within the intervals'; ``key`` holds (estimate, low, high)."""
+    order = sorted(rows, key=lambda r: r[key][0], reverse=not lower)
+    best, rest = order[0], order[1:]
+    if not rest:
+        return str(best["module size"])
+    apart = all(best[key][2] < r[key][1] if lower else best[key][1] > r[key][2] for r in rest)
+    return f"M_m = {best['module size']}" if apart else "none within the intervals"
+
+
 EXPERIMENTS = (
+    Experiment("module-size", CHAPTER, "modular growth at module sizes beyond chapter 3's "
+               "(extra_module_sizes), as chapter 3's runs", module_size_configs),
     Experiment("dms-growth", CHAPTER, "modular networks (module size 10) grown on delayed "
                "match-to-sample", dms_growth_configs),
     Experiment("dms-baseline", CHAPTER, "the leaky non-modular network on delayed "
@@ -214,6 +297,16 @@ def gated_verdicts(profile: Profile) -> list[dict]:
     return rows
 
 
+def ms_per_step(runs) -> float:
+    """Wall milliseconds per SGD step as recorded (one thread each): the median over every stage
+    of the runs of the stage's seconds per step. A median, because a run paused while its
+    machine did other work (the book's runs were, during CI checks) records the pause in that
+    one stage's seconds; a rough guide still, from a shared machine."""
+    import numpy as np
+    per = [1000 * s["seconds"] / s["steps"] for r in runs for s in r.stages if s["steps"] > 0]
+    return round(float(np.median(per)), 1) if per else float("nan")
+
+
 def _group(task: str, network: str, configs: list[GrowthConfig], params: int) -> dict | None:
     """One row of the task x architecture table, or None when a run is not stored."""
     import numpy as np
@@ -225,12 +318,11 @@ def _group(task: str, network: str, configs: list[GrowthConfig], params: int) ->
     reached = _reached([r.history for r in runs])
     m, lo, hi = bootstrap_ci(reached)
     stages = [s["steps"] for r in runs for s in r.stages if s["n"] > r.config.n_start]
-    seconds = sum(r.history.get("wall_seconds") or 0 for r in runs)
     return {"task": task, "network": network, "parameters": params, "seeds": len(runs),
             "max N per seed": " ".join(map(str, reached)),
             "max N, mean [95 % CI]": f"{m:.1f} [{lo:.1f}, {hi:.1f}]",
             "median steps per N": float(np.median(stages)) if stages else float("nan"),
-            "ms per step": round(1000 * seconds / max(1, sum(r.total_steps for r in runs)), 1),
+            "ms per step": ms_per_step(runs),
             "stopped": sum(r.history["status"] != "complete" for r in runs),
             "reached": reached}
 
