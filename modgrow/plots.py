@@ -593,7 +593,8 @@ def plot_steps_by_seed(histories_by_size: dict[int, list[dict]], epoch: int = 50
     return fig, axes
 
 
-__all__ += ["plot_stage_accuracy", "plot_steps_by_seed"]
+__all__ += ["plot_stage_accuracy", "plot_steps_by_seed", "plot_paired_totals",
+            "plot_median_steps_by_group"]
 
 
 # ----- chapter 4: modular against non-modular ------------------------------------------------------
@@ -693,15 +694,14 @@ def plot_steps_groups(groups: dict[str, list[dict]], epoch: int = 500):
     return fig, ax
 
 
-def plot_median_steps_by_module_size(histories_by_size: dict[int, list[dict]],
-                                     epoch: int = 500):
-    """Steps to criterion against N, one colour per module size: every run's stages as faint
-    points, and a line through the median over the seeds that solved each N (drawn where at
-    least half of them did)."""
+def plot_median_steps_by_group(histories: dict[str, list[dict]], epoch: int = 500):
+    """Steps to criterion against N, one colour per group of runs (label -> histories): every
+    run's stages as faint points, and a line through the median over the runs that solved each N
+    (drawn where at least half of them did)."""
     import numpy as np
     fig, ax = plt.subplots(figsize=(6.8, 4))
     palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for i, (m, hs) in enumerate(sorted(histories_by_size.items())):
+    for i, (label, hs) in enumerate(histories.items()):
         color = palette[i % len(palette)]
         by_n: dict[int, list[int]] = {}
         for h in hs:
@@ -711,11 +711,48 @@ def plot_median_steps_by_module_size(histories_by_size: dict[int, list[dict]],
         for n, v in by_n.items():
             ax.plot([n] * len(v), v, ".", color=color, alpha=0.25, ms=4)
         ax.plot(ns, [np.median(by_n[n]) for n in ns], "o-", color=color, ms=3, lw=1.2,
-                label=f"$M_m$ = {m} (median of {len(hs)} seeds)")
+                label=f"{label} (median of {len(hs)} seeds)")
     _steps_axis(ax, epoch, "SGD steps to criterion", _epoch_label(epoch))
     ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     _plain_log_axis(ax.yaxis)
     _opaque_legend_handles(_legend_outside(fig, ncols=3))
+    return fig, ax
+
+
+def plot_median_steps_by_module_size(histories_by_size: dict[int, list[dict]],
+                                     epoch: int = 500):
+    """``plot_median_steps_by_group`` with one group per module size (in increasing order)."""
+    return plot_median_steps_by_group(
+        {f"$M_m$ = {m}": hs for m, hs in sorted(histories_by_size.items())}, epoch)
+
+
+def plot_paired_totals(totals: dict[str, list[int]], reached: dict[str, list[bool]],
+                       seeds: list[int], ylabel: str = "SGD steps in all"):
+    """Paired runs across conditions: one x position per condition (label), one grey line per
+    seed joining its totals (marker by seed; open where the run stopped before its last N), and
+    the geometric mean with the bootstrap 95 % interval of the log mean in black."""
+    from .stats import geo_mean_ci
+    labels = list(totals)
+    fig, ax = plt.subplots(figsize=(6.8, 3.8))
+    for j, seed in enumerate(seeds):
+        ys = [totals[lb][j] for lb in labels]
+        marker = SEED_MARKERS[j % len(SEED_MARKERS)]
+        ax.plot(range(len(labels)), ys, "-", color="0.6", lw=0.8)
+        for i, lb in enumerate(labels):
+            ax.plot([i], [ys[i]], marker, ms=4, color="0.35",
+                    mfc="0.35" if reached[lb][j] else "white")
+    for i, lb in enumerate(labels):
+        m, lo, hi = geo_mean_ci(totals[lb])
+        ax.errorbar([i + 0.15], [m], yerr=[[m - lo], [hi - m]] if lo == lo else None,
+                    fmt="D", color="k", ms=5, capsize=3)
+    from matplotlib.lines import Line2D
+    handles = _seed_handles(seeds, color="0.35") + [Line2D(
+        [], [], marker="D", color="k", ls="", label="geometric mean, 95 % CI")]
+    ax.set_xticks(range(len(labels)), labels, rotation=20, ha="right")
+    ax.set_yscale("log")
+    ax.set_ylabel(ylabel)
+    _plain_log_axis(ax.yaxis)
+    fig.legend(handles=handles, loc="outside upper center", ncols=min(4, len(handles)))
     return fig, ax
 
 

@@ -61,6 +61,7 @@ class Profile:
     dms_max_n: int                         # beyond parity: last N of the DMS runs
     gated_budgets: tuple[str, ...]         # beyond parity: budgets whose gated networks run
     extra_module_sizes: tuple[int, ...]    # chapter 7: module sizes beyond chapter 3's
+    noise_sigmas: tuple[float, ...]        # chapter 7: duplication noise sigmas (the default too)
 
     def __post_init__(self):
         unknown = set(self.ablation_variants) - set(ALL_ABLATIONS)
@@ -106,7 +107,8 @@ PAPER = Profile(
     perturb_steps=1000, perturb_batch=64, fixed_seeds=(0, 1, 2, 3, 4), fixed_max_n=20,
     legacy_seeds=(0, 1, 2), legacy_growth_max_n=((5, 50), (10, 60), (15, 50), (20, 50)),
     long_budget_factor=5, long_budget_max_size=20,
-    dms_max_n=30, gated_budgets=("modular M_m=10",), extra_module_sizes=(30,))
+    dms_max_n=30, gated_budgets=("modular M_m=10",), extra_module_sizes=(30,),
+    noise_sigmas=(0.0, 0.01, 0.05, 0.1, 0.2, 0.5))
 
 QUICK = Profile(
     name="quick", seeds=(0,), module_sizes=(5, 10), growth_max_n=((5, 3), (10, 3)),
@@ -121,7 +123,8 @@ QUICK = Profile(
     perturb_batch=16, fixed_seeds=(0,), fixed_max_n=3,
     legacy_seeds=(0,), legacy_growth_max_n=((5, 3), (10, 3)), long_budget_factor=2,
     long_budget_max_size=20,
-    dms_max_n=3, gated_budgets=("modular M_m=10",), extra_module_sizes=(30,))
+    dms_max_n=3, gated_budgets=("modular M_m=10",), extra_module_sizes=(30,),
+    noise_sigmas=(0.0, 0.05, 0.5))
 
 PROFILES = {p.name: p for p in (PAPER, QUICK)}
 

@@ -151,3 +151,49 @@ def test_best_module_size_is_named_only_when_its_interval_clears_the_others():
     shown = beyond.module_size_table([{"module size": 5, "max N": (29.0, 27.5, 30.0),
                                        "steps per N": (812.4, 700.0, 950.2)}])
     assert shown[0]["max N"] == "29.0 [27.5, 30.0]" and shown[0]["steps per N"] == "812 [700, 950]"
+
+
+@pytest.mark.parametrize("profile", [PAPER, QUICK], ids=lambda p: p.name)
+def test_noise_runs_are_chapter_3s_ablation_with_only_sigma_changed(profile):
+    by_sigma = beyond.noise_configs(profile)
+    assert list(by_sigma) == list(profile.noise_sigmas)
+    ablation = curriculum.ablation_configs(profile)["duplicate, hard freeze"]
+    assert by_sigma[beyond.DEFAULT_NOISE] == ablation  # the ablation's own runs, same store keys
+    for sigma, cfgs in by_sigma.items():
+        assert [c.seed for c in cfgs] == list(profile.seeds)
+        assert all(c.noise == sigma and c.duplicate for c in cfgs)
+        assert [dataclasses.replace(c, noise=beyond.DEFAULT_NOISE) for c in cfgs] == ablation
+    assert list(beyond.noise_groups(profile))[-1] == "random init"
+    assert "duplication-noise" in REGISTRY
+    with pytest.raises(ValueError, match="must include chapter 3's sigma"):
+        beyond.noise_configs(dataclasses.replace(profile, noise_sigmas=(0.0, 0.5)))
+
+
+def test_noise_rows_pair_each_setting_with_the_default_sigma(quick_store, monkeypatch):
+    assert beyond.noise_rows(QUICK) == []  # nothing stored: no rows, nothing computed
+    assert not list(quick_store.glob("*/*/result.json"))
+    for cfgs in beyond.noise_groups(QUICK).values():
+        for c in cfgs:
+            store.load_or_run(c, progress=False)
+    rows = {r["initialisation"]: r for r in beyond.noise_rows(QUICK)}
+    assert list(rows) == list(beyond.noise_groups(QUICK))
+    ref = rows[f"copy, sigma = {beyond.DEFAULT_NOISE:g}"]
+    assert ref["ratio"]["ratio"] == pytest.approx(1.0) and ref["pairs"] == len(QUICK.seeds)
+    for label, r in rows.items():
+        assert r["pairs"] == len(QUICK.seeds)  # every quick run reaches its last N
+        run = store.load_run(beyond.noise_groups(QUICK)[label][0])
+        assert r["total steps"][0] == pytest.approx(run.total_steps)
+        assert r["ratio"]["ratio"] == pytest.approx(run.total_steps / ref["total steps"][0])
+    shown = beyond.noise_table(list(rows.values()))
+    assert all(set(s) == set(shown[0]) for s in shown)
+
+
+def test_noise_answer_sorts_settings_by_their_ratio_interval():
+    def row(label, lo, hi):
+        return {"initialisation": label, "ratio": {"ratio": (lo + hi) / 2, "low": lo, "high": hi}}
+    rows = [row("copy, sigma = 0.05", 1, 1), row("copy, sigma = 0", 1.1, 2.0),
+            row("copy, sigma = 0.5", 0.5, 0.9), row("random init", 0.9, 1.3),
+            {"initialisation": "copy, sigma = 0.2"}]  # no pairs: left out
+    assert beyond.noise_answer(rows) == {"slower": "copy, sigma = 0", "faster": "copy, sigma = 0.5",
+                                         "not distinguishable": "random init"}
+    assert beyond.noise_answer(rows[:1])["slower"] == "none"

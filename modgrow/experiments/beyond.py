@@ -22,6 +22,14 @@ network trained at its own stage. Chapter 4's other reading, what trains during 
 newest module and its head: 262 parameters at module size 10), would size a network with one head
 per N to a few units (3 leaky neurons for 29 heads): no baseline at all.
 
+Chapter 7 also takes up two questions about growth itself (issue #12):
+
+* ``module-size``: chapter 3's growth runs at module sizes it does not grow
+  (``extra_module_sizes``).
+* ``duplication-noise``: chapter 3's duplication ablation (module size 10, hard freeze, up to
+  N = ``ablation_max_n``) at every duplication noise sigma of ``noise_sigmas``; at chapter 3's
+  sigma these are the ablation's own runs.
+
 ``verdicts`` and ``groups`` read stored runs only and give a row only when every run it rests
 on is stored (so [] before anything is computed); the profile's ``gated_budgets`` names the
 parameter budgets whose gated networks are trained at its scale.
@@ -35,7 +43,7 @@ from ..network import largest_size, nonmodular_parameter_count
 from ..profiles import Profile
 from ..store import load_run
 from ..training import GATED_DEFAULTS, NONMODULAR_DEFAULTS, GrowthConfig
-from .curriculum import base_config, growth_configs
+from .curriculum import ablation_configs, base_config, growth_configs
 from .spec import Experiment
 
 CHAPTER = "7 beyond"  # page book/07_beyond
@@ -209,9 +217,98 @@ def best_by(rows: list[dict], key: str, lower: bool) -> str:
     return f"M_m = {best['module size']}" if apart else "none within the intervals"
 
 
+# ----- duplication noise --------------------------------------------------------------------------
+
+DEFAULT_NOISE = GrowthConfig().noise   # chapter 3's sigma: w * (1 + sigma * xi)
+RANDOM_INIT = "random init, hard freeze"   # chapter 3's ablation without duplication
+
+
+def noise_configs(profile: Profile) -> dict[float, list[GrowthConfig]]:
+    """Sigma -> chapter 3's duplication ablation (module size 10, hard freeze, up to
+    N = ablation_max_n, chapter 3's criterion) with that duplication noise, one per seed; at the
+    default sigma these are the ablation's own configs (the same store keys)."""
+    if DEFAULT_NOISE not in profile.noise_sigmas:
+        raise ValueError(f"profile {profile.name}: noise_sigmas must include chapter 3's "
+                         f"sigma {DEFAULT_NOISE} (the reference); got {profile.noise_sigmas}")
+    return {sigma: [base_config(profile, module_size=MODULE_SIZE, max_n=profile.ablation_max_n,
+                                seed=s, noise=sigma) for s in profile.seeds]
+            for sigma in profile.noise_sigmas}
+
+
+def noise_groups(profile: Profile) -> dict[str, list[GrowthConfig]]:
+    """Label -> configs: every sigma, then chapter 3's random-initialisation ablation when the
+    profile runs it (the same seeds: a reference without duplication)."""
+    out = {f"copy, sigma = {sigma:g}": cs for sigma, cs in noise_configs(profile).items()}
+    random = ablation_configs(profile).get(RANDOM_INIT)
+    if random:
+        out["random init"] = random
+    return out
+
+
+def noise_rows(profile: Profile) -> list[dict]:
+    """Per initialisation: highest N per seed, the total steps each seed took to its highest N
+    (geometric mean with the bootstrap interval of the log mean) and, paired by seed over the
+    seeds that reached the last N under both, the ratio of total steps to chapter 3's sigma
+    (geometric mean with its interval; seeds slower / faster). [] until every run is stored."""
+    from ..stats import geo_mean_ci, paired_log_ratio
+    stored = {label: [load_run(c) for c in cs] for label, cs in noise_groups(profile).items()}
+    if any(r is None for rs in stored.values() for r in rs):
+        return []
+    last = profile.ablation_max_n
+    done = {label: {r.config.seed: r.total_steps for r in rs
+                    if (r.history.get("max_n_reached") or 0) >= last}
+            for label, rs in stored.items()}
+    ref = done[f"copy, sigma = {DEFAULT_NOISE:g}"]
+    rows = []
+    for label, rs in stored.items():
+        seeds = sorted(set(done[label]) & set(ref))
+        row = {"initialisation": label, "seeds": len(rs),
+               "max N per seed": " ".join(str(r.history.get("max_n_reached") or 0) for r in rs),
+               "total steps": geo_mean_ci([r.total_steps for r in rs]),
+               "pairs": len(seeds)}
+        if seeds:
+            row["ratio"] = paired_log_ratio([done[label][s] for s in seeds],
+                                            [ref[s] for s in seeds])
+        rows.append(row)
+    return rows
+
+
+def noise_table(rows: list[dict]) -> list[dict]:
+    """``noise_rows`` for display."""
+    def ci(v, fmt):
+        return f"{v[0]:{fmt}} [{v[1]:{fmt}}, {v[2]:{fmt}}]"
+    out = []
+    for r in rows:
+        q = r.get("ratio")
+        out.append({"initialisation": r["initialisation"], "seeds": r["seeds"],
+                    "max N per seed": r["max N per seed"],
+                    "total steps, geometric mean [95 % CI]": ci(r["total steps"], ".0f"),
+                    f"ratio to sigma = {DEFAULT_NOISE:g} [95 % CI]":
+                        ci((q["ratio"], q["low"], q["high"]), ".2f") if q else "no pairs",
+                    "seeds slower / faster": f"{q['a_larger']} / {q['b_larger']}" if q else ""})
+    return out
+
+
+def noise_answer(rows: list[dict]) -> dict[str, str]:
+    """The initialisations (other than chapter 3's sigma) whose paired ratio interval lies wholly
+    above 1 ("slower"), wholly below ("faster"), or includes 1 ("not distinguishable")."""
+    out: dict[str, list[str]] = {"slower": [], "faster": [], "not distinguishable": []}
+    for r in rows:
+        q = r.get("ratio")
+        if r["initialisation"] == f"copy, sigma = {DEFAULT_NOISE:g}" or q is None:
+            continue
+        key = ("slower" if q["low"] > 1 else "faster" if q["high"] < 1
+               else "not distinguishable")
+        out[key].append(r["initialisation"])
+    return {k: "; ".join(v) or "none" for k, v in out.items()}
+
+
 EXPERIMENTS = (
     Experiment("module-size", CHAPTER, "modular growth at module sizes beyond chapter 3's "
                "(extra_module_sizes), as chapter 3's runs", module_size_configs),
+    Experiment("duplication-noise", CHAPTER, "chapter 3's duplication ablation (module size "
+               "10, hard freeze) at every duplication noise sigma of noise_sigmas",
+               lambda p: [c for cs in noise_configs(p).values() for c in cs]),
     Experiment("dms-growth", CHAPTER, "modular networks (module size 10) grown on delayed "
                "match-to-sample", dms_growth_configs),
     Experiment("dms-baseline", CHAPTER, "the leaky non-modular network on delayed "
