@@ -107,7 +107,7 @@ PAPER = Profile(
     perturb_steps=1000, perturb_batch=64, fixed_seeds=(0, 1, 2, 3, 4), fixed_max_n=20,
     legacy_seeds=(0, 1, 2), legacy_growth_max_n=((5, 50), (10, 60), (15, 50), (20, 50)),
     long_budget_factor=5, long_budget_max_size=20,
-    dms_max_n=30, gated_budgets=("modular M_m=10",), extra_module_sizes=(30,),
+    dms_max_n=30, gated_budgets=("modular M_m=10", "non-modular 50"), extra_module_sizes=(30,),
     noise_sigmas=(0.0, 0.01, 0.05, 0.1, 0.2, 0.5))
 
 QUICK = Profile(

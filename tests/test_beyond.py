@@ -197,3 +197,30 @@ def test_noise_answer_sorts_settings_by_their_ratio_interval():
     assert beyond.noise_answer(rows) == {"slower": "copy, sigma = 0", "faster": "copy, sigma = 0.5",
                                          "not distinguishable": "random init"}
     assert beyond.noise_answer(rows[:1])["slower"] == "none"
+
+
+def test_leaky_reference_is_chapter_4s_network_with_this_chapters_criterion():
+    assert beyond.leaky_sizes(PAPER) == [h for h in PAPER.baseline_sizes
+                                         if f"non-modular {h}" in PAPER.gated_budgets]
+    ch4 = {(c.module_size, c.seed): c for c in baseline.baseline_configs(PAPER)}
+    leaky = beyond.leaky_configs(PAPER)
+    assert len(leaky) == len(beyond.leaky_sizes(PAPER)) * len(PAPER.seeds) > 0
+    for c in leaky:
+        assert c.confirm_margin == PAPER.growth_confirm_margin > 0
+        assert dataclasses.replace(c, confirm_margin=0.0) == ch4[(c.module_size, c.seed)]
+    assert beyond.leaky_configs(QUICK) == []  # the quick profile runs the modular budget only
+    assert "gated-leaky" in REGISTRY
+
+
+def test_every_gated_budget_has_its_verdict_rows_and_gated_meets_leaky(monkeypatch):
+    monkeypatch.setenv("MODGROW_NO_COMPUTE", "1")
+    rows = beyond.gated_verdicts(PAPER)  # the stored runs
+    labels = beyond.gated_labels(PAPER)
+    assert len(rows) == len(labels) * len(beyond.gated_sizes(PAPER))
+    for label in labels:
+        assert sum(f"'{label}'" in r["this book"] for r in rows) == len(beyond.gated_sizes(PAPER))
+    against = beyond.gated_against_leaky(PAPER)
+    assert {(r["cell"], r["leaky neurons"]) for r in against} == {
+        (cell.upper(), h) for cell in beyond.gated_sizes(PAPER) for h in beyond.leaky_sizes(PAPER)}
+    networks = [g["network"] for g in beyond.groups(PAPER)]
+    assert all(f"non-modular, {h} neurons" in networks for h in beyond.leaky_sizes(PAPER))

@@ -303,12 +303,32 @@ def noise_answer(rows: list[dict]) -> dict[str, str]:
     return {k: "; ".join(v) or "none" for k, v in out.items()}
 
 
+def leaky_sizes(profile: Profile) -> list[int]:
+    """Chapter 4's non-modular sizes whose budgets the gated networks are trained at."""
+    return [h for h in profile.baseline_sizes if f"non-modular {h}" in gated_labels(profile)]
+
+
+def leaky_configs(profile: Profile) -> list[GrowthConfig]:
+    """Chapter 4's leaky non-modular networks of ``leaky_sizes``, every seed, with this
+    chapter's criterion (chapter 3's margin, as the gated networks): the gated networks'
+    equal-parameter reference."""
+    from dataclasses import replace
+
+    from .baseline import baseline_config
+    return [replace(baseline_config(profile, h, s, profile.baseline_total_steps),
+                    confirm_margin=profile.growth_confirm_margin)
+            for h in leaky_sizes(profile) for s in profile.seeds]
+
+
 EXPERIMENTS = (
     Experiment("module-size", CHAPTER, "modular growth at module sizes beyond chapter 3's "
                "(extra_module_sizes), as chapter 3's runs", module_size_configs),
     Experiment("duplication-noise", CHAPTER, "chapter 3's duplication ablation (module size "
                "10, hard freeze) at every duplication noise sigma of noise_sigmas",
                lambda p: [c for cs in noise_configs(p).values() for c in cs]),
+    Experiment("gated-leaky", CHAPTER, "chapter 4's leaky non-modular networks at the gated "
+               "networks' non-modular budgets, with this chapter's criterion (margin)",
+               leaky_configs),
     Experiment("dms-growth", CHAPTER, "modular networks (module size 10) grown on delayed "
                "match-to-sample", dms_growth_configs),
     Experiment("dms-baseline", CHAPTER, "the leaky non-modular network on delayed "
@@ -369,29 +389,60 @@ def dms_verdict(profile: Profile) -> list[dict]:
 
 
 def gated_verdicts(profile: Profile) -> list[dict]:
-    """Modular (chapter 3's module-size-10 runs) against each gated cell on parity at equal
-    parameters, one row per cell whose runs are all stored."""
-    label = f"modular M_m={MODULE_SIZE}"
+    """Modular (chapter 3's module-size-10 runs, counted within each budget's parameters and the
+    whole-run step budget) against each gated cell on parity at equal parameters: one row per
+    cell and budget (``gated_labels``) whose runs are all stored."""
     mod = stored_histories(parity_modular_configs(profile))
     if mod is None:
         return []
-    budget, steps = gated_budgets(profile)[label], profile.baseline_total_steps
-    mod_n = _modular_within(mod, budget, steps)
+    steps = profile.baseline_total_steps
     rows = []
-    for cell, sizes in gated_sizes(profile).items():
-        runs = stored_histories([c for c in gated_configs(profile)
-                                 if c.architecture == cell and c.module_size == sizes[label]])
-        if runs is None:
-            continue
-        rows.append(_row(f"on parity, a modular network reaches a higher N than a {cell.upper()} "
-                         f"with as many parameters",
-                         "not tested (open question: gated networks compared directly)",
-                         f"highest N up to {profile.baseline_max_n}, module size {MODULE_SIZE} "
-                         f"against {sizes[label]} {cell.upper()} units (at most {budget} "
-                         f"parameters, {steps} steps)",
-                         rules.group_verdict(mod_n, _reached(runs)),
-                         capped=min(mod_n) >= profile.baseline_max_n))
+    for label in gated_labels(profile):
+        budget = gated_budgets(profile)[label]
+        mod_n = _modular_within(mod, budget, steps)
+        for cell, sizes in gated_sizes(profile).items():
+            runs = stored_histories([c for c in gated_configs(profile)
+                                     if c.architecture == cell and c.module_size == sizes[label]])
+            if runs is None:
+                continue
+            rows.append(_row(
+                f"on parity, a modular network reaches a higher N than a {cell.upper()} "
+                f"with as many parameters",
+                "not tested (open question: gated networks compared directly)",
+                f"highest N up to {profile.baseline_max_n}, module size {MODULE_SIZE} against "
+                f"{sizes[label]} {cell.upper()} units (at most {budget} parameters, budget "
+                f"'{label}', {steps} steps)",
+                rules.group_verdict(mod_n, _reached(runs)),
+                capped=min(mod_n) >= profile.baseline_max_n))
     return rows
+
+
+def gated_against_leaky(profile: Profile) -> list[dict]:
+    """Each gated cell against the leaky non-modular network whose parameters it is sized to
+    (``leaky_sizes``; both under this chapter's criterion): the difference of mean highest N
+    with its bootstrap interval (``rules.group_verdict``'s text). Not a claim of the paper, so
+    not a ledger row; only pairs whose runs are all stored."""
+    out = []
+    for h, leaky in zip(leaky_sizes(profile), _chunks(leaky_configs(profile), profile)):
+        base = stored_histories(leaky)
+        if base is None:
+            continue
+        label = f"non-modular {h}"
+        for cell, sizes in gated_sizes(profile).items():
+            runs = stored_histories([c for c in gated_configs(profile)
+                                     if c.architecture == cell and c.module_size == sizes[label]])
+            if runs is not None:
+                out.append({"leaky neurons": h, "cell": cell.upper(), "units": sizes[label],
+                            "parameters": gated_budgets(profile)[label],
+                            "gated minus leaky": rules.group_verdict(
+                                _reached(runs), _reached(base))[1]})
+    return out
+
+
+def _chunks(configs: list[GrowthConfig], profile: Profile) -> list[list[GrowthConfig]]:
+    """``configs`` (size-major, every seed) split into one list per size."""
+    k = len(profile.seeds)
+    return [configs[i:i + k] for i in range(0, len(configs), k)]
 
 
 def ms_per_step(runs) -> float:
@@ -449,6 +500,9 @@ def groups(profile: Profile) -> list[dict]:
                     if c.architecture == cell and c.module_size == h]
             rows.append(_group("parity", f"{cell.upper()}, {h} units", cfgs,
                                parameter_count(cell, h, heads_at(par))))
+    for h, cfgs in zip(leaky_sizes(profile), _chunks(leaky_configs(profile), profile)):
+        rows.append(_group("parity", f"non-modular, {h} neurons", cfgs,
+                           nonmodular_parameter_count(h, heads_at(par))))
     n = profile.dms_max_n
     rows.append(_group("DMS", f"modular, M_m = {MODULE_SIZE}", dms_growth_configs(profile),
                        modular_parameters(n)))
