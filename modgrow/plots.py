@@ -748,6 +748,9 @@ def plot_paired_totals(totals: dict[str, list[int]], reached: dict[str, list[boo
     from matplotlib.lines import Line2D
     handles = _seed_handles(seeds, color="0.35") + [Line2D(
         [], [], marker="D", color="k", ls="", label="geometric mean, 95 % CI")]
+    if not all(all(v) for v in reached.values()):
+        handles.append(Line2D([], [], marker="o", ls="", color="0.35", mfc="white",
+                              label="open: stopped before the last N"))
     ax.set_xticks(range(len(labels)), labels, rotation=20, ha="right")
     ax.set_yscale("log")
     ax.set_ylabel(ylabel)

@@ -177,7 +177,7 @@ def test_noise_rows_pair_each_setting_with_the_default_sigma(quick_store, monkey
             store.load_or_run(c, progress=False)
     rows = {r["initialisation"]: r for r in beyond.noise_rows(QUICK)}
     assert list(rows) == list(beyond.noise_groups(QUICK))
-    ref = rows[f"copy, sigma = {beyond.DEFAULT_NOISE:g}"]
+    ref = rows[f"copy, σ = {beyond.DEFAULT_NOISE:g}"]
     assert ref["ratio"]["ratio"] == pytest.approx(1.0) and ref["pairs"] == len(QUICK.seeds)
     for label, r in rows.items():
         assert r["pairs"] == len(QUICK.seeds)  # every quick run reaches its last N
@@ -191,10 +191,10 @@ def test_noise_rows_pair_each_setting_with_the_default_sigma(quick_store, monkey
 def test_noise_answer_sorts_settings_by_their_ratio_interval():
     def row(label, lo, hi):
         return {"initialisation": label, "ratio": {"ratio": (lo + hi) / 2, "low": lo, "high": hi}}
-    rows = [row("copy, sigma = 0.05", 1, 1), row("copy, sigma = 0", 1.1, 2.0),
-            row("copy, sigma = 0.5", 0.5, 0.9), row("random init", 0.9, 1.3),
-            {"initialisation": "copy, sigma = 0.2"}]  # no pairs: left out
-    assert beyond.noise_answer(rows) == {"slower": "copy, sigma = 0", "faster": "copy, sigma = 0.5",
+    rows = [row("copy, σ = 0.05", 1, 1), row("copy, σ = 0", 1.1, 2.0),
+            row("copy, σ = 0.5", 0.5, 0.9), row("random init", 0.9, 1.3),
+            {"initialisation": "copy, σ = 0.2"}]  # no pairs: left out
+    assert beyond.noise_answer(rows) == {"slower": "copy, σ = 0", "faster": "copy, σ = 0.5",
                                          "not distinguishable": "random init"}
     assert beyond.noise_answer(rows[:1])["slower"] == "none"
 

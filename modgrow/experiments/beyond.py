@@ -238,7 +238,7 @@ def noise_configs(profile: Profile) -> dict[float, list[GrowthConfig]]:
 def noise_groups(profile: Profile) -> dict[str, list[GrowthConfig]]:
     """Label -> configs: every sigma, then chapter 3's random-initialisation ablation when the
     profile runs it (the same seeds: a reference without duplication)."""
-    out = {f"copy, sigma = {sigma:g}": cs for sigma, cs in noise_configs(profile).items()}
+    out = {f"copy, σ = {sigma:g}": cs for sigma, cs in noise_configs(profile).items()}
     random = ablation_configs(profile).get(RANDOM_INIT)
     if random:
         out["random init"] = random
@@ -258,7 +258,7 @@ def noise_rows(profile: Profile) -> list[dict]:
     done = {label: {r.config.seed: r.total_steps for r in rs
                     if (r.history.get("max_n_reached") or 0) >= last}
             for label, rs in stored.items()}
-    ref = done[f"copy, sigma = {DEFAULT_NOISE:g}"]
+    ref = done[f"copy, σ = {DEFAULT_NOISE:g}"]
     rows = []
     for label, rs in stored.items():
         seeds = sorted(set(done[label]) & set(ref))
@@ -283,7 +283,7 @@ def noise_table(rows: list[dict]) -> list[dict]:
         out.append({"initialisation": r["initialisation"], "seeds": r["seeds"],
                     "max N per seed": r["max N per seed"],
                     "total steps, geometric mean [95 % CI]": ci(r["total steps"], ".0f"),
-                    f"ratio to sigma = {DEFAULT_NOISE:g} [95 % CI]":
+                    f"ratio to σ = {DEFAULT_NOISE:g} [95 % CI]":
                         ci((q["ratio"], q["low"], q["high"]), ".2f") if q else "no pairs",
                     "seeds slower / faster": f"{q['a_larger']} / {q['b_larger']}" if q else ""})
     return out
@@ -295,7 +295,7 @@ def noise_answer(rows: list[dict]) -> dict[str, str]:
     out: dict[str, list[str]] = {"slower": [], "faster": [], "not distinguishable": []}
     for r in rows:
         q = r.get("ratio")
-        if r["initialisation"] == f"copy, sigma = {DEFAULT_NOISE:g}" or q is None:
+        if r["initialisation"] == f"copy, σ = {DEFAULT_NOISE:g}" or q is None:
             continue
         key = ("slower" if q["low"] > 1 else "faster" if q["high"] < 1
                else "not distinguishable")
