@@ -123,7 +123,7 @@ QUICK = Profile(
     perturb_batch=16, fixed_seeds=(0,), fixed_max_n=3,
     legacy_seeds=(0,), legacy_growth_max_n=((5, 3), (10, 3)), long_budget_factor=2,
     long_budget_max_size=20,
-    dms_max_n=3, gated_budgets=("modular M_m=10",), extra_module_sizes=(30,),
+    dms_max_n=3, gated_budgets=("non-modular 20",), extra_module_sizes=(30,),
     noise_sigmas=(0.0, 0.05, 0.5))
 
 PROFILES = {p.name: p for p in (PAPER, QUICK)}

@@ -194,9 +194,13 @@ def test_noise_answer_sorts_settings_by_their_ratio_interval():
     rows = [row("copy, σ = 0.05", 1, 1), row("copy, σ = 0", 1.1, 2.0),
             row("copy, σ = 0.5", 0.5, 0.9), row("random init", 0.9, 1.3),
             {"initialisation": "copy, σ = 0.2"}]  # no pairs: left out
-    assert beyond.noise_answer(rows) == {"slower": "copy, σ = 0", "faster": "copy, σ = 0.5",
-                                         "not distinguishable": "random init"}
-    assert beyond.noise_answer(rows[:1])["slower"] == "none"
+    rows.insert(1, row("copy, σ = 0.01", 0.7, 1.6))
+    assert beyond.noise_answer(rows) == {
+        "slower": "copy, σ = 0", "faster": "copy, σ = 0.5",
+        "not distinguishable": "copy, σ = 0.01; random init",
+        "nearest": "random init, ratio 1.10 [0.90, 1.30]"}  # 0.1 from 1, against 0.3
+    assert beyond.noise_answer(rows[:1]) == {"slower": "none", "faster": "none",
+                                             "not distinguishable": "none", "nearest": "none"}
 
 
 def test_leaky_reference_is_chapter_4s_network_with_this_chapters_criterion():
@@ -208,7 +212,7 @@ def test_leaky_reference_is_chapter_4s_network_with_this_chapters_criterion():
     for c in leaky:
         assert c.confirm_margin == PAPER.growth_confirm_margin > 0
         assert dataclasses.replace(c, confirm_margin=0.0) == ch4[(c.module_size, c.seed)]
-    assert beyond.leaky_configs(QUICK) == []  # the quick profile runs the modular budget only
+    assert [c.module_size for c in beyond.leaky_configs(QUICK)] == [20]  # quick: that budget only
     assert "gated-leaky" in REGISTRY
 
 

@@ -24,7 +24,8 @@ def _param(path):
 
 # Per-cell timeout, so that a stuck kernel fails the test in minutes. The slowest cells train a
 # chapter's quick runs (the slowest whole chapter, 03, takes about 95 s under two workers); a CI
-# run timed out here when chapter 7 trained six gated networks in one cell: now it trains two.
+# run timed out here when chapter 7 trained six gated networks in one cell: now it trains two
+# (and one leaky network).
 CELL_TIMEOUT = 120
 
 sys.path.insert(0, str(ROOT / "tools"))

@@ -291,8 +291,11 @@ def noise_table(rows: list[dict]) -> list[dict]:
 
 def noise_answer(rows: list[dict]) -> dict[str, str]:
     """The initialisations (other than chapter 3's sigma) whose paired ratio interval lies wholly
-    above 1 ("slower"), wholly below ("faster"), or includes 1 ("not distinguishable")."""
+    above 1 ("slower"), wholly below ("faster"), or includes 1 ("not distinguishable"); and
+    "nearest": the not-distinguishable one whose interval comes closest to excluding 1, with its
+    interval (a verdict that sits on its threshold says so)."""
     out: dict[str, list[str]] = {"slower": [], "faster": [], "not distinguishable": []}
+    near, gap = "none", float("inf")
     for r in rows:
         q = r.get("ratio")
         if r["initialisation"] == f"copy, σ = {DEFAULT_NOISE:g}" or q is None:
@@ -300,7 +303,11 @@ def noise_answer(rows: list[dict]) -> dict[str, str]:
         key = ("slower" if q["low"] > 1 else "faster" if q["high"] < 1
                else "not distinguishable")
         out[key].append(r["initialisation"])
-    return {k: "; ".join(v) or "none" for k, v in out.items()}
+        if key == "not distinguishable" and min(1 - q["low"], q["high"] - 1) < gap:
+            gap = min(1 - q["low"], q["high"] - 1)
+            near = (f"{r['initialisation']}, ratio {q['ratio']:.2f} "
+                    f"[{q['low']:.2f}, {q['high']:.2f}]")
+    return {**{k: "; ".join(v) or "none" for k, v in out.items()}, "nearest": near}
 
 
 def leaky_sizes(profile: Profile) -> list[int]:
