@@ -715,7 +715,8 @@ def plot_median_steps_by_group(histories: dict[str, list[dict]], epoch: int = 50
     _steps_axis(ax, epoch, "SGD steps to criterion", _epoch_label(epoch))
     ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     _plain_log_axis(ax.yaxis)
-    _opaque_legend_handles(_legend_outside(fig, ncols=3))
+    long_labels = max(len(str(label)) for label in histories) > 12
+    _opaque_legend_handles(_legend_outside(fig, ncols=2 if long_labels else 3))
     return fig, ax
 
 
