@@ -430,8 +430,8 @@ def gated_against_leaky(profile: Profile) -> list[dict]:
     with its bootstrap interval (``rules.group_verdict``'s text). Not a claim of the paper, so
     not a ledger row; only pairs whose runs are all stored."""
     out = []
-    for h, leaky in zip(leaky_sizes(profile), _chunks(leaky_configs(profile), profile)):
-        base = stored_histories(leaky)
+    for h in leaky_sizes(profile):
+        base = stored_histories([c for c in leaky_configs(profile) if c.module_size == h])
         if base is None:
             continue
         label = f"non-modular {h}"
@@ -444,12 +444,6 @@ def gated_against_leaky(profile: Profile) -> list[dict]:
                             "gated minus leaky": rules.group_verdict(
                                 _reached(runs), _reached(base))[1]})
     return out
-
-
-def _chunks(configs: list[GrowthConfig], profile: Profile) -> list[list[GrowthConfig]]:
-    """``configs`` (size-major, every seed) split into one list per size."""
-    k = len(profile.seeds)
-    return [configs[i:i + k] for i in range(0, len(configs), k)]
 
 
 def ms_per_step(runs) -> float:
@@ -507,7 +501,8 @@ def groups(profile: Profile) -> list[dict]:
                     if c.architecture == cell and c.module_size == h]
             rows.append(_group("parity", f"{cell.upper()}, {h} units", cfgs,
                                parameter_count(cell, h, heads_at(par))))
-    for h, cfgs in zip(leaky_sizes(profile), _chunks(leaky_configs(profile), profile)):
+    for h in leaky_sizes(profile):
+        cfgs = [c for c in leaky_configs(profile) if c.module_size == h]
         rows.append(_group("parity", f"non-modular, {h} neurons", cfgs,
                            nonmodular_parameter_count(h, heads_at(par))))
     n = profile.dms_max_n
