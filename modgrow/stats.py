@@ -13,7 +13,7 @@ from typing import Sequence
 import numpy as np
 from scipy import stats as _st
 
-__all__ = ["geo_mean_ci", "paired_log_ratio", "sign_test", "bootstrap_ci"]
+__all__ = ["geo_mean_ci", "paired_log_ratio", "sign_test", "bootstrap_ci", "format_interval"]
 
 
 def bootstrap_ci(values: Sequence[float], stat=np.mean, n_boot: int = 10_000, level: float = 0.95,
@@ -29,6 +29,12 @@ def bootstrap_ci(values: Sequence[float], stat=np.mean, n_boot: int = 10_000, le
     boots = stat(v[rng.integers(0, v.size, (n_boot, v.size))], axis=1)
     lo, hi = np.quantile(boots, [(1 - level) / 2, (1 + level) / 2])
     return point, float(lo), float(hi)
+
+
+def format_interval(v: Sequence[float], fmt: str = ".1f") -> str:
+    """(estimate, low, high) as 'estimate [low, high]', each with ``fmt``."""
+    m, lo, hi = v
+    return f"{m:{fmt}} [{lo:{fmt}}, {hi:{fmt}}]"
 
 
 def geo_mean_ci(values: Sequence[float], **kw) -> tuple[float, float, float]:

@@ -136,7 +136,7 @@ def gated_configs(profile: Profile) -> list[GrowthConfig]:
             for s in profile.seeds]
 
 
-# ----- module size beyond chapter 3's ---------------------------------------------------------------
+# ----- module size beyond chapter 3's -------------------------------------------------------------
 
 def module_size_configs(profile: Profile) -> list[GrowthConfig]:
     """Module sizes beyond chapter 3's (``extra_module_sizes``), grown exactly like chapter 3's
@@ -199,11 +199,9 @@ def module_size_rows(profile: Profile) -> list[dict]:
 
 def module_size_table(rows: list[dict]) -> list[dict]:
     """``module_size_rows`` for display: intervals written out."""
-    def ci(v, digits):
-        m, lo, hi = v
-        return f"{m:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
-    return [{**r, "max N": ci(r["max N"], 1), "steps per N": ci(r["steps per N"], 0)}
-            for r in rows]
+    from ..stats import format_interval
+    return [{**r, "max N": format_interval(r["max N"], ".1f"),
+             "steps per N": format_interval(r["steps per N"], ".0f")} for r in rows]
 
 
 def best_by(rows: list[dict], key: str, lower: bool) -> str:
@@ -275,8 +273,7 @@ def noise_rows(profile: Profile) -> list[dict]:
 
 def noise_table(rows: list[dict]) -> list[dict]:
     """``noise_rows`` for display."""
-    def ci(v, fmt):
-        return f"{v[0]:{fmt}} [{v[1]:{fmt}}, {v[2]:{fmt}}]"
+    from ..stats import format_interval as ci
     out = []
     for r in rows:
         q = r.get("ratio")
@@ -294,6 +291,7 @@ def noise_answer(rows: list[dict]) -> dict[str, str]:
     above 1 ("slower"), wholly below ("faster"), or includes 1 ("not distinguishable"); and
     "nearest": the not-distinguishable one whose interval comes closest to excluding 1, with its
     interval (a verdict that sits on its threshold says so)."""
+    from ..stats import format_interval
     out: dict[str, list[str]] = {"slower": [], "faster": [], "not distinguishable": []}
     near, gap = "none", float("inf")
     for r in rows:
@@ -305,9 +303,14 @@ def noise_answer(rows: list[dict]) -> dict[str, str]:
         out[key].append(r["initialisation"])
         if key == "not distinguishable" and min(1 - q["low"], q["high"] - 1) < gap:
             gap = min(1 - q["low"], q["high"] - 1)
-            near = (f"{r['initialisation']}, ratio {q['ratio']:.2f} "
-                    f"[{q['low']:.2f}, {q['high']:.2f}]")
+            near = (f"{r['initialisation']}, ratio "
+                    f"{format_interval((q['ratio'], q['low'], q['high']), '.2f')}")
     return {**{k: "; ".join(v) or "none" for k, v in out.items()}, "nearest": near}
+
+
+def gated_cell_configs(profile: Profile, cell: str, hidden: int) -> list[GrowthConfig]:
+    """The ``gated_configs`` of one cell and hidden size (every seed)."""
+    return [c for c in gated_configs(profile) if c.architecture == cell and c.module_size == hidden]
 
 
 def leaky_sizes(profile: Profile) -> list[int]:
@@ -408,8 +411,7 @@ def gated_verdicts(profile: Profile) -> list[dict]:
         budget = gated_budgets(profile)[label]
         mod_n = _modular_within(mod, budget, steps)
         for cell, sizes in gated_sizes(profile).items():
-            runs = stored_histories([c for c in gated_configs(profile)
-                                     if c.architecture == cell and c.module_size == sizes[label]])
+            runs = stored_histories(gated_cell_configs(profile, cell, sizes[label]))
             if runs is None:
                 continue
             rows.append(_row(
@@ -436,8 +438,7 @@ def gated_against_leaky(profile: Profile) -> list[dict]:
             continue
         label = f"non-modular {h}"
         for cell, sizes in gated_sizes(profile).items():
-            runs = stored_histories([c for c in gated_configs(profile)
-                                     if c.architecture == cell and c.module_size == sizes[label]])
+            runs = stored_histories(gated_cell_configs(profile, cell, sizes[label]))
             if runs is not None:
                 out.append({"leaky neurons": h, "cell": cell.upper(), "units": sizes[label],
                             "parameters": gated_budgets(profile)[label],
@@ -460,16 +461,15 @@ def _group(task: str, network: str, configs: list[GrowthConfig], params: int) ->
     """One row of the task x architecture table, or None when a run is not stored."""
     import numpy as np
 
-    from ..stats import bootstrap_ci
+    from ..stats import bootstrap_ci, format_interval
     runs = [load_run(c) for c in configs]
     if not runs or any(r is None for r in runs):
         return None
     reached = _reached([r.history for r in runs])
-    m, lo, hi = bootstrap_ci(reached)
     stages = [s["steps"] for r in runs for s in r.stages if s["n"] > r.config.n_start]
     return {"task": task, "network": network, "parameters": params, "seeds": len(runs),
             "max N per seed": " ".join(map(str, reached)),
-            "max N, mean [95 % CI]": f"{m:.1f} [{lo:.1f}, {hi:.1f}]",
+            "max N, mean [95 % CI]": format_interval(bootstrap_ci(reached), ".1f"),
             "median steps per N": float(np.median(stages)) if stages else float("nan"),
             "ms per step": ms_per_step(runs),
             "stopped": sum(r.history["status"] != "complete" for r in runs),
@@ -497,9 +497,8 @@ def groups(profile: Profile) -> list[dict]:
                    modular_parameters(par))]
     for cell, sizes in gated_sizes(profile).items():
         for h in sorted({sizes[label] for label in gated_labels(profile)}):
-            cfgs = [c for c in gated_configs(profile)
-                    if c.architecture == cell and c.module_size == h]
-            rows.append(_group("parity", f"{cell.upper()}, {h} units", cfgs,
+            rows.append(_group("parity", f"{cell.upper()}, {h} units",
+                               gated_cell_configs(profile, cell, h),
                                parameter_count(cell, h, heads_at(par))))
     for h in leaky_sizes(profile):
         cfgs = [c for c in leaky_configs(profile) if c.module_size == h]
