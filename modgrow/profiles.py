@@ -62,6 +62,8 @@ class Profile:
     gated_budgets: tuple[str, ...]         # beyond parity: budgets whose gated networks run
     extra_module_sizes: tuple[int, ...]    # chapter 7: module sizes beyond chapter 3's
     noise_sigmas: tuple[float, ...]        # chapter 7: duplication noise sigmas (the default too)
+    far_max_n: int                         # chapter 7: one network (module size 10) grown this far
+    orders: tuple[str, ...]                # chapter 7: curriculum orders beside the sequential one
 
     def __post_init__(self):
         unknown = set(self.ablation_variants) - set(ALL_ABLATIONS)
@@ -108,7 +110,8 @@ PAPER = Profile(
     legacy_seeds=(0, 1, 2), legacy_growth_max_n=((5, 50), (10, 60), (15, 50), (20, 50)),
     long_budget_factor=5, long_budget_max_size=20,
     dms_max_n=30, gated_budgets=("modular M_m=10", "non-modular 50"), extra_module_sizes=(30,),
-    noise_sigmas=(0.0, 0.01, 0.05, 0.1, 0.2, 0.5))
+    noise_sigmas=(0.0, 0.01, 0.05, 0.1, 0.2, 0.5), far_max_n=200,
+    orders=("step2", "shuffled"))
 
 QUICK = Profile(
     name="quick", seeds=(0,), module_sizes=(5, 10), growth_max_n=((5, 3), (10, 3)),
@@ -124,7 +127,7 @@ QUICK = Profile(
     legacy_seeds=(0,), legacy_growth_max_n=((5, 3), (10, 3)), long_budget_factor=2,
     long_budget_max_size=20,
     dms_max_n=3, gated_budgets=("non-modular 20",), extra_module_sizes=(30,),
-    noise_sigmas=(0.0, 0.05, 0.5))
+    noise_sigmas=(0.0, 0.05, 0.5), far_max_n=4, orders=("step2", "shuffled"))
 
 PROFILES = {p.name: p for p in (PAPER, QUICK)}
 

@@ -13,7 +13,8 @@ from typing import Sequence
 import numpy as np
 from scipy import stats as _st
 
-__all__ = ["geo_mean_ci", "paired_log_ratio", "sign_test", "bootstrap_ci", "format_interval"]
+__all__ = ["geo_mean_ci", "paired_log_ratio", "sign_test", "bootstrap_ci", "format_interval",
+           "power_law_fit"]
 
 
 def bootstrap_ci(values: Sequence[float], stat=np.mean, n_boot: int = 10_000, level: float = 0.95,
@@ -66,3 +67,22 @@ def paired_log_ratio(a: Sequence[float], b: Sequence[float], **kw) -> dict:
     pos, neg, p = sign_test(logs)
     return {"ratio": math.exp(m), "low": math.exp(lo), "high": math.exp(hi),
             "a_larger": pos, "b_larger": neg, "sign_p": p, "n": int(a.size)}
+
+
+def power_law_fit(x: Sequence[float], y: Sequence[float], n_boot: int = 10_000, level: float = 0.95,
+                  seed: int = 0) -> dict:
+    """y ~ c x^b by least squares on log y against log x (positive values): the exponent b with
+    the percentile bootstrap interval over the points (pairs resampled), and c."""
+    lx, ly = np.log(np.asarray(x, dtype=float)), np.log(np.asarray(y, dtype=float))
+    if lx.shape != ly.shape or lx.size < 3 or np.ptp(lx) == 0:
+        raise ValueError("power_law_fit needs at least 3 points with at least 2 distinct x")
+    b, a = np.polyfit(lx, ly, 1)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, lx.size, (n_boot, lx.size))
+    bx, by = lx[idx], ly[idx]
+    bxm, bym = bx.mean(1, keepdims=True), by.mean(1, keepdims=True)
+    var = ((bx - bxm) ** 2).sum(1)
+    ok = var > 0
+    slopes = ((bx - bxm) * (by - bym)).sum(1)[ok] / var[ok]
+    lo, hi = np.quantile(slopes, [(1 - level) / 2, (1 + level) / 2])
+    return {"exponent": float(b), "low": float(lo), "high": float(hi), "scale": math.exp(a)}

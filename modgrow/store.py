@@ -119,7 +119,8 @@ def config_key(cfg, name: str) -> str:
 _TAGS = (("duplicate", False, "-random"), ("duplicate_source", "untrained", "-dupuntrained"),
          ("duplicate_head", True, "-duphead"), ("fix_within", True, "-fixwithin"),
          ("train_old_taus", True, "-oldtaus"), ("clip_scope", "all", "-clipall"),
-         ("criterion", "check", "-check"), ("bit_prob", 0.5, "-p05"), ("task", "dms", "-dms"))
+         ("criterion", "check", "-check"), ("bit_prob", 0.5, "-p05"), ("task", "dms", "-dms"),
+         ("order", "step2", "-step2"), ("order", "shuffled", "-shuffled"))
 
 
 def run_name(cfg: GrowthConfig) -> str:
@@ -169,7 +170,7 @@ class StoredRun:
         path = self.path / "network.pt"
         recorded = self.history.get("network_sha256")
         _check_hash(path, recorded)
-        final_n = self.max_n_reached or self.config.n_start
+        final_n = self.stages[-1]["n"] if self.stages else self.config.n_start
         allowed = [expected_structure(self.config, final_n)]
         if (recorded is None and self.history.get("status") == "stopped"
                 and self.max_n_reached is not None):
@@ -182,6 +183,9 @@ class StoredRun:
         ck = checkpoint_path(scratch_dir() / self.path.name, n)
         if ck.exists():
             return load_network(ck, expect=expected_structure(self.config, n))[0]
+        if self.config.order == "shuffled":  # a shorter run would shuffle other N values
+            raise FileNotFoundError(f"{ck}: the stage checkpoint of a shuffled curriculum is "
+                                    f"needed (it cannot be recomputed with a smaller max_n)")
         res = train_curriculum(replace(self.config, max_n=n), progress=False)
         if res.history.get("max_n_reached") != n:
             raise ValueError(f"run {self.path.name} does not reach N={n}")

@@ -4,10 +4,13 @@ the gated (GRU, LSTM) non-modular baselines (``modgrow.gated``).
 Task: every batch (training, criterion checks, confirmations) is drawn from the config's ``task``:
 N-parity (the default) or delayed match-to-sample (``modgrow.tasks``).
 
-Curriculum: N = n_start, n_start + 1, ... For the modular network each new N adds a module (fed by
-the last one) and a head reading it; for the non-modular networks (leaky, GRU, LSTM) each new N
-adds a head on the one population. Steps are counted exactly and also in the paper's epochs of
-``steps_per_epoch`` steps.
+Curriculum (``order``): N = n_start, n_start + 1, ..., max_n (sequential, the paper's), or every
+second N (step2: n_start, n_start + 2, ...), or N = n_start followed by the other N values of the
+sequential curriculum in a random order fixed by the seed (shuffled); ``curriculum_ns`` lists
+them, and head k always answers the k-th N of the list. For the modular network each new N adds
+a module (fed by the last one) and a head reading it; for the non-modular networks (leaky, GRU,
+LSTM) each new N adds a head on the one population. Steps are counted exactly and also in the
+paper's epochs of ``steps_per_epoch`` steps.
 
 Criterion (``criterion``): every ``eval_every`` SGD steps the mean accuracy over all heads and the
 accuracy of the newest head are measured on ``eval_batches`` fresh batches; both must exceed
@@ -73,7 +76,7 @@ from .tasks import MIN_N, TASKS, task_batch
 
 __all__ = ["GrowthConfig", "train_curriculum", "evaluate", "batch_correct", "passes",
            "lr_multiplier", "RunResult", "Stage", "StopReason", "network_at_stage", "grow",
-           "new_network", "head_ns", "checkpoint_path", "expected_structure", "read_history",
+           "new_network", "head_ns", "curriculum_ns", "stage_index", "ORDERS", "checkpoint_path", "expected_structure", "read_history",
            "NONMODULAR_DEFAULTS", "GATED_DEFAULTS", "network_logits", "ARCHITECTURES",
            "OPTIMIZERS", "is_gated"]
 
@@ -82,6 +85,7 @@ OPTIMIZERS = ("sgd", "adam")
 CRITERIA = ("confirmed", "check")
 CLIP_SCOPES = ("trainable", "all")
 DUPLICATE_SOURCES = ("trained", "untrained")
+ORDERS = ("sequential", "step2", "shuffled")
 # what every stage record of a history holds (among others: epochs, checks, ...)
 STAGE_KEYS = ("n", "steps", "seconds", "accuracy")
 # fields that may change when a run is resumed (budgets), all others must match
@@ -110,6 +114,10 @@ class GrowthConfig:
                           "hidden units (gru, lstm)")
     n_start: int = _f(2, "first N of the curriculum")
     max_n: int = _f(30, "last N of the curriculum")
+    order: str = _f("sequential", "order of the N values: sequential (n_start, n_start + 1, ..., "
+                    "max_n), step2 (n_start, n_start + 2, ... up to max_n) or shuffled (n_start, "
+                    "then n_start + 1 ... max_n in a random order fixed by the seed); head k "
+                    "answers the k-th N")
     seed: int = _f(0, "random seed (parameters, data, initial states)")
     lr: float = _f(0.1, "learning rate")
     momentum: float = _f(0.1, "Nesterov momentum (sgd only)")
@@ -220,7 +228,7 @@ class GrowthConfig:
             errors.append(f"confirm_margin applies to criterion 'confirmed' only, got criterion "
                           f"{self.criterion!r} with confirm_margin {self.confirm_margin}")
         for name, allowed in (("criterion", CRITERIA), ("clip_scope", CLIP_SCOPES),
-                              ("duplicate_source", DUPLICATE_SOURCES)):
+                              ("duplicate_source", DUPLICATE_SOURCES), ("order", ORDERS)):
             if getattr(self, name) not in allowed:
                 errors.append(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
         if self.bit_prob != "per_batch" and not (
@@ -305,8 +313,31 @@ def lr_multiplier(cfg: GrowthConfig, n_blocks: int, block: int, cls: str) -> flo
     return 1.0 if age == 0 else cfg.gamma ** age
 
 
+def curriculum_ns(cfg: GrowthConfig) -> list[int]:
+    """The N value of every stage, in the order the curriculum trains them (``cfg.order``). The
+    shuffled order draws its permutation from its own generator seeded by ``cfg.seed`` (the
+    training generator is untouched), so it depends on ``max_n`` as well."""
+    ns = list(range(cfg.n_start, cfg.max_n + 1))
+    if cfg.order == "step2":
+        return ns[::2]
+    if cfg.order == "shuffled":
+        rest = ns[1:]
+        perm = torch.randperm(len(rest), generator=torch.Generator().manual_seed(cfg.seed))
+        return ns[:1] + [rest[i] for i in perm.tolist()]
+    return ns
+
+
+def stage_index(cfg: GrowthConfig, n: int) -> int:
+    """Position of the stage that trains N = n in the curriculum (0 for the first)."""
+    ns = curriculum_ns(cfg)
+    if n not in ns:
+        raise ValueError(f"N={n} is not in the {cfg.order} curriculum {ns}")
+    return ns.index(n)
+
+
 def head_ns(cfg: GrowthConfig, n_heads: int) -> list[int]:
-    return [cfg.n_start + i for i in range(n_heads)]
+    """The N that heads 0 .. n_heads-1 answer."""
+    return curriculum_ns(cfg)[:n_heads]
 
 
 def new_network(cfg: GrowthConfig, generator: torch.Generator) -> Network:
@@ -357,7 +388,7 @@ def network_at_stage(cfg: GrowthConfig, n: int, generator: torch.Generator) -> N
     """A fresh network with the structure of the stage that trains N = n (random parameters)."""
     net = new_network(cfg, generator)
     template = None
-    for _ in range(n - cfg.n_start):
+    for _ in range(stage_index(cfg, n)):
         template = grow(net, cfg, generator, template)
     return net
 
@@ -633,7 +664,7 @@ def checkpoint_path(out: Path, n: int) -> Path:
 
 def expected_structure(cfg: GrowthConfig, n: int) -> Structure | GatedStructure:
     """The structure of the network that trains (or has solved) N = n under ``cfg``."""
-    k = n - cfg.n_start + 1
+    k = stage_index(cfg, n) + 1
     if is_gated(cfg):
         return GatedStructure(cfg.architecture, cfg.module_size, k)
     if cfg.architecture == "nonmodular":
@@ -661,7 +692,7 @@ def _check_run_folder(out: Path) -> None:
 
 def read_history(out: Path, cfg: GrowthConfig | None = None) -> dict:
     """The history of the run in ``out``, checked: readable, with a valid config and stages
-    N = n_start, n_start + 1, ... (else ``BadData``). With ``cfg`` (a resume) also the same
+    N = the first of ``curriculum_ns`` (else ``BadData``). With ``cfg`` (a resume) also the same
     config but for budgets (RESUMABLE_CHANGES), and no budget below what the run already spent
     (else ``ValueError``)."""
     path = Path(out) / "history.json"
@@ -678,8 +709,9 @@ def read_history(out: Path, cfg: GrowthConfig | None = None) -> dict:
             raise TypeError("provenance is not an object")
     except (KeyError, TypeError, ValueError) as e:
         raise BadData(path, f"not a run history ({type(e).__name__}: {e})") from None
-    if ns != list(range(old.n_start, old.n_start + len(ns))) or (ns and ns[-1] > old.max_n):
-        raise BadData(path, f"stages {ns} are not N={old.n_start}, {old.n_start + 1}, ... "
+    if ns != curriculum_ns(old)[:len(ns)]:
+        order = "" if old.order == "sequential" else f"{old.order} curriculum "
+        raise BadData(path, f"stages {ns} are not the {order}N={old.n_start}, ... "
                             f"up to at most {old.max_n}")
     if cfg is None:
         return hist
@@ -688,8 +720,8 @@ def read_history(out: Path, cfg: GrowthConfig | None = None) -> dict:
     if diffs:
         raise ValueError(f"cannot resume {out}: config differs in {diffs}")
     lowered = []
-    if ns and cfg.max_n < ns[-1]:
-        lowered.append(f"max_n {cfg.max_n} < N={ns[-1]} already solved")
+    if ns and cfg.max_n < max(ns):
+        lowered.append(f"max_n {cfg.max_n} < N={max(ns)} already solved")
     if spent and cfg.max_steps_per_stage < max(spent):
         lowered.append(f"max_steps_per_stage {cfg.max_steps_per_stage} < {max(spent)} steps "
                        f"already spent on one stage")
@@ -699,6 +731,9 @@ def read_history(out: Path, cfg: GrowthConfig | None = None) -> dict:
     if lowered:
         raise ValueError(f"cannot resume {out}: budget lowered below what the run spent "
                          f"({'; '.join(lowered)})")
+    if ns != curriculum_ns(cfg)[:len(ns)]:
+        raise ValueError(f"cannot resume {out}: with max_n {cfg.max_n} the {cfg.order} "
+                         f"curriculum orders the solved stages {ns} differently")
     return hist
 
 
@@ -717,7 +752,8 @@ def _resume(out: Path, cfg: GrowthConfig):
     except (TypeError, RuntimeError, ValueError) as e:
         raise BadData(path, f"its generator state ('rng') is not valid ({e})") from None
     template = ck.get("template")
-    if cfg.duplicate_source == "untrained" and cfg.architecture == "modular" and last > cfg.n_start:
+    if (cfg.duplicate_source == "untrained" and cfg.architecture == "modular"
+            and stage_index(cfg, last) > 0):
         block = net.blocks[-1]
         if not isinstance(template, dict) or any(
                 k not in template or template[k].shape != getattr(block, k).shape
@@ -736,6 +772,11 @@ def _record_threads(hist: dict, old: dict) -> None:
     if changes:
         hist["thread_changes"] = changes
         hist["bit_exact_reproduction"] = False
+
+
+def max_solved(hist: dict) -> int | None:
+    """The largest N among the solved stages (the last one's, but in a shuffled curriculum)."""
+    return max((s["n"] for s in hist["stages"]), default=None)
 
 
 def _progress(enabled: bool, total: int, initial: int):
@@ -787,20 +828,22 @@ def train_curriculum(cfg: GrowthConfig, out: Path | str | None = None, *, resume
         hist["resumed_from"] = old["stages"][-1]["n"] if old["stages"] else None
         _record_threads(hist, old)
     solved = None  # the network of the last solved stage
+    order = curriculum_ns(cfg)
     if net is None:
         generator = torch.Generator().manual_seed(cfg.seed)
         net = new_network(cfg, generator)
-        n = cfg.n_start
+        k = 0
     else:
         solved = copy.deepcopy(net)
-        n = hist["stages"][-1]["n"] + 1
-        if n > cfg.max_n:
+        k = len(hist["stages"])
+        if k == len(order):
             hist.update(status="complete", stop=StopReason.COMPLETE.value,
-                        message=f"reached N={n - 1}", max_n_reached=n - 1)
+                        message=f"reached N={order[-1]}", max_n_reached=max(order))
             return RunResult(hist, net)
         template = grow(net, cfg, generator, template)
+    n = order[k]
     net.to(device)
-    bar = _progress(progress, cfg.max_n - cfg.n_start + 1, n - cfg.n_start)
+    bar = _progress(progress, len(order), k)
     steps_total = 0
     try:
         while True:
@@ -856,11 +899,12 @@ def train_curriculum(cfg: GrowthConfig, out: Path | str | None = None, *, resume
             solved = copy.deepcopy(net)
             if bar is not None:
                 bar.update(1)
-            if n >= cfg.max_n:
+            if k == len(order) - 1:
                 hist.update(status="complete", stop=StopReason.COMPLETE.value,
                             message=f"reached N={n}")
                 break
-            n += 1
+            k += 1
+            n = order[k]
             template = grow(net, cfg, generator, template)
             net.to(device)
     except _Stopped as e:
@@ -870,7 +914,7 @@ def train_curriculum(cfg: GrowthConfig, out: Path | str | None = None, *, resume
     except Exception as e:
         reason = " ".join(f"{type(e).__name__}: {e}".split())
         hist.update(status="failed", stop=StopReason.FAILED.value, message=reason,
-                    max_n_reached=hist["stages"][-1]["n"] if hist["stages"] else None)
+                    max_n_reached=max_solved(hist))
         if out is not None:
             try:
                 write_json(out / "history.json", hist)
@@ -880,7 +924,7 @@ def train_curriculum(cfg: GrowthConfig, out: Path | str | None = None, *, resume
     finally:
         if bar is not None:
             bar.close()
-    hist["max_n_reached"] = hist["stages"][-1]["n"] if hist["stages"] else None
+    hist["max_n_reached"] = max_solved(hist)
     if out is not None:
         write_json(out / "history.json", hist)
     return RunResult(hist, net)

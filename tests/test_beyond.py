@@ -228,3 +228,114 @@ def test_every_gated_budget_has_its_verdict_rows_and_gated_meets_leaky(monkeypat
         (cell.upper(), h) for cell in beyond.gated_sizes(PAPER) for h in beyond.leaky_sizes(PAPER)}
     networks = [g["network"] for g in beyond.groups(PAPER)]
     assert all(f"non-modular, {h} neurons" in networks for h in beyond.leaky_sizes(PAPER))
+
+
+# ----- curriculum order and growth far past N = 30 (issue #12, items 3 and 4) -----------------
+
+@pytest.mark.parametrize("profile", [PAPER, QUICK], ids=lambda p: p.name)
+def test_order_runs_are_chapter_3s_ablation_with_only_the_order_changed(profile):
+    by_order = beyond.order_configs(profile)
+    assert list(by_order) == ["sequential", *profile.orders]
+    ablation = curriculum.ablation_configs(profile)["duplicate, hard freeze"]
+    assert by_order["sequential"] == ablation  # the ablation's own runs, same store keys
+    for order, cfgs in by_order.items():
+        assert [c.order for c in cfgs] == [order] * len(profile.seeds)
+        assert [dataclasses.replace(c, order="sequential") for c in cfgs] == ablation
+    registered = REGISTRY["curriculum-order"].configs(profile)
+    assert registered == [c for o in profile.orders for c in by_order[o]]
+    assert len({store.run_path(c) for cs in by_order.values() for c in cs}) == \
+        len(profile.seeds) * (1 + len(profile.orders))
+
+
+def test_order_rows_pair_each_order_with_the_sequential_one(quick_store):
+    assert beyond.order_rows(QUICK) == [] and beyond.order_heads(QUICK) == []
+    assert beyond.order_stops(QUICK) == ""
+    for cfgs in beyond.order_groups(QUICK).values():
+        for c in cfgs:
+            store.load_or_run(c, progress=False)
+    rows = {r["order"]: r for r in beyond.order_rows(QUICK)}
+    assert list(rows) == ["sequential", "every second N", "shuffled after N = 2"]
+    assert rows["sequential"]["ratio"]["ratio"] == pytest.approx(1.0)
+    step2 = store.load_run(beyond.order_configs(QUICK)["step2"][0])
+    assert rows["every second N"]["N values solved per seed"] == f"{len(step2.stages)}/1"
+    assert rows["every second N"]["total steps"][0] == pytest.approx(step2.total_steps)
+    heads = {h["order"]: h for h in beyond.order_heads(QUICK)}
+    assert heads["every second N"]["heads"] == 1 and heads["sequential"]["heads"] == 2
+    shown = beyond.order_table(list(rows.values()))
+    assert "ratio to sequential [95 % CI]" in shown[0]
+    assert beyond.order_stops(QUICK) == ("sequential: 0 of 1 runs; every second N: 0 of 1 runs; "
+                                         "shuffled after N = 2: 0 of 1 runs")
+
+
+def test_order_stops_name_the_step_each_stopped_run_failed(monkeypatch):
+    cfg = dataclasses.replace(beyond.order_configs(QUICK)["shuffled"][0], max_n=12)
+    stopped = store.StoredRun(cfg, {"status": "stopped", "stages": [{"n": 2}]}, Path("."))
+    done = store.StoredRun(cfg, {"status": "complete", "stages": [{"n": 2}]}, Path("."))
+    monkeypatch.setattr(beyond, "_stored_groups",
+                        lambda groups: {"shuffled": [stopped, done]} if groups else None)
+    from modgrow.training import curriculum_ns
+    nxt = curriculum_ns(cfg)[1]
+    assert beyond.order_stops(QUICK) == f"shuffled: 1 of 2 runs (seed 0: N = 2 → {nxt})"
+
+
+def test_paired_answer_reads_the_interval_against_one():
+    def row(label, lo, hi):
+        return {"order": label, "ratio": {"ratio": (lo + hi) / 2, "low": lo, "high": hi}}
+    rows = [row("sequential", 1, 1), row("every second N", 0.4, 0.8),
+            row("shuffled after N = 2", 0.95, 3.0)]
+    assert beyond.paired_answer(rows, "order", "sequential") == {
+        "slower": "none", "faster": "every second N",
+        "not distinguishable": "shuffled after N = 2",
+        "nearest": "shuffled after N = 2, ratio 1.98 [0.95, 3.00]"}
+
+
+@pytest.mark.parametrize("profile", [PAPER, QUICK], ids=lambda p: p.name)
+def test_far_run_is_chapter_3s_growth_of_its_seed_on_the_fast_engine(profile):
+    (cfg,) = beyond.far_configs(profile)
+    grown = [c for c in curriculum.growth_configs(profile)
+             if c.module_size == beyond.MODULE_SIZE and c.seed == beyond.FAR_SEED]
+    if profile is PAPER:
+        assert cfg.max_n == 200
+        (ch3,) = grown
+        assert dataclasses.replace(cfg, max_n=ch3.max_n, prefix_pool=1,
+                                   manual_bptt=False) == ch3
+    assert cfg.prefix_pool > 1 and cfg.manual_bptt and cfg.max_n == profile.far_max_n
+    assert REGISTRY["scaling-far"].configs(profile) == [cfg]
+
+
+def test_far_seed_is_chapter_3s_fastest_module_size_10_seed():
+    medians = beyond.growth_seed_medians(PAPER)  # the committed runs
+    assert medians is not None and min(medians, key=medians.get) == beyond.FAR_SEED
+
+
+def _far_run(steps, seconds, checks=None):
+    """A stored-run stand-in: stages N = 2, 3, ... with these steps and wall seconds."""
+    cfg = GrowthConfig(max_n=len(steps) + 1)
+    checks = checks or [s // cfg.eval_every for s in steps]
+    stages = [{"n": 2 + i, "steps": st, "seconds": sec, "checks": ch, "rejected": 0,
+               "accuracy": {}} for i, (st, sec, ch) in enumerate(zip(steps, seconds, checks))]
+    return store.StoredRun(cfg, {"stages": stages, "status": "complete",
+                                 "max_n_reached": len(steps) + 1}, Path("."))
+
+
+def test_far_summary_counts_batches_finds_the_rise_and_fits_the_cost():
+    n_stages = 40
+    ns = [2 + i for i in range(n_stages)]
+    steps = [100] * 20 + [1000] * 20  # flat, then ten times more from N = 22 on
+    cfg = GrowthConfig()
+    per_stage = [st + st // 50 * cfg.eval_batches + cfg.confirm_batches for st in steps]
+    seconds = [0.002 * n * b for n, b in zip(ns, per_stage)]  # cost per batch linear in N
+    s = beyond.far_summary(_far_run(steps, seconds))
+    assert s["max N"] == 41 and s["total steps"] == sum(steps)
+    assert beyond.stage_batches(_far_run(steps, seconds).stages[0], cfg) == per_stage[0]
+    assert s["seconds per batch"] == pytest.approx([0.002 * n for n in ns[1:]])
+    assert s["fit"]["exponent"] == pytest.approx(1.0) and s["fit from N"] == 20
+    assert [b["stages"] for b in s["bins"]] == [10, 10, 10, 9]
+    assert s["rise"] == "23-32"  # stages above N = 2 in quarters: 3-12, 13-22, 23-32, 33-41
+    words = beyond.far_answer(s)
+    assert words["steps"].startswith("steps per stage rise") and "consistent" in words["cost"]
+    flat = beyond.far_summary(_far_run([100] * n_stages, [0.001 * n ** 1.5 for n in ns]))
+    assert flat["rise"] == "none" and flat["fit"]["low"] > 1
+    assert beyond.far_answer(flat)["cost"].startswith("faster than the linear")
+    rows = beyond.far_bins_table(s)
+    assert rows[0]["median steps per stage [95 % CI]"].startswith("100 [")

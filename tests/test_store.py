@@ -31,7 +31,7 @@ def test_key_is_stable_and_depends_on_every_field():
     base = dataclasses.replace(TINY, max_n=5)
     other = {"architecture": "nonmodular", "bit_prob": 0.5, "max_total_steps": 7, "gamma": 0.5,
              "criterion": "check", "clip_scope": "all", "duplicate_source": "untrained",
-             "optimizer": "adam", "confirm_margin": 0.003}
+             "optimizer": "adam", "confirm_margin": 0.003, "order": "step2"}
     # fields whose other value needs a companion change (DMS needs bit_prob=0.5): the key of
     # the companion alone is the reference
     paired = {"task": ("dms", {"bit_prob": 0.5})}

@@ -152,6 +152,7 @@ def test_step_budget_stops_the_run_and_says_so(tmp_path):
     (dict(task="copy"), "task must be one of"),
     (dict(task="dms"), "bit_prob=0.5"),
     (dict(task="dms", bit_prob=0.5, n_start=1), "n_start >= 2"),
+    (dict(order="reversed"), "order must be one of"),
 ])
 def test_bad_configs_give_clear_errors(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -593,3 +594,61 @@ def test_pooled_run_grows_and_resumes_to_the_same_history(tmp_path):
     with pytest.raises(ValueError, match="prefix_pool"):
         train_curriculum(dataclasses.replace(POOLED, prefix_pool=2), out, resume=True,
                          progress=False)
+
+
+# ----- curriculum order (issue #12, item 3) -----------------------------------------------------
+
+def test_curriculum_orders_list_the_n_values_each_head_answers():
+    from modgrow.store import config_key
+    from modgrow.training import curriculum_ns, head_ns
+    seq = GrowthConfig(max_n=12)
+    assert curriculum_ns(seq) == list(range(2, 13))
+    assert curriculum_ns(dataclasses.replace(seq, order="step2")) == [2, 4, 6, 8, 10, 12]
+    shuffled = [curriculum_ns(dataclasses.replace(seq, order="shuffled", seed=s)) for s in range(4)]
+    for ns in shuffled:  # N = n_start first, then the same N values in another order
+        assert ns[0] == 2 and sorted(ns) == list(range(2, 13)) and ns != list(range(2, 13))
+    assert len({tuple(ns) for ns in shuffled}) == 4  # the seed fixes the permutation
+    assert shuffled[1] == curriculum_ns(dataclasses.replace(seq, order="shuffled", seed=1))
+    assert head_ns(dataclasses.replace(seq, order="shuffled", seed=1), 3) == shuffled[1][:3]
+    # the default order keeps every stored key
+    assert config_key(seq, "x") == config_key(dataclasses.replace(seq, order="sequential"), "x")
+
+
+def test_a_shuffled_run_trains_each_head_on_its_own_n_and_resumes_to_the_same_history(tmp_path):
+    from modgrow.training import curriculum_ns
+    cfg = dataclasses.replace(FAST, max_n=5, order="shuffled", seed=2)
+    order = curriculum_ns(cfg)
+    assert order[1:] != [3, 4, 5]
+    full = train_curriculum(cfg, progress=False)
+    assert [s["n"] for s in full.history["stages"]] == order
+    assert [list(s["accuracy"]) for s in full.history["stages"]][-1] == [str(n) for n in order]
+    assert full.history["max_n_reached"] == 5
+    # the order's own generator leaves the training draws alone: the first stage is the
+    # sequential curriculum's, step for step
+    seq = train_curriculum(dataclasses.replace(cfg, order="sequential", max_n=2), progress=False)
+    assert strip(seq.history)["stages"][0] == strip(full.history)["stages"][0]
+    with pytest.raises(KeyboardInterrupt):
+        train_curriculum(cfg, tmp_path, progress=False, stop_after_steps=60)
+    resumed = train_curriculum(cfg, tmp_path, resume=True, progress=False)
+    assert strip(resumed.history) == strip(full.history)
+    # a larger max_n shuffles other N values: resuming with it is refused
+    with pytest.raises(ValueError, match="orders the solved stages"):
+        train_curriculum(dataclasses.replace(cfg, max_n=7), tmp_path, resume=True,
+                         progress=False)
+
+
+def test_a_step2_run_skips_every_other_n_and_asks_each_head_its_own_n(monkeypatch):
+    from modgrow import training
+    asked = []
+    draw = training.task_batch
+
+    def recording(task, ns, *args, **kw):
+        asked.append(tuple(ns))
+        return draw(task, ns, *args, **kw)
+    monkeypatch.setattr(training, "task_batch", recording)
+    cfg = dataclasses.replace(FAST, max_n=6, order="step2", seed=1)
+    res = train_curriculum(cfg, progress=False)
+    assert [s["n"] for s in res.history["stages"]] == [2, 4, 6]
+    assert res.network.n_blocks == 3
+    # every batch (training, checks, confirmations) labels head k with the k-th N of the order
+    assert set(asked) == {(2,), (2, 4), (2, 4, 6)}

@@ -37,6 +37,8 @@ parameter budgets whose gated networks are trained at its scale.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from .. import compare, verdicts as rules
 from ..gated import CELLS, hidden_size_for, parameter_count
 from ..network import largest_size, nonmodular_parameter_count
@@ -217,6 +219,39 @@ def best_by(rows: list[dict], key: str, lower: bool) -> str:
 
 # ----- duplication noise --------------------------------------------------------------------------
 
+# the far-growth run's engine settings: the pooled frozen prefix and hand-written BPTT through the
+# newest module (issue #9): the same protocol (fresh batches, chapter 3's criterion), equal to the
+# plain engine up to float rounding and ~3x faster at N = 200 (README, speed table)
+FAST_ENGINE = dict(prefix_pool=4, manual_bptt=True)
+
+
+# The far-growth run's seed: of chapter 3's five module-size-10 seeds, the one with the fewest
+# steps per stage up to N = 30 (median 100, against 300-1500 for the others). A choice for
+# compute, said in the book: seed 0, the slowest, spent 3400-8700 steps on most stages from
+# N = 14 on and would take days on this machine; the run shows how far growth can go and what it
+# costs per stage, not how a typical seed fares.
+FAR_SEED = 1
+
+
+def growth_seed_medians(profile: Profile) -> dict[int, float] | None:
+    """Seed -> median steps per stage of chapter 3's module-size-10 growth run of that seed
+    (what ``FAR_SEED`` was chosen by); None until they are all stored."""
+    import numpy as np
+    cfgs = [c for c in growth_configs(profile) if c.module_size == MODULE_SIZE]
+    hs = stored_histories(cfgs)
+    if hs is None:
+        return None
+    return {c.seed: float(np.median([s["steps"] for s in h["stages"]]))
+            for c, h in zip(cfgs, hs)}
+
+
+def far_configs(profile: Profile) -> list[GrowthConfig]:
+    """One network of module size 10 (seed ``FAR_SEED``) grown as chapter 3's runs are, but up
+    to N = ``far_max_n``, on the fast engine (``FAST_ENGINE``)."""
+    return [base_config(profile, module_size=MODULE_SIZE, seed=FAR_SEED, max_n=profile.far_max_n,
+                        confirm_margin=profile.growth_confirm_margin, **FAST_ENGINE)]
+
+
 DEFAULT_NOISE = GrowthConfig().noise   # chapter 3's sigma: w * (1 + sigma * xi)
 RANDOM_INIT = "random init, hard freeze"   # chapter 3's ablation without duplication
 
@@ -233,6 +268,15 @@ def noise_configs(profile: Profile) -> dict[float, list[GrowthConfig]]:
             for sigma in profile.noise_sigmas}
 
 
+def order_configs(profile: Profile) -> dict[str, list[GrowthConfig]]:
+    """Curriculum order -> chapter 3's duplication ablation (module size 10, hard freeze, N values
+    up to ``ablation_max_n``) in that order, one per seed: the sequential order's are the
+    ablation's own runs (the same store keys), then every order of ``profile.orders``."""
+    return {order: [base_config(profile, module_size=MODULE_SIZE, max_n=profile.ablation_max_n,
+                                seed=s, order=order) for s in profile.seeds]
+            for order in ("sequential", *profile.orders)}
+
+
 def noise_groups(profile: Profile) -> dict[str, list[GrowthConfig]]:
     """Label -> configs: every sigma, then chapter 3's random-initialisation ablation when the
     profile runs it (the same seeds: a reference without duplication)."""
@@ -243,69 +287,244 @@ def noise_groups(profile: Profile) -> dict[str, list[GrowthConfig]]:
     return out
 
 
-def noise_rows(profile: Profile) -> list[dict]:
-    """Per initialisation: highest N per seed, the total steps each seed took to its highest N
-    (geometric mean with the bootstrap interval of the log mean) and, paired by seed over the
-    seeds that reached the last N under both, the ratio of total steps to chapter 3's sigma
-    (geometric mean with its interval; seeds slower / faster). [] until every run is stored."""
+def paired_total_rows(stored: dict[str, list], reference: str, key: str,
+                      per_seed: tuple[str, Callable]) -> list[dict]:
+    """Rows of a paired comparison of whole runs (label -> one stored run per seed, in the
+    reference's seed order): per label the total steps of each run (geometric mean with the
+    bootstrap interval of the log mean) and, paired by seed over the seeds whose runs completed
+    under both the label and ``reference``, the ratio of total steps (geometric mean of the
+    per-seed ratios with its interval; seeds slower / faster). ``key`` names the label column;
+    ``per_seed`` is (column, run -> text), one entry per seed."""
     from ..stats import geo_mean_ci, paired_log_ratio
-    stored = {label: [load_run(c) for c in cs] for label, cs in noise_groups(profile).items()}
-    if any(r is None for rs in stored.values() for r in rs):
-        return []
-    last = profile.ablation_max_n
     done = {label: {r.config.seed: r.total_steps for r in rs
-                    if (r.history.get("max_n_reached") or 0) >= last}
+                    if r.history.get("status") == "complete"}
             for label, rs in stored.items()}
-    ref = done[f"copy, σ = {DEFAULT_NOISE:g}"]
+    column, text = per_seed
     rows = []
     for label, rs in stored.items():
-        seeds = sorted(set(done[label]) & set(ref))
-        row = {"initialisation": label, "seeds": len(rs),
-               "max N per seed": " ".join(str(r.history.get("max_n_reached") or 0) for r in rs),
-               "total steps": geo_mean_ci([r.total_steps for r in rs]),
-               "pairs": len(seeds)}
+        seeds = sorted(set(done[label]) & set(done[reference]))
+        row = {key: label, "seeds": len(rs), column: " ".join(text(r) for r in rs),
+               "total steps": geo_mean_ci([r.total_steps for r in rs]), "pairs": len(seeds)}
         if seeds:
             row["ratio"] = paired_log_ratio([done[label][s] for s in seeds],
-                                            [ref[s] for s in seeds])
+                                            [done[reference][s] for s in seeds])
         rows.append(row)
     return rows
 
 
-def noise_table(rows: list[dict]) -> list[dict]:
-    """``noise_rows`` for display."""
+def _stored_groups(groups: dict[str, list[GrowthConfig]]) -> dict[str, list] | None:
+    stored = {label: [load_run(c) for c in cs] for label, cs in groups.items()}
+    return None if any(r is None for rs in stored.values() for r in rs) else stored
+
+
+def noise_rows(profile: Profile) -> list[dict]:
+    """Per initialisation: highest N per seed, the total steps each seed took to its highest N
+    and the paired ratio to chapter 3's sigma (``paired_total_rows``). [] until every run is
+    stored."""
+    stored = _stored_groups(noise_groups(profile))
+    if stored is None:
+        return []
+    return paired_total_rows(stored, NOISE_REFERENCE, "initialisation",
+                             ("max N per seed", lambda r: str(r.history.get("max_n_reached") or 0)))
+
+
+def paired_table(rows: list[dict], key: str, per_seed: str, reference: str) -> list[dict]:
+    """``paired_total_rows`` for display."""
     from ..stats import format_interval as ci
     out = []
     for r in rows:
         q = r.get("ratio")
-        out.append({"initialisation": r["initialisation"], "seeds": r["seeds"],
-                    "max N per seed": r["max N per seed"],
+        out.append({key: r[key], "seeds": r["seeds"], per_seed: r[per_seed],
                     "total steps, geometric mean [95 % CI]": ci(r["total steps"], ".0f"),
-                    f"ratio to σ = {DEFAULT_NOISE:g} [95 % CI]":
+                    f"ratio to {reference} [95 % CI]":
                         ci((q["ratio"], q["low"], q["high"]), ".2f") if q else "no pairs",
                     "seeds slower / faster": f"{q['a_larger']} / {q['b_larger']}" if q else ""})
     return out
 
 
-def noise_answer(rows: list[dict]) -> dict[str, str]:
-    """The initialisations (other than chapter 3's sigma) whose paired ratio interval lies wholly
-    above 1 ("slower"), wholly below ("faster"), or includes 1 ("not distinguishable"); and
-    "nearest": the not-distinguishable one whose interval comes closest to excluding 1, with its
-    interval (a verdict that sits on its threshold says so)."""
+def paired_answer(rows: list[dict], key: str, reference: str) -> dict[str, str]:
+    """The labels (other than ``reference``) whose paired ratio interval lies wholly above 1
+    ("slower"), wholly below ("faster"), or includes 1 ("not distinguishable"); and "nearest":
+    the not-distinguishable one whose interval comes closest to excluding 1, with its interval
+    (a verdict that sits on its threshold says so)."""
     from ..stats import format_interval
     out: dict[str, list[str]] = {"slower": [], "faster": [], "not distinguishable": []}
     near, gap = "none", float("inf")
     for r in rows:
         q = r.get("ratio")
-        if r["initialisation"] == f"copy, σ = {DEFAULT_NOISE:g}" or q is None:
+        if r[key] == reference or q is None:
             continue
-        key = ("slower" if q["low"] > 1 else "faster" if q["high"] < 1
-               else "not distinguishable")
-        out[key].append(r["initialisation"])
-        if key == "not distinguishable" and min(1 - q["low"], q["high"] - 1) < gap:
+        word = ("slower" if q["low"] > 1 else "faster" if q["high"] < 1
+                else "not distinguishable")
+        out[word].append(r[key])
+        if word == "not distinguishable" and min(1 - q["low"], q["high"] - 1) < gap:
             gap = min(1 - q["low"], q["high"] - 1)
-            near = (f"{r['initialisation']}, ratio "
-                    f"{format_interval((q['ratio'], q['low'], q['high']), '.2f')}")
+            near = f"{r[key]}, ratio {format_interval((q['ratio'], q['low'], q['high']), '.2f')}"
     return {**{k: "; ".join(v) or "none" for k, v in out.items()}, "nearest": near}
+
+
+NOISE_REFERENCE = f"copy, σ = {DEFAULT_NOISE:g}"
+
+
+def noise_table(rows: list[dict]) -> list[dict]:
+    """``noise_rows`` for display."""
+    return paired_table(rows, "initialisation", "max N per seed", f"σ = {DEFAULT_NOISE:g}")
+
+
+def noise_answer(rows: list[dict]) -> dict[str, str]:
+    """``paired_answer`` of the initialisations against chapter 3's sigma."""
+    return paired_answer(rows, "initialisation", NOISE_REFERENCE)
+
+
+# ----- growth far past chapter 3 ------------------------------------------------------------------
+
+def stage_batches(stage: dict, cfg: GrowthConfig) -> int:
+    """Batches of 'cfg.batch_size' sequences one stage ran through the network: its SGD steps,
+    the criterion checks' test batches and the confirmations' (a confirmation follows every
+    passing check: each rejected one and the one that ended the stage). A training step and a
+    test batch cost about the same at large N, where the frozen modules' forward pass dominates
+    both."""
+    confirmations = (stage["rejected"] + 1) if cfg.criterion == "confirmed" else 0
+    return (stage["steps"] + stage["checks"] * cfg.eval_batches
+            + confirmations * cfg.confirm_batches)
+
+
+def far_summary(run, n_bins: int = 4) -> dict:
+    """The far-growth run in numbers: how far it got and at what cost. Stages above the first
+    (which trains a module from scratch) are split into ``n_bins`` consecutive ranges of N; per
+    range the median steps per stage with its bootstrap 95 % interval; "rise" names the first
+    range whose interval lies wholly above the first range's (else "none"). The cost per batch
+    (``stage_batches``; wall seconds as recorded on one thread) is fitted as c N^b with the
+    bootstrap interval of b, over the upper half of the N reached ("fit from N"), where the
+    frozen modules' forward pass dominates the cost (below N ~ 20 a fixed overhead does)."""
+    import numpy as np
+
+    from ..stats import bootstrap_ci, power_law_fit
+    stages = run.stages[1:]
+    ns = [s["n"] for s in stages]
+    per_batch = [s["seconds"] / stage_batches(s, run.config) for s in stages]
+    bins = []
+    for part in np.array_split(np.arange(len(stages)), min(n_bins, len(stages))):
+        steps = [stages[i]["steps"] for i in part]
+        med, lo, hi = bootstrap_ci(steps, stat=np.median)
+        bins.append({"N": f"{ns[part[0]]}-{ns[part[-1]]}", "stages": len(part),
+                     "median steps": (med, lo, hi),
+                     "one check": sum(stages[i]["checks"] == 1 for i in part)})
+    first = bins[0]["median steps"][2]
+    rise = next((b["N"] for b in bins[1:] if b["median steps"][1] > first), "none")
+    upper = max(ns, default=0) // 2
+    on = [(n, c) for n, c in zip(ns, per_batch) if n >= upper]
+    fit = (power_law_fit(*zip(*on)) if len(on) >= 3 and len({n for n, _ in on}) >= 2
+           else None)
+    return {"max N": run.max_n_reached, "status": run.history["status"],
+            "total steps": run.total_steps,
+            "hours": sum(s["seconds"] for s in run.stages) / 3600,
+            "bins": bins, "rise": rise, "fit": fit, "fit from N": upper, "ns": ns, "seconds per batch": per_batch,
+            "steps": [s["steps"] for s in stages], "stage seconds": [s["seconds"] for s in stages],
+            "ms per batch at last N": 1000 * per_batch[-1] if per_batch else float("nan")}
+
+
+def far_answer(summary: dict) -> dict[str, str]:
+    """The far-growth run's answer in words, read from ``far_summary``: whether steps per stage
+    rise with depth ("steps"), and how the cost per batch compares with the linear growth of the
+    frozen modules' forward pass ("cost": the exponent's interval above, below or including 1)."""
+    if summary["rise"] == "none":
+        steps = ("steps per stage do not rise with depth in this run: no range of N has a "
+                 "median whose interval lies wholly above the first range's")
+    else:
+        steps = (f"steps per stage rise with depth: the median of N = {summary['rise']} has an "
+                 f"interval wholly above the first range's")
+    fit = summary["fit"]
+    if fit is None:
+        cost = "too few stages to fit the cost per batch"
+    elif fit["low"] > 1:
+        cost = "faster than the linear growth of the frozen modules' forward pass"
+    elif fit["high"] < 1:
+        cost = ("slower than linear: a fixed cost per batch still weighs at these N beside the "
+                "frozen modules' forward pass")
+    else:
+        cost = "consistent with the linear growth of the frozen modules' forward pass"
+    return {"steps": steps, "cost": cost}
+
+
+def far_bins_table(summary: dict) -> list[dict]:
+    """``far_summary``'s ranges of N for display."""
+    from ..stats import format_interval
+    return [{"N": b["N"], "stages": b["stages"],
+             "median steps per stage [95 % CI]": format_interval(b["median steps"], ".0f"),
+             "stages ended at the first check": b["one check"]} for b in summary["bins"]]
+
+
+# ----- curriculum order ---------------------------------------------------------------------------
+
+ORDER_LABELS = {"sequential": "sequential", "step2": "every second N",
+                "shuffled": "shuffled after N = 2"}
+
+
+def order_groups(profile: Profile) -> dict[str, list[GrowthConfig]]:
+    """``order_configs`` under readable labels (``ORDER_LABELS``)."""
+    return {ORDER_LABELS[o]: cs for o, cs in order_configs(profile).items()}
+
+
+def order_rows(profile: Profile) -> list[dict]:
+    """Per curriculum order: the N values each seed solved (of those its curriculum lists), the
+    total steps and the paired ratio to the sequential order (``paired_total_rows``: total steps
+    to the last N of each curriculum, over the seeds that completed both). [] until every run
+    is stored."""
+    from ..training import curriculum_ns
+    stored = _stored_groups(order_groups(profile))
+    if stored is None:
+        return []
+    return paired_total_rows(stored, ORDER_LABELS["sequential"], "order",
+                             ("N values solved per seed",
+                              lambda r: f"{len(r.stages)}/{len(curriculum_ns(r.config))}"))
+
+
+def order_table(rows: list[dict]) -> list[dict]:
+    """``order_rows`` for display."""
+    return paired_table(rows, "order", "N values solved per seed", "sequential")
+
+
+def order_answer(rows: list[dict]) -> dict[str, str]:
+    """``paired_answer`` of the orders against the sequential one."""
+    return paired_answer(rows, "order", ORDER_LABELS["sequential"])
+
+
+def order_stops(profile: Profile) -> str:
+    """Per order, the runs that stopped on a budget and the step of the curriculum each failed:
+    'label: k of n runs (seed s: N = a → b, ...)' with a the last N solved and b the next one.
+    "" until every run is stored."""
+    from ..training import curriculum_ns
+    stored = _stored_groups(order_groups(profile))
+    if stored is None:
+        return ""
+    parts = []
+    for label, runs in stored.items():
+        stops = [f"seed {r.config.seed}: N = {r.stages[-1]['n']} → "
+                 f"{curriculum_ns(r.config)[len(r.stages)]}"
+                 for r in runs if r.history["status"] == "stopped" and r.stages]
+        parts.append(f"{label}: {len(stops)} of {len(runs)} runs"
+                     + (f" ({', '.join(stops)})" if stops else ""))
+    return "; ".join(parts)
+
+
+def order_heads(profile: Profile) -> list[dict]:
+    """Per order: every head of each final network on fresh batches of the training
+    distribution at the last stage's sequence lengths (``curriculum.head_accuracy``, stored):
+    heads, how many are below the criterion's threshold (98 %), and the lowest accuracy. [] until
+    every run is stored."""
+    from .curriculum import head_accuracy
+    stored = _stored_groups(order_groups(profile))
+    if stored is None:
+        return []
+    rows = []
+    for label, runs in stored.items():
+        accs = [a for r in runs for a in head_accuracy(r, bit_prob="per_batch").values()]
+        threshold = runs[0].config.threshold
+        rows.append({"order": label, "heads": len(accs),
+                     "below the threshold": sum(a < threshold for a in accs),
+                     "lowest accuracy": f"{min(accs):.3f}"})
+    return rows
 
 
 def gated_cell_configs(profile: Profile, cell: str, hidden: int) -> list[GrowthConfig]:
@@ -331,11 +550,17 @@ def leaky_configs(profile: Profile) -> list[GrowthConfig]:
 
 
 EXPERIMENTS = (
+    Experiment("scaling-far", CHAPTER, "one module-size-10 network grown as chapter 3's runs "
+               "up to far_max_n, on the pooled-prefix engine", far_configs),
     Experiment("module-size", CHAPTER, "modular growth at module sizes beyond chapter 3's "
                "(extra_module_sizes), as chapter 3's runs", module_size_configs),
     Experiment("duplication-noise", CHAPTER, "chapter 3's duplication ablation (module size "
                "10, hard freeze) at every duplication noise sigma of noise_sigmas",
                lambda p: [c for cs in noise_configs(p).values() for c in cs]),
+    Experiment("curriculum-order", CHAPTER, "chapter 3's duplication ablation (module size 10, "
+               "hard freeze) with the N values in every order of the profile's orders",
+               lambda p: [c for o, cs in order_configs(p).items() if o != "sequential"
+                          for c in cs]),
     Experiment("gated-leaky", CHAPTER, "chapter 4's leaky non-modular networks at the gated "
                "networks' non-modular budgets, with this chapter's criterion (margin)",
                leaky_configs),

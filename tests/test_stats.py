@@ -1,0 +1,44 @@
+"""The statistics behind the verdicts: intervals, paired ratios, the power-law fit."""
+
+import math
+
+import numpy as np
+import pytest
+
+from modgrow import stats
+
+
+def test_geometric_mean_and_its_interval():
+    m, lo, hi = stats.geo_mean_ci([100, 100, 100])
+    assert m == pytest.approx(100) and lo == pytest.approx(100) and hi == pytest.approx(100)
+    m, lo, hi = stats.geo_mean_ci([10, 1000])
+    assert m == pytest.approx(100) and 10 <= lo < m < hi <= 1000
+    with pytest.raises(ValueError, match="positive"):
+        stats.geo_mean_ci([1, 0])
+
+
+def test_paired_log_ratio_counts_each_seed_once():
+    q = stats.paired_log_ratio([20, 40, 60, 80, 100], [10, 20, 30, 40, 50])
+    assert q["ratio"] == pytest.approx(2) and q["low"] == pytest.approx(2)
+    assert (q["a_larger"], q["b_larger"], q["n"]) == (5, 0, 5)
+    assert q["sign_p"] == pytest.approx(2 / 32)
+    with pytest.raises(ValueError, match="equal lengths"):
+        stats.paired_log_ratio([1, 2], [1])
+
+
+def test_power_law_fit_recovers_a_known_exponent():
+    rng = np.random.default_rng(0)
+    x = np.arange(10, 200)
+    y = 0.003 * x ** 1.3 * np.exp(rng.normal(0, 0.1, x.size))
+    fit = stats.power_law_fit(x, y)
+    assert fit["low"] < 1.3 < fit["high"] and fit["high"] - fit["low"] < 0.1
+    assert fit["exponent"] == pytest.approx(1.3, abs=0.05)
+    assert fit["scale"] == pytest.approx(0.003, rel=0.3)
+    exact = stats.power_law_fit([1, 2, 4, 8], [3, 6, 12, 24])
+    assert exact["exponent"] == pytest.approx(1) and exact["scale"] == pytest.approx(3)
+    with pytest.raises(ValueError, match="at least 3 points"):
+        stats.power_law_fit([5, 5, 5], [1, 2, 3])
+
+
+def test_format_interval():
+    assert stats.format_interval((1.234, 0.5, math.pi), ".2f") == "1.23 [0.50, 3.14]"
