@@ -760,6 +760,40 @@ def plot_paired_totals(totals: dict[str, list[int]], reached: dict[str, list[boo
     return fig, ax
 
 
+def plot_stage_curves(curves: dict[str, dict[int, list[dict]]], threshold: float = 0.98):
+    """Learning curves within a stage (``curves.stage_curve``): one panel per N, the newest
+    head's accuracy at every criterion check against the steps of the stage, one thin line per
+    run coloured by architecture (the first label modular, the second non-modular); a filled
+    marker where a check passed and was confirmed (the stage ended), an open one where it passed
+    but the confirmation rejected it; the threshold dashed."""
+    from matplotlib.lines import Line2D
+    ns = sorted({n for d in curves.values() for n in d})
+    fig, axes = plt.subplots(1, len(ns), figsize=(6.8, 3.4), sharey=True, squeeze=False)
+    colors = [ARCH_COLORS["modular"], ARCH_COLORS["nonmodular"]]
+    for ax, n in zip(axes[0], ns):
+        for (label, by_n), color in zip(curves.items(), colors):
+            for j, c in enumerate(by_n.get(n, [])):
+                steps = [r["step"] for r in c["checks"]]
+                ax.plot(steps, [r["newest"] for r in c["checks"]], "-", color=color, lw=0.9,
+                        alpha=0.8, marker=SEED_MARKERS[j % len(SEED_MARKERS)], ms=2.5)
+                for r in c["checks"]:
+                    if "confirmed" in r:
+                        ax.plot([r["step"]], [r["newest"]], "o", ms=6, color=color,
+                                mfc=color if r["confirmed"] else "white")
+        ax.axhline(threshold, color="k", ls="--", lw=0.8)
+        ax.set_title(f"stage N = {n}")
+        ax.set_xlabel("SGD steps in the stage")
+    axes[0][0].set_ylabel("newest head's accuracy\nat each check")
+    handles = [Line2D([], [], color=c, lw=1.2, label=lb.replace("M_m", "$M_m$"))
+               for lb, c in zip(curves, colors)]
+    handles += [Line2D([], [], marker="o", ls="", color="0.3", label="confirmed: stage ends"),
+                Line2D([], [], marker="o", ls="", color="0.3", mfc="white",
+                       label="passed, confirmation rejected"),
+                Line2D([], [], color="k", ls="--", lw=0.8, label=f"threshold {threshold:.0%}")]
+    fig.legend(handles=handles, loc="outside upper center", ncols=3)
+    return fig, axes[0]
+
+
 def _group_lines(groups: dict[str, list[dict]], xy):
     """One colour per group, one line per result; ``xy(result) -> (xs, ys)``."""
     fig, ax = plt.subplots(figsize=(6.5, 3.8))

@@ -64,6 +64,7 @@ class Profile:
     noise_sigmas: tuple[float, ...]        # chapter 7: duplication noise sigmas (the default too)
     far_max_n: int                         # chapter 7: one network (module size 10) grown this far
     orders: tuple[str, ...]                # chapter 7: curriculum orders beside the sequential one
+    curve_ns: tuple[int, ...]              # chapter 4: stages whose learning curves are shown
 
     def __post_init__(self):
         unknown = set(self.ablation_variants) - set(ALL_ABLATIONS)
@@ -111,7 +112,7 @@ PAPER = Profile(
     long_budget_factor=5, long_budget_max_size=20,
     dms_max_n=30, gated_budgets=("modular M_m=10", "non-modular 50"), extra_module_sizes=(30,),
     noise_sigmas=(0.0, 0.01, 0.05, 0.1, 0.2, 0.5), far_max_n=200,
-    orders=("step2", "shuffled"))
+    orders=("step2", "shuffled"), curve_ns=(6, 12))
 
 QUICK = Profile(
     name="quick", seeds=(0,), module_sizes=(5, 10), growth_max_n=((5, 3), (10, 3)),
@@ -127,7 +128,8 @@ QUICK = Profile(
     legacy_seeds=(0,), legacy_growth_max_n=((5, 3), (10, 3)), long_budget_factor=2,
     long_budget_max_size=20,
     dms_max_n=3, gated_budgets=("non-modular 20",), extra_module_sizes=(30,),
-    noise_sigmas=(0.0, 0.05, 0.5), far_max_n=4, orders=("step2", "shuffled"))
+    noise_sigmas=(0.0, 0.05, 0.5), far_max_n=4, orders=("step2", "shuffled"),
+    curve_ns=(3,))
 
 PROFILES = {p.name: p for p in (PAPER, QUICK)}
 

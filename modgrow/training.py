@@ -61,6 +61,7 @@ import tempfile
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -787,8 +788,8 @@ def _progress(enabled: bool, total: int, initial: int):
 
 
 def train_curriculum(cfg: GrowthConfig, out: Path | str | None = None, *, resume: bool = False,
-                     progress: bool = True, device: str = "cpu", stop_after_steps: int | None = None
-                     ) -> RunResult:
+                     progress: bool = True, device: str = "cpu", stop_after_steps: int | None = None,
+                     on_check: Callable[[dict], None] | None = None) -> RunResult:
     """Run the curriculum; returns the history and the trained network (history also written to
     ``out/history.json`` with a checkpoint per stage when ``out`` is given).
 
@@ -812,6 +813,10 @@ def train_curriculum(cfg: GrowthConfig, out: Path | str | None = None, *, resume
     confirmation rejected. The returned network is that of the last solved stage (a run that
     stops on a budget does not return the half-trained module of the stage it failed). ``stop_after_steps`` aborts the run (KeyboardInterrupt) after that
     many SGD steps in total; it exists to test that a killed run resumes to the same history.
+    ``on_check`` (if given) receives every criterion check as it happens: ``{"n", "step",
+    "accuracy"}`` (the check's accuracy per head) and, when the check passed and was confirmed
+    on fresh batches, ``"confirmation"`` (those accuracies) and ``"confirmed"``; it sees the
+    numbers only, so the run is the same with or without it (the learning curves of a stage).
     """
     out = Path(out) if out is not None else None
     if out is not None:
@@ -862,14 +867,18 @@ def train_curriculum(cfg: GrowthConfig, out: Path | str | None = None, *, resume
                                cfg.bit_prob, device=device, task=cfg.task,
                                pool=cfg.prefix_pool)
                 checks += 1
+                seen = {"n": n, "step": steps, "accuracy": acc}
                 if passes(acc, cfg.threshold) and cfg.criterion == "confirmed":
                     acc = evaluate(net, ns, cfg.confirm_batches, cfg.batch_size, generator,
                                    cfg.bit_prob, device=device, task=cfg.task,
                                    pool=cfg.prefix_pool)
                     confirmed = passes(acc, cfg.threshold + cfg.confirm_margin)
                     rejected += not confirmed
+                    seen.update(confirmation=acc, confirmed=confirmed)
                 else:
                     confirmed = passes(acc, cfg.threshold)
+                if on_check is not None:
+                    on_check(seen)
                 if bar is not None:
                     bar.set_postfix_str(f"N={n} step={steps} new={acc[-1]:.3f} "
                                         f"mean={sum(acc) / len(acc):.3f}")

@@ -102,6 +102,46 @@ EXPERIMENTS = (
 )
 
 
+def curve_groups(profile: Profile) -> dict[str, list[GrowthConfig]]:
+    """The runs whose stages ``stage_curves`` shows: chapter 3's module-size-10 growth and the
+    leaky non-modular networks that chapter 7 retrains with the same criterion (margin
+    included), so that both architectures end a stage by the same rule."""
+    from .beyond import leaky_configs
+    leaky = leaky_configs(profile)
+    return {f"modular, M_m = {GENERALISATION_MODULE_SIZE}": [
+                c for c in growth_configs(profile) if c.module_size == GENERALISATION_MODULE_SIZE],
+            f"non-modular, {leaky[0].module_size} neurons": leaky}
+
+
+def stage_curves(profile: Profile) -> dict[str, dict[int, list[dict]]]:
+    """Label -> N -> the learning curve of stage N of every run (``curves.stage_curve``: every
+    criterion check, recomputed from the stage checkpoint once and stored), for the stages
+    ``profile.curve_ns``."""
+    from ..curves import stage_curve
+    return {label: {n: [stage_curve(load_or_run(c, progress=False), n) for c in cfgs]
+                    for n in profile.curve_ns}
+            for label, cfgs in curve_groups(profile).items()}
+
+
+def curve_table(curves: dict[str, dict[int, list[dict]]]) -> list[dict]:
+    """``stage_curves`` per group and N: runs, median steps of the stage, median checks, passing
+    checks that the confirmation rejected (all runs), the newest head's median accuracy at the
+    first check, and how many recomputed stages reproduced the stored one."""
+    rows = []
+    for label, by_n in curves.items():
+        for n, cs in by_n.items():
+            rows.append({
+                "network": label, "N": n, "runs": len(cs),
+                "median steps": statistics.median(c["steps"] for c in cs),
+                "median checks": statistics.median(len(c["checks"]) for c in cs),
+                "rejected confirmations": sum(1 for c in cs for r in c["checks"]
+                                              if r.get("confirmed") is False),
+                "newest head at the first check (median)":
+                    f"{statistics.median(c['checks'][0]['newest'] for c in cs):.3f}",
+                "reproduced": f"{sum(c['reproduced'] for c in cs)} of {len(cs)}"})
+    return rows
+
+
 def histories(configs: list[GrowthConfig]) -> dict[int, list[dict]]:
     return {m: [r.history for r in rs] for m, rs in runs_by_size(configs).items()}
 
