@@ -290,11 +290,13 @@ def noise_groups(profile: Profile) -> dict[str, list[GrowthConfig]]:
 def paired_total_rows(stored: dict[str, list], reference: str, key: str,
                       per_seed: tuple[str, Callable]) -> list[dict]:
     """Rows of a paired comparison of whole runs (label -> one stored run per seed, in the
-    reference's seed order): per label the total steps of each run (geometric mean with the
-    bootstrap interval of the log mean) and, paired by seed over the seeds whose runs completed
-    under both the label and ``reference``, the ratio of total steps (geometric mean of the
-    per-seed ratios with its interval; seeds slower / faster). ``key`` names the label column;
-    ``per_seed`` is (column, run -> text), one entry per seed."""
+    reference's seed order): per label how many runs finished their curriculum, their total
+    steps (geometric mean with the bootstrap interval of the log mean, over the finished runs
+    only: a stopped run's history does not count the steps of the stage it failed) and, paired by
+    seed over the seeds whose runs finished under both the label and ``reference``, the ratio of
+    total steps (geometric mean of the per-seed ratios with its interval; seeds slower /
+    faster). ``key`` names the label column; ``per_seed`` is (column, run -> text), one entry
+    per seed."""
     from ..stats import geo_mean_ci, paired_log_ratio
     done = {label: {r.config.seed: r.total_steps for r in rs
                     if r.history.get("status") == "complete"}
@@ -303,8 +305,10 @@ def paired_total_rows(stored: dict[str, list], reference: str, key: str,
     rows = []
     for label, rs in stored.items():
         seeds = sorted(set(done[label]) & set(done[reference]))
+        finished = list(done[label].values())
         row = {key: label, "seeds": len(rs), column: " ".join(text(r) for r in rs),
-               "total steps": geo_mean_ci([r.total_steps for r in rs]), "pairs": len(seeds)}
+               "finished": len(finished),
+               "total steps": geo_mean_ci(finished) if finished else None, "pairs": len(seeds)}
         if seeds:
             row["ratio"] = paired_log_ratio([done[label][s] for s in seeds],
                                             [done[reference][s] for s in seeds])
@@ -335,7 +339,9 @@ def paired_table(rows: list[dict], key: str, per_seed: str, reference: str) -> l
     for r in rows:
         q = r.get("ratio")
         out.append({key: r[key], "seeds": r["seeds"], per_seed: r[per_seed],
-                    "total steps, geometric mean [95 % CI]": ci(r["total steps"], ".0f"),
+                    "finished": r["finished"],
+                    "total steps of finished runs, geometric mean [95 % CI]":
+                        ci(r["total steps"], ".0f") if r["total steps"] else "none finished",
                     f"ratio to {reference} [95 % CI]":
                         ci((q["ratio"], q["low"], q["high"]), ".2f") if q else "no pairs",
                     "seeds slower / faster": f"{q['a_larger']} / {q['b_larger']}" if q else ""})
