@@ -185,18 +185,31 @@ def verdicts(profile: Profile) -> list[dict]:
                  for label, cfgs in ablation_configs(profile).items()}
     rows = rules.curriculum_verdicts([r.history for r in runs], [retention(r) for r in runs],
                                      ablations)
-    scale = load_or_run(scaling_config(profile), progress=False)
-    s = analysis.run_summary(scale.history)
-    target = scale.config.max_n
-    rows.append({
+    rows.append(scaling_verdict(profile))
+    return rows
+
+
+def scaling_verdict(profile: Profile) -> dict:
+    """The paper grew one network to N = 200. Decided by chapter 7's far-growth run (this
+    chapter's criterion with its margin; its seed the fastest of this chapter's five at module
+    size 10, chosen for compute), with the first edition's single-check run beside it."""
+    from .beyond import far_configs
+    far = load_or_run(far_configs(profile)[0], progress=False)
+    legacy = analysis.run_summary(load_or_run(scaling_config(profile), progress=False).history)
+    f = analysis.run_summary(far.history)
+    target = far.config.max_n
+    hours = sum(st["seconds"] for st in far.stages) / 3600
+    return {
         "claim": "growth continues to large N (one network grown to N = 200)",
         "paper": "N = 200 in one run",
-        "this book": f"module size 10, seed 2: N = {s['max_n']} of the {target} tried, "
-                     f"{s['total_steps']} steps, {s['wall_seconds'] / 60:.1f} min on one thread; "
-                     f"N > {target} not tried",
-        "rule": "holds partly if the run reaches the N tried (short of 200); fails otherwise; "
-                "single-check criterion",
-        "verdict": "holds partly" if s["max_n"] == target else "fails",
-    })
-    return rows
+        "this book": f"module size 10, seed {far.config.seed} (the fastest of five; chapter 7): "
+                     f"N = {f['max_n']} of the {target} tried, {f['total_steps']} steps, "
+                     f"{hours:.1f} h on one thread, confirmed criterion with margin; the first "
+                     f"edition's single-check run (seed 2): N = {legacy['max_n']}",
+        "rule": f"holds if one run under the book's criterion reaches N = {target} (an existence "
+                f"claim, as the paper's one run; the seed was chosen for compute); holds partly "
+                f"if it stops past N = {target // 2}; fails otherwise",
+        "verdict": ("holds" if f["max_n"] == target else
+                    "holds partly" if (f["max_n"] or 0) > target // 2 else "fails"),
+    }
 
