@@ -45,7 +45,7 @@ from .training import (STAGE_KEYS, GrowthConfig, RunResult, checkpoint_path,
 
 __all__ = ["SCHEMA", "results_dir", "scratch_dir", "config_key", "run_name", "run_path",
            "StoredRun", "store_run", "load_run", "read_stored_run", "load_or_run",
-           "import_run_folder",
+           "import_run_folder", "store_reached",
            "load_or_compute", "list_results", "find_result", "reproduce", "platform_case",
            "cpu_recorded", "CPU_KEYS",
            "stored_threads", "stage_differences", "NO_COMPUTE_ENV", "stored_runs_only"]
@@ -295,6 +295,40 @@ def import_run_folder(folder: Path, force: bool = False) -> StoredRun:
     if folder.resolve() != scratch.resolve():
         shutil.copytree(folder, scratch, dirs_exist_ok=True)
     return store_run(RunResult(hist, net), cfg)
+
+
+def store_reached(cfg: GrowthConfig) -> StoredRun:
+    """Store what a run in progress has solved so far as the run it is a prefix of: the run of
+    ``cfg`` with ``max_n`` = the last N solved, complete. ``max_n`` changes nothing before the
+    last stage (it is a budget a resume may raise), so the stored history and network are those
+    that run would have produced; the run in progress is left alone and keeps going towards
+    ``cfg.max_n``. Sequential and every-second-N curricula only (a shuffled curriculum with
+    another max_n shuffles other N values). Refuses when nothing is solved or the shorter run is
+    stored already."""
+    from .training import curriculum_ns
+    if cfg.order == "shuffled":
+        raise ValueError("a shuffled curriculum cannot be stored up to the N it reached")
+    work = scratch_dir() / run_path(cfg).name
+    if not (work / "history.json").exists():
+        raise FileNotFoundError(f"{work}: no run in progress for this config")
+    hist = read_history(work, cfg)
+    if not hist["stages"]:
+        raise ValueError(f"{work}: no stage solved yet, nothing to store")
+    last = hist["stages"][-1]["n"]
+    short = replace(cfg, max_n=last)
+    if curriculum_ns(short) != [st["n"] for st in hist["stages"]]:
+        raise BadData(work / "history.json", "its stages are not the curriculum's first N values")
+    if load_run(short) is not None:
+        raise FileExistsError(f"{run_path(short)} is stored already")
+    net, _ = load_network(checkpoint_path(work, last), expect=expected_structure(cfg, last))
+    hist = {**hist, "config": asdict(short), "status": "complete", "stop": "complete",
+            "message": f"reached N={last}", "max_n_reached": last,
+            "stored_from": {"run": work.name, "max_n": cfg.max_n}}
+    dest = scratch_dir() / run_path(short).name
+    if not dest.exists():  # its stage checkpoints, where load_or_run would have left them
+        shutil.copytree(work, dest)
+        write_json(dest / "history.json", hist)
+    return store_run(RunResult(hist, net), short)
 
 
 # ----- analyses (JSON results) ------------------------------------------------------------------

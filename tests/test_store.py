@@ -401,3 +401,31 @@ def test_platform_case_compares_the_cpu_when_the_stored_run_records_it():
     assert ex.platform_case(old, now) == (True, True) and not ex.cpu_recorded(old)
     resumed = {**run, "bit_exact_reproduction": False}
     assert ex.platform_case(resumed, now) == (True, False)
+
+
+def test_a_run_in_progress_is_stored_as_the_run_up_to_the_n_it_reached(store):
+    from modgrow.training import train_curriculum
+    cfg = GrowthConfig(module_size=3, max_n=6, eval_every=10, eval_batches=2, batch_size=32,
+                       confirm_batches=2, threshold=0.6, seed=1, max_steps_per_stage=500)
+    work = ex.scratch_dir() / ex.run_path(cfg).name
+    with pytest.raises(FileNotFoundError, match="no run in progress"):
+        ex.store_reached(cfg)
+    with pytest.raises(KeyboardInterrupt):
+        train_curriculum(cfg, work, resume=True, progress=False, stop_after_steps=60)
+    reached = json.loads((work / "history.json").read_text())["stages"][-1]["n"]
+    assert 2 <= reached < 6
+    stored = ex.store_reached(cfg)
+    short = dataclasses.replace(cfg, max_n=reached)
+    assert stored.config == short and ex.load_run(short).history["status"] == "complete"
+    # the very run that a max_n of `reached` gives, stage for stage and weight for weight
+    fresh = train_curriculum(short, progress=False)
+    strip = lambda h: [{k: v for k, v in s.items() if k != "seconds"} for s in h["stages"]]  # noqa: E731
+    assert strip(stored.history) == strip(fresh.history)
+    for a, b in zip(stored.network().state_dict().values(), fresh.network.state_dict().values()):
+        assert torch.equal(a, b)
+    with pytest.raises(FileExistsError, match="stored already"):
+        ex.store_reached(cfg)
+    # the run in progress goes on to its own max_n untouched
+    done = train_curriculum(cfg, work, resume=True, progress=False)
+    assert done.history["max_n_reached"] == 6
+    assert strip(done.history)[:len(strip(fresh.history))] == strip(fresh.history)

@@ -231,6 +231,15 @@ FAST_ENGINE = dict(prefix_pool=4, manual_bptt=True)
 # N = 14 on and would take days on this machine; the run shows how far growth can go and what it
 # costs per stage, not how a typical seed fares.
 FAR_SEED = 1
+def far_note(profile: Profile) -> str:
+    """What the stored far-growth run is, in words: the run to the profile's target N, or (when
+    ``far_max_n`` is short of it) the run stored as far as it had got."""
+    if profile.far_max_n >= profile.far_target_n:
+        return f"The run was grown to N = {profile.far_target_n}."
+    return (f"The run is still growing towards N = {profile.far_target_n}; this edition stores it "
+            f"as far as it had got when the book was built, N = {profile.far_max_n} (a run's "
+            f"max_n is a budget that a resume may raise, so the stored run is exactly the run "
+            f"that stops there; `modgrow.store.store_reached` stores it).")
 
 
 def growth_seed_medians(profile: Profile) -> dict[int, float] | None:
@@ -444,12 +453,14 @@ def far_answer(summary: dict) -> dict[str, str]:
     if fit is None:
         cost = "too few stages to fit the cost per batch"
     elif fit["low"] > 1:
-        cost = "faster than the linear growth of the frozen modules' forward pass"
+        cost = ("faster than linear in N, where the frozen modules' forward pass (one product "
+                "per module) would grow linearly")
     elif fit["high"] < 1:
-        cost = ("slower than linear: a fixed cost per batch still weighs at these N beside the "
-                "frozen modules' forward pass")
+        cost = ("slower than linear in N, where the frozen modules' forward pass (one product "
+                "per module) would grow linearly")
     else:
-        cost = "consistent with the linear growth of the frozen modules' forward pass"
+        cost = ("consistent with linear growth in N, as the frozen modules' forward pass (one "
+                "product per module) predicts")
     return {"steps": steps, "cost": cost}
 
 

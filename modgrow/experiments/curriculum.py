@@ -197,18 +197,21 @@ def scaling_verdict(profile: Profile) -> dict:
     far = load_or_run(far_configs(profile)[0], progress=False)
     legacy = analysis.run_summary(load_or_run(scaling_config(profile), progress=False).history)
     f = analysis.run_summary(far.history)
-    target = far.config.max_n
+    target = profile.far_target_n
     hours = sum(st["seconds"] for st in far.stages) / 3600
+    reached = (f"N = {target} reached" if (f["max_n"] or 0) >= target else
+               f"N = {f['max_n']} so far (the run continues towards {target})")
     return {
         "claim": "growth continues to large N (one network grown to N = 200)",
         "paper": "N = 200 in one run",
         "this book": f"module size 10, seed {far.config.seed} (the fastest of five; chapter 7): "
-                     f"N = {f['max_n']} of the {target} tried, {f['total_steps']} steps, "
+                     f"{reached}, {f['total_steps']} steps, "
                      f"{hours:.1f} h on one thread, confirmed criterion with margin; the first "
                      f"edition's single-check run (seed 2): N = {legacy['max_n']}",
         "rule": f"holds if one run under the book's criterion reaches N = {target} (an existence "
                 f"claim, as the paper's one run; the seed was chosen for compute); holds partly "
-                f"if it stops past N = {target // 2}; fails otherwise",
+                f"if the stored run is past N = {target // 2} but short of {target}; fails "
+                f"otherwise",
         "verdict": ("holds" if f["max_n"] == target else
                     "holds partly" if (f["max_n"] or 0) > target // 2 else "fails"),
     }
