@@ -264,6 +264,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--stored-only", action="store_true",
                    help="train nothing: run the analyses over the stored runs, exit 2 when "
                    "one is missing")
+    c.add_argument("--store-reached", action="store_true",
+                   help="train nothing: store each of the experiment's runs in progress (in "
+                   "the scratch folder runs/store/) as the run up to the N it has solved so far "
+                   "(max_n is a budget, so that is exactly the shorter run); the run in progress "
+                   "is left to continue")
     c.add_argument("--shard", default="0/1",
                    help="I/N: take configs I, I+N, ... so N processes share the work")
     c.add_argument("--threads", type=_threads, default=None, help="torch CPU threads")
@@ -503,6 +508,19 @@ def _run_store_command(args) -> int:
         for r in bad:
             print(f"error: unreadable result {r['problem']}", file=sys.stderr)
         return 2 if bad else 0
+    if args.command == "compute" and args.store_reached:
+        from .experiments import get
+        found = 0
+        for cfg in get(args.experiment).configs(active()):
+            work = store.scratch_dir() / store.run_path(cfg).name
+            if store.load_run(cfg) is None and (work / "history.json").exists():
+                run = store.store_reached(cfg)
+                found += 1
+                print(f"{work.name}: stored up to N = {run.max_n_reached} as {run.path.name}")
+        if not found:
+            raise FileNotFoundError(f"no run of {args.experiment} in progress in "
+                                    f"{store.scratch_dir()}")
+        return 0
     if args.command == "compute":
         try:
             i, n = (int(v) for v in args.shard.split("/"))

@@ -1,6 +1,7 @@
 """The command line: help, one-line errors, an end-to-end growth run, the benchmark."""
 
 import contextlib
+import dataclasses
 import io
 import json
 import subprocess
@@ -201,3 +202,31 @@ def test_engine_flags_refuse_bad_values_in_one_line(tmp_path, capsys):
         assert main(["bench", "--large", "--module-size", "2", "--peak-size", "8", *bad]) == 2
         err = capsys.readouterr().err
         assert err.startswith("error: ") and err.count("\n") == 1, err
+
+
+def test_compute_store_reached_stores_runs_in_progress_only(tmp_path, monkeypatch):
+    """--store-reached: nothing in progress is one error line; a killed run is stored up to the
+    N it solved (the shorter run), and that is reported."""
+    from modgrow import profiles, store
+    from modgrow.experiments import beyond
+    from modgrow.training import train_curriculum
+
+    monkeypatch.setenv("MODGROW_RESULTS", str(tmp_path / "results"))
+    monkeypatch.setenv("MODGROW_PROFILE", "quick")
+    monkeypatch.delenv("MODGROW_NO_COMPUTE", raising=False)
+    r = cli("compute", "scaling-far", "--store-reached")
+    assert r.returncode == 2 and "no run of scaling-far in progress" in r.stderr
+    (cfg,) = beyond.far_configs(profiles.QUICK)
+    work = store.scratch_dir() / store.run_path(cfg).name
+    n_stages = []
+
+    def stop_after_two_stages(check):
+        n_stages.append(check["n"])
+        if len(set(n_stages)) > 2:
+            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        train_curriculum(cfg, work, progress=False, on_check=stop_after_two_stages)
+    r = cli("compute", "scaling-far", "--store-reached")
+    assert r.returncode == 0, r.stderr
+    assert f"{work.name}: stored up to N = 3 as grow-m10-s1-n3" in r.stdout
+    assert store.load_run(dataclasses.replace(cfg, max_n=3)).max_n_reached == 3
