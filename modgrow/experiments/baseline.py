@@ -108,7 +108,7 @@ def curve_groups(profile: Profile) -> dict[str, list[GrowthConfig]]:
     included), so that both architectures end a stage by the same rule."""
     from .beyond import leaky_configs
     leaky = leaky_configs(profile)
-    return {f"modular, M_m = {GENERALISATION_MODULE_SIZE}": [
+    return {f"modular, module size {GENERALISATION_MODULE_SIZE}": [
                 c for c in growth_configs(profile) if c.module_size == GENERALISATION_MODULE_SIZE],
             f"non-modular, {leaky[0].module_size} neurons": leaky}
 
