@@ -850,42 +850,46 @@ def plot_scaling(history: dict, epoch: int = 500):
     return fig, (a0, a1)
 
 
-def plot_far(summary: dict, epoch: int = 500):
-    """The far-growth run (``beyond.far_summary``): steps of each stage with the median of each
-    range of N and its 95 % interval (top), wall seconds per batch on a log-log scale with the
-    fitted power law (middle), cumulative wall time (bottom), all against N."""
-    fig, (a0, a1, a2) = plt.subplots(3, 1, figsize=(6.5, 7.6))
-    color = ARCH_COLORS["modular"]
-    ns = np.asarray(summary["ns"])
-    a0.plot(ns, summary["steps"], ".", ms=3, color=color, alpha=0.6, label="steps of each stage")
-    for i, b in enumerate(summary["bins"]):
-        lo_n, hi_n = (int(v) for v in b["N"].split("-"))
-        m, lo, hi = b["median steps"]
-        a0.plot([lo_n, hi_n], [m, m], "-", color="k", lw=1.6,
-                label="median of a range of N, 95 % CI" if i == 0 else None)
-        if lo == lo:
-            a0.fill_between([lo_n, hi_n], lo, hi, color="k", alpha=0.12, lw=0)
-    _steps_axis(a0, epoch, "steps to criterion", _epoch_label(epoch))
+def plot_far(summaries: dict[str, dict], epoch: int = 500):
+    """The far-growth runs (label -> ``beyond.far_summary``), one colour each: steps of each
+    stage with the median of each range of N and its 95 % interval (top), wall milliseconds per
+    batch on log-log axes with the fitted power law (middle), cumulative wall time (bottom), all
+    against N."""
+    from matplotlib.lines import Line2D
+    fig, (a0, a1, a2) = plt.subplots(3, 1, figsize=(6.5, 8.0))
+    colors = [ARCH_COLORS["modular"], "#1b9e77", "#7570b3", "#e7298a"]
+    for (label, summary), color in zip(summaries.items(), colors):
+        ns = np.asarray(summary["ns"])
+        a0.plot(ns, summary["steps"], ".", ms=3, color=color, alpha=0.6)
+        for b in summary["bins"]:
+            lo_n, hi_n = (int(v) for v in b["N"].split("-"))
+            m, lo, hi = b["median steps"]
+            a0.plot([lo_n, hi_n], [m, m], "-", color=color, lw=1.8)
+            if lo == lo:
+                a0.fill_between([lo_n, hi_n], lo, hi, color=color, alpha=0.15, lw=0)
+        a1.plot(ns, np.asarray(summary["seconds per batch"]) * 1000, ".", ms=3, color=color)
+        fit = summary["fit"]
+        if fit is not None:
+            on = ns >= summary["fit from N"]
+            a1.plot(ns[on], fit["scale"] * ns[on] ** fit["exponent"] * 1000, "-", color=color,
+                    lw=1.4)
+        a2.plot(ns, np.cumsum(summary["stage seconds"]) / 3600, "-", color=color)
+    _steps_axis(a0, epoch, "steps to criterion")
     _plain_log_axis(a0.yaxis)
-    _legend_above(a0, ncols=2)
-    a1.plot(ns, np.asarray(summary["seconds per batch"]) * 1000, ".", ms=3, color=color,
-            label="each stage")
-    fit = summary["fit"]
-    if fit is not None:
-        on = ns >= summary["fit from N"]
-        a1.plot(ns[on], fit["scale"] * ns[on] ** fit["exponent"] * 1000, "-", color="k", lw=1.2,
-                label=f"fit from N = {summary['fit from N']}: exponent {fit['exponent']:.2f} "
-                      f"[{fit['low']:.2f}, {fit['high']:.2f}]")
     a1.set_xscale("log")
     a1.set_yscale("log")
     a1.set_xlabel("N (log scale)")
     a1.set_ylabel("wall ms per batch\n(1 CPU thread)")
     _plain_log_ticks(a1.xaxis)
     _plain_log_ticks(a1.yaxis)
-    _legend_above(a1, ncols=2)
-    a2.plot(ns, np.cumsum(summary["stage seconds"]) / 3600, "-", color=color)
     a2.set_xlabel("N")
     a2.set_ylabel("cumulative wall time\n(hours, 1 CPU thread)")
+    handles = [Line2D([], [], color=c, marker=".", lw=1.8, label=lb)
+               for lb, c in zip(summaries, colors)]
+    handles += [Line2D([], [], color="0.4", lw=1.8,
+                       label="median of a range of N (band: 95 % CI); fitted power law"),
+                Line2D([], [], color="k", ls="--", lw=0.8, label=_epoch_label(epoch))]
+    fig.legend(handles=handles, loc="outside upper center", ncols=2)
     return fig, (a0, a1, a2)
 
 

@@ -63,7 +63,7 @@ class Profile:
     extra_module_sizes: tuple[int, ...]    # chapter 7: module sizes beyond chapter 3's
     noise_sigmas: tuple[float, ...]        # chapter 7: duplication noise sigmas (the default too)
     far_target_n: int                      # chapter 7: one network (module size 10) grown to this N
-    far_max_n: int                         # ... stored as far as this N (<= far_target_n)
+    far_runs: tuple[tuple[int, int], ...]  # ... (seed, N it is stored up to, <= far_target_n)
     orders: tuple[str, ...]                # chapter 7: curriculum orders beside the sequential one
     curve_ns: tuple[int, ...]              # chapter 4: stages whose learning curves are shown
 
@@ -74,9 +74,9 @@ class Profile:
                              f"'duplicate, hard freeze' and only {ALL_ABLATIONS}; got "
                              f"{self.ablation_variants}")
 
-        if not 2 <= self.far_max_n <= self.far_target_n:
-            raise ValueError(f"profile {self.name}: need 2 <= far_max_n <= far_target_n, got "
-                             f"{self.far_max_n} and {self.far_target_n}")
+        if not self.far_runs or not all(2 <= n <= self.far_target_n for _, n in self.far_runs):
+            raise ValueError(f"profile {self.name}: far_runs needs (seed, N) pairs with "
+                             f"2 <= N <= far_target_n ({self.far_target_n}); got {self.far_runs}")
         budgets = {"modular M_m=10"} | {f"non-modular {h}" for h in self.baseline_sizes}
         if not set(self.gated_budgets) <= budgets:
             raise ValueError(f"profile {self.name}: gated_budgets must be among "
@@ -117,7 +117,7 @@ PAPER = Profile(
     long_budget_factor=5, long_budget_max_size=20,
     dms_max_n=30, gated_budgets=("modular M_m=10", "non-modular 50"), extra_module_sizes=(30,),
     noise_sigmas=(0.0, 0.01, 0.05, 0.1, 0.2, 0.5), far_target_n=200,
-    far_max_n=116, orders=("step2", "shuffled"), curve_ns=(6, 12))
+    far_runs=((1, 116), (4, 23)), orders=("step2", "shuffled"), curve_ns=(6, 12))
 
 QUICK = Profile(
     name="quick", seeds=(0,), module_sizes=(5, 10), growth_max_n=((5, 3), (10, 3)),
@@ -133,7 +133,7 @@ QUICK = Profile(
     legacy_seeds=(0,), legacy_growth_max_n=((5, 3), (10, 3)), long_budget_factor=2,
     long_budget_max_size=20,
     dms_max_n=3, gated_budgets=("non-modular 20",), extra_module_sizes=(30,),
-    noise_sigmas=(0.0, 0.05, 0.5), far_target_n=4, far_max_n=4,
+    noise_sigmas=(0.0, 0.05, 0.5), far_target_n=4, far_runs=((1, 4),),
     orders=("step2", "shuffled"),
     curve_ns=(3,))
 

@@ -290,21 +290,31 @@ def test_paired_answer_reads_the_interval_against_one():
 
 
 @pytest.mark.parametrize("profile", [PAPER, QUICK], ids=lambda p: p.name)
-def test_far_run_is_chapter_3s_growth_of_its_seed_on_the_fast_engine(profile):
-    (cfg,) = beyond.far_configs(profile)
-    grown = [c for c in curriculum.growth_configs(profile)
-             if c.module_size == beyond.MODULE_SIZE and c.seed == beyond.FAR_SEED]
-    assert cfg.max_n == profile.far_max_n <= profile.far_target_n
+def test_far_runs_are_chapter_3s_growth_of_their_seeds_on_the_fast_engine(profile):
+    cfgs = beyond.far_configs(profile)
+    assert [(c.seed, c.max_n) for c in cfgs] == list(profile.far_runs)
+    assert cfgs[0].seed == beyond.FAR_SEED
+    for cfg in cfgs:
+        assert cfg.max_n <= profile.far_target_n and cfg.prefix_pool > 1 and cfg.manual_bptt
+        grown = [c for c in curriculum.growth_configs(profile)
+                 if c.module_size == beyond.MODULE_SIZE and c.seed == cfg.seed]
+        if profile is PAPER:
+            (ch3,) = grown
+            assert dataclasses.replace(cfg, max_n=ch3.max_n, prefix_pool=1,
+                                       manual_bptt=False) == ch3
     if profile is PAPER:
         assert profile.far_target_n == 200
-        (ch3,) = grown
-        assert dataclasses.replace(cfg, max_n=ch3.max_n, prefix_pool=1,
-                                   manual_bptt=False) == ch3
-    assert cfg.prefix_pool > 1 and cfg.manual_bptt
+    targets = REGISTRY["scaling-far"].configs(profile)
+    assert targets == beyond.far_target_configs(profile)
+    assert [dataclasses.replace(t, max_n=c.max_n) for t, c in zip(targets, cfgs)] == cfgs
+    assert all(t.max_n == profile.far_target_n for t in targets)
     note = beyond.far_note(profile)
-    assert note == f"The run was grown to N = {profile.far_target_n}." if \
-        profile.far_max_n == profile.far_target_n else "still growing towards" in note
-    assert REGISTRY["scaling-far"].configs(profile) == [cfg]
+    if all(n == profile.far_target_n for _, n in profile.far_runs):
+        assert note.startswith(f"The runs were grown to N = {profile.far_target_n}")
+    else:
+        assert "still growing towards" in note
+    with pytest.raises(ValueError, match="far_runs needs"):
+        dataclasses.replace(profile, far_runs=((1, profile.far_target_n + 1),))
 
 
 def test_far_seed_is_chapter_3s_fastest_module_size_10_seed():
@@ -341,5 +351,6 @@ def test_far_summary_counts_batches_finds_the_rise_and_fits_the_cost():
     flat = beyond.far_summary(_far_run([100] * n_stages, [0.001 * n ** 1.5 for n in ns]))
     assert flat["rise"] == "none" and flat["fit"]["low"] > 1
     assert beyond.far_answer(flat)["cost"].startswith("faster than linear")
-    rows = beyond.far_bins_table(s)
+    rows = beyond.far_bins_table({"seed 1": s, "seed 4": flat})
     assert rows[0]["median steps per stage [95 % CI]"].startswith("100 [")
+    assert [r["run"] for r in rows] == ["seed 1"] * 4 + ["seed 4"] * 4
