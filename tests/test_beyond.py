@@ -354,3 +354,8 @@ def test_far_summary_counts_batches_finds_the_rise_and_fits_the_cost():
     rows = beyond.far_bins_table({"seed 1": s, "seed 4": flat})
     assert rows[0]["median steps per stage [95 % CI]"].startswith("100 [")
     assert [r["run"] for r in rows] == ["seed 1"] * 4 + ["seed 4"] * 4
+    words = beyond.far_words({"seed 1": s, "seed 4": flat})
+    assert words["reached"] == "41" and words["steps"] == f"{sum(steps):,}".replace(",", " ")
+    assert words["exponent"].startswith("seed 1: 1.00 [") and "; seed 4: 1.5" in words["exponent"]
+    assert "seed 4: faster than linear" in words["cost answer"]
+    assert words["steps answer"].startswith("seed 1: steps per stage rise")

@@ -488,6 +488,26 @@ def far_bins_table(summaries: dict[str, dict]) -> list[dict]:
             for label, summary in summaries.items() for b in summary["bins"]]
 
 
+def far_words(summaries: dict[str, dict]) -> dict[str, str]:
+    """The far-growth section's numbers and answers as text, keyed for the chapter's glue:
+    the farthest run's N, steps, hours and ms per batch at its last stage ("reached", "steps",
+    "hours", "ms"), and per run the fitted exponent ("exponent") and the answers of
+    ``far_answer`` ("steps answer", "cost answer")."""
+    first = next(iter(summaries.values()))
+    words = {lb: far_answer(s) for lb, s in summaries.items()}
+
+    def exponent(lb, s):
+        f = s["fit"]
+        return (f"{lb}: {f['exponent']:.2f} [{f['low']:.2f}, {f['high']:.2f}] from "
+                f"N = {s['fit from N']}" if f else f"{lb}: not fitted (too few stages)")
+    return {"reached": str(first["max N"]),
+            "steps": f"{first['total steps']:,}".replace(",", " "),
+            "hours": f"{first['hours']:.1f}", "ms": f"{first['ms per batch at last N']:.0f}",
+            "exponent": "; ".join(exponent(lb, s) for lb, s in summaries.items()),
+            "steps answer": "; ".join(f"{lb}: {w['steps']}" for lb, w in words.items()),
+            "cost answer": "; ".join(f"{lb}: {w['cost']}" for lb, w in words.items())}
+
+
 def far_summaries(profile: Profile) -> dict[str, dict]:
     """'seed S' -> ``far_summary`` of each stored far-growth run (computes missing runs)."""
     from ..store import load_or_run
