@@ -349,7 +349,12 @@ def test_far_summary_counts_batches_finds_the_rise_and_fits_the_cost():
     words = beyond.far_answer(s)
     assert words["steps"].startswith("steps per stage rise") and "consistent" in words["cost"]
     flat = beyond.far_summary(_far_run([100] * n_stages, [0.001 * n ** 1.5 for n in ns]))
-    assert flat["rise"] == "none" and flat["fit"]["low"] > 1
+    assert flat["rise"] == "none" and flat["touch"] == "none" and flat["fit"]["low"] > 1
+    assert "do not rise" in beyond.far_answer(flat)["steps"]
+    # a range whose interval starts exactly where the first one's ends sits on the line
+    edge = beyond.far_summary(_far_run([50, 100] * 10 + [100, 150] * 10, [1.0] * 40))
+    assert edge["rise"] == "none" and edge["touch"] != "none"
+    assert "on the line" in beyond.far_answer(edge)["steps"]
     assert beyond.far_answer(flat)["cost"].startswith("faster than linear")
     rows = beyond.far_bins_table({"seed 1": s, "seed 4": flat})
     assert rows[0]["median steps per stage [95 % CI]"].startswith("100 [")

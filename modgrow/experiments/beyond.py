@@ -442,6 +442,10 @@ def far_summary(run, n_bins: int = 4) -> dict:
                      "one check": sum(stages[i]["checks"] == 1 for i in part)})
     first = bins[0]["median steps"][2]
     rise = next((b["N"] for b in bins[1:] if b["median steps"][1] > first), "none")
+    # a later range whose interval starts exactly where the first range's ends (a higher
+    # median): the rule's line, said as such
+    touch = next((b["N"] for b in bins[1:] if b["median steps"][1] == first
+                  and b["median steps"][0] > bins[0]["median steps"][0]), "none")
     upper = max(ns, default=0) // 2
     on = [(n, c) for n, c in zip(ns, per_batch) if n >= upper]
     fit = (power_law_fit(*zip(*on)) if len(on) >= 3 and len({n for n, _ in on}) >= 2
@@ -449,7 +453,7 @@ def far_summary(run, n_bins: int = 4) -> dict:
     return {"max N": run.max_n_reached, "status": run.history["status"],
             "total steps": run.total_steps,
             "hours": sum(s["seconds"] for s in run.stages) / 3600,
-            "bins": bins, "rise": rise, "fit": fit, "fit from N": upper, "ns": ns, "seconds per batch": per_batch,
+            "bins": bins, "rise": rise, "touch": touch, "fit": fit, "fit from N": upper, "ns": ns, "seconds per batch": per_batch,
             "steps": [s["steps"] for s in stages], "stage seconds": [s["seconds"] for s in stages],
             "ms per batch at last N": 1000 * per_batch[-1] if per_batch else float("nan")}
 
@@ -458,7 +462,12 @@ def far_answer(summary: dict) -> dict[str, str]:
     """The far-growth run's answer in words, read from ``far_summary``: whether steps per stage
     rise with depth ("steps"), and how the cost per batch compares with the linear growth of the
     frozen modules' forward pass ("cost": the exponent's interval above, below or including 1)."""
-    if summary["rise"] == "none":
+    if summary["rise"] == "none" and summary.get("touch", "none") != "none":
+        steps = (f"steps per stage do not clearly rise with depth: no range of N has a median "
+                 f"whose interval lies wholly above the first range's, but the interval of "
+                 f"N = {summary['touch']} (a higher median) starts where the first range's ends, "
+                 f"on the line")
+    elif summary["rise"] == "none":
         steps = ("steps per stage do not rise with depth in this run: no range of N has a "
                  "median whose interval lies wholly above the first range's")
     else:
