@@ -44,11 +44,12 @@ def runs_per_group(groups: dict) -> int | str:
 
 
 class Table:
-    def __init__(self, rows, columns):
+    def __init__(self, rows, columns, labels: dict[str, str] | None = None):
         self.rows, self.columns = list(rows), list(columns)
+        self.labels = dict(labels or {})
 
     def markdown(self) -> str:
-        head = "| " + " | ".join(self.columns) + " |"
+        head = "| " + " | ".join(self.labels.get(c, c) for c in self.columns) + " |"
         rule = "|" + "|".join("---" for _ in self.columns) + "|"
         body = ["| " + " | ".join(fmt(r.get(c, "")).replace("|", "/") for c in self.columns)
                 + " |" for r in self.rows]
@@ -61,12 +62,21 @@ class Table:
         return self.markdown()
 
 
-def table(rows, columns=None) -> Table:
-    """A table of ``rows`` (dicts); ``columns`` defaults to the first row's keys."""
+# headers of the run summaries (``analysis.run_summary``) in words; "module_size" is the module
+# size of a modular run and the population size of a non-modular one (``RUN_LABELS_NONMODULAR``)
+RUN_LABELS = {"module_size": "module size", "max_n": "highest N", "total_steps": "total steps",
+              "wall_seconds": "wall time (s)", "median_steps": "median steps per N",
+              "one_epoch_fraction": "share of N within one epoch", "end": "why it ended"}
+RUN_LABELS_NONMODULAR = {**RUN_LABELS, "module_size": "neurons"}
+
+
+def table(rows, columns=None, labels: dict[str, str] | None = None) -> Table:
+    """A table of ``rows`` (dicts); ``columns`` defaults to the first row's keys; ``labels``
+    (e.g. ``RUN_LABELS``) gives a column's header in words where the key is a code name."""
     rows = list(rows)
     if columns is None:
         columns = list(rows[0]) if rows else []
-    return Table(rows, columns)
+    return Table(rows, columns, labels)
 
 
 # --- the verdict table of the front page and the ledger ------------------------------------------

@@ -174,3 +174,12 @@ def test_long_budget_text_counts_how_the_longer_runs_ended():
     assert "Of these 3 longer runs, 2 stopped on a stage not solved within the 10,000-step" in text
     assert text.endswith("and 1 on the whole-run budget.")
     assert "lower bound" in report.long_budget_text(PAPER, "not tested", "", {})
+
+
+def test_run_tables_show_headers_in_words():
+    rows = [{"module_size": 50, "max_n": 13, "total_steps": 10_000}]
+    md = report.table(rows, None, report.RUN_LABELS_NONMODULAR).markdown()
+    assert md.splitlines()[0] == "| neurons | highest N | total steps |"
+    assert "10,000" in md.splitlines()[2]
+    assert report.table(rows, ["max_n"], report.RUN_LABELS).markdown().startswith("| highest N |")
+    assert report.table(rows).markdown().startswith("| module_size |")  # no labels: the keys
