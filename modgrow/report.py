@@ -68,6 +68,18 @@ RUN_LABELS = {"module_size": "module size", "max_n": "highest N", "total_steps":
               "wall_seconds": "wall time (s)", "median_steps": "median steps per N",
               "one_epoch_fraction": "share of N within one epoch", "end": "why it ended"}
 RUN_LABELS_NONMODULAR = {**RUN_LABELS, "module_size": "neurons"}
+# ``analysis.parameter_table`` (chapter 2)
+PARAMETER_LABELS = {"module_size": "module size (modular) or neurons", "total_input": "input",
+                    "total_within": "within-module (recurrent)",
+                    "total_between": "between-module (feed-forward)", "total_readout": "readout",
+                    "total_tau": "time constants", "total_all": "all parameters",
+                    "trainable_all": "trained during one stage"}
+# ``timescales.validate`` (chapter 6)
+VALIDATION_LABELS = {"tau_true": "true τ", "tau_median": "recovered τ (median of data sets)",
+                     "rel_error": "relative error of the median",
+                     "frac_within_10pct": "share of data sets within 10 %",
+                     "frac_double": "share where the two-timescale model was kept",
+                     "n_at_bound": "fits at the bound", "n_failed": "failed fits"}
 
 
 def table(rows, columns=None, labels: dict[str, str] | None = None) -> Table:
