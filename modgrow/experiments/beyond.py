@@ -22,13 +22,18 @@ network trained at its own stage. Chapter 4's other reading, what trains during 
 newest module and its head: 262 parameters at module size 10), would size a network with one head
 per N to a few units (3 leaky neurons for 29 heads): no baseline at all.
 
-Chapter 7 also takes up two questions about growth itself (issue #12):
+Chapter 7 also takes up four questions about growth itself (issue #12):
 
 * ``module-size``: chapter 3's growth runs at module sizes it does not grow
   (``extra_module_sizes``).
 * ``duplication-noise``: chapter 3's duplication ablation (module size 10, hard freeze, up to
   N = ``ablation_max_n``) at every duplication noise sigma of ``noise_sigmas``; at chapter 3's
   sigma these are the ablation's own runs.
+* ``curriculum-order``: the same ablation with the N values in the other orders of ``orders``
+  (every second N; N = 2 then the rest shuffled); the sequential runs are the ablation's own.
+* ``scaling-far``: module-size-10 networks grown as chapter 3's runs towards N =
+  ``far_target_n`` on the pooled-prefix engine, one per seed of ``far_runs``; the book reads each
+  up to the N it had reached (``far_configs``, stored by ``store.store_reached``).
 
 ``verdicts`` and ``groups`` read stored runs only and give a row only when every run it rests
 on is stored (so [] before anything is computed); the profile's ``gated_budgets`` names the
