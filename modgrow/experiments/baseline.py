@@ -102,25 +102,16 @@ EXPERIMENTS = (
 )
 
 
-def curve_groups(profile: Profile) -> dict[str, list[GrowthConfig]]:
-    """The runs whose stages ``stage_curves`` shows: chapter 3's module-size-10 growth and the
-    leaky non-modular networks that chapter 7 retrains with the same criterion (margin
-    included), so that both architectures end a stage by the same rule."""
-    from .beyond import leaky_configs
-    leaky = leaky_configs(profile)
-    return {f"modular, module size {GENERALISATION_MODULE_SIZE}": [
-                c for c in growth_configs(profile) if c.module_size == GENERALISATION_MODULE_SIZE],
-            f"non-modular, {leaky[0].module_size} neurons": leaky}
-
-
-def stage_curves(profile: Profile) -> dict[str, dict[int, list[dict]]]:
-    """Label -> N -> the learning curve of stage N of every run (``curves.stage_curve``: every
-    criterion check, recomputed from the stage checkpoint once and stored), for the stages
+def stage_curves(profile: Profile, groups: dict[str, list[GrowthConfig]]
+                 ) -> dict[str, dict[int, list[dict]]]:
+    """Label -> N -> the learning curve of stage N of every run of ``groups`` (label -> configs;
+    chapter 4 shows ``beyond.curve_groups``), from ``curves.stage_curve`` (every criterion
+    check, recomputed from the stage checkpoint once and stored), for the stages
     ``profile.curve_ns``."""
     from ..curves import stage_curve
     return {label: {n: [stage_curve(load_or_run(c, progress=False), n) for c in cfgs]
                     for n in profile.curve_ns}
-            for label, cfgs in curve_groups(profile).items()}
+            for label, cfgs in groups.items()}
 
 
 def curve_table(curves: dict[str, dict[int, list[dict]]]) -> list[dict]:

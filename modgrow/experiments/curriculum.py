@@ -179,40 +179,10 @@ def margin_effect(profile: Profile) -> list[dict]:
 
 
 def verdicts(profile: Profile) -> list[dict]:
-    """Single-epoch learning, nothing forgotten, duplication, scaling."""
+    """Single-epoch learning, nothing forgotten, duplication (growth to N = 200 is chapter 7's
+    row: ``beyond.far_verdict``)."""
     runs = [load_or_run(c, progress=False) for c in growth_configs(profile)]
     ablations = {label: [load_or_run(c, progress=False).total_steps for c in cfgs]
                  for label, cfgs in ablation_configs(profile).items()}
-    rows = rules.curriculum_verdicts([r.history for r in runs], [retention(r) for r in runs],
+    return rules.curriculum_verdicts([r.history for r in runs], [retention(r) for r in runs],
                                      ablations)
-    rows.append(scaling_verdict(profile))
-    return rows
-
-
-def scaling_verdict(profile: Profile) -> dict:
-    """The paper grew one network to N = 200. Decided by chapter 7's far-growth run (this
-    chapter's criterion with its margin; its seed the fastest of this chapter's five at module
-    size 10, chosen for compute), with the first edition's single-check run beside it."""
-    from .beyond import far_configs
-    far = load_or_run(far_configs(profile)[0], progress=False)
-    legacy = analysis.run_summary(load_or_run(scaling_config(profile), progress=False).history)
-    f = analysis.run_summary(far.history)
-    target = profile.far_target_n
-    hours = sum(st["seconds"] for st in far.stages) / 3600
-    reached = (f"N = {target} reached" if (f["max_n"] or 0) >= target else
-               f"N = {f['max_n']} so far (the run continues towards {target})")
-    return {
-        "claim": "growth continues to large N (one network grown to N = 200)",
-        "paper": "N = 200 in one run",
-        "this book": f"module size 10, seed {far.config.seed} (the fastest of five; chapter 7): "
-                     f"{reached}, {f['total_steps']} steps, "
-                     f"{hours:.1f} h on one thread, confirmed criterion with margin; the first "
-                     f"edition's single-check run (seed 2): N = {legacy['max_n']}",
-        "rule": f"holds if one run under the book's criterion reaches N = {target} (an existence "
-                f"claim, as the paper's one run; the seed was chosen for compute); holds partly "
-                f"if the stored run is past N = {target // 2} but short of {target}; fails "
-                f"otherwise",
-        "verdict": ("holds" if f["max_n"] == target else
-                    "holds partly" if (f["max_n"] or 0) > target // 2 else "fails"),
-    }
-
