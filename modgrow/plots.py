@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -1256,6 +1258,36 @@ def plot_conservation(cons: dict, measure: str = "stream"):
     a1.set_ylabel("r after transplant")
     a1.axhline(1, color="k", lw=0.6)
     return fig, (a0, a1)
+
+
+def plot_drift(summary: dict[str, list[dict]]):
+    """Drift of each module's within- and between-module weights from where its stage began,
+    against the module's index: one panel per initialisation, median over seeds (thick) and
+    each seed (thin); log scale."""
+    fig, axes = plt.subplots(1, len(summary), figsize=(7.2, 3.6), sharey=True, squeeze=False)
+    for ax, (label, rows) in zip(axes[0], summary.items()):
+        for cls in ("within", "between"):
+            per = [[np.nan if v is None else v for v in r["drift"][cls]] for r in rows]
+            if not per:
+                continue
+            k = max(len(p) for p in per)
+            arr = np.full((len(per), k), np.nan)
+            for i, p in enumerate(per):
+                arr[i, :len(p)] = p
+            for line in arr:
+                ax.plot(range(k), line, color=CLASS_COLORS[cls], lw=0.6, alpha=0.35)
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # module 0: no between matrix
+                ax.plot(range(k), np.nanmedian(arr, axis=0), color=CLASS_COLORS[cls], lw=2,
+                        label=f"{cls}-module")
+        ax.set_yscale("log")
+        ax.set_title(label)
+        ax.set_xlabel("module (index)")
+        ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+    axes[0, 0].set_ylabel("drift \u2016W \u2212 W\u2080\u2016 / \u2016W\u2080\u2016")
+    if axes[0, 0].get_legend_handles_labels()[0]:
+        _legend_above(axes[0, 0], ncols=2)
+    return fig, axes[0]
 
 
 def plot_fixed(summary: dict):

@@ -215,3 +215,123 @@ def test_stacked_parameters_give_the_scan_of_the_replacement_weights_bit_for_bit
         engine.stack_parameters(net, weights={"blocks.0.w_ff": torch.zeros(5, 5)})  # module 0
     with pytest.raises(ValueError, match="stacked parameters of 4 blocks"):
         engine.run(net, x, h0[:2], 0, 2, stacked=st)
+
+
+# ----- claim 6: which runs, read how far ------------------------------------------------------
+
+def test_claim6_runs_share_chapter3_protocol_and_full_training_is_chapter3s_run():
+    from dataclasses import replace
+
+    from modgrow.experiments import perturbations as ch5
+    from modgrow.experiments.curriculum import growth_configs
+    from modgrow.profiles import PAPER
+    book = ch5.fixed_configs(PAPER)
+    growth = [c for c in growth_configs(PAPER) if c.module_size == 10]
+    assert book[ch5.FULL] == growth
+    variant_fields = dict(duplicate=True, fix_within=False, within_from_first=False)
+    for label, cfgs in book.items():
+        assert [c.seed for c in cfgs] == list(PAPER.fixed_seeds)
+        for c, g in zip(cfgs, growth):
+            # only the variant's own switches and the N budget differ from chapter 3's run
+            assert replace(c, max_n=g.max_n, **variant_fields) == g, label
+    legacy = ch5.legacy_fixed_configs(PAPER)
+    assert all(c.criterion == "check" and c.confirm_margin == 0
+               for cs in legacy.values() for c in cs)
+    assert {c.criterion for cs in book.values() for c in cs} == {"confirmed"}
+
+
+class _Run:
+    """The parts of a StoredRun that the claim-6 summary reads."""
+
+    def __init__(self, cfg, steps, stop="max_n"):
+        self.config = cfg
+        self.history = {"stages": [{"n": cfg.n_start + i, "steps": k}
+                                   for i, k in enumerate(steps)],
+                        "max_n_reached": cfg.n_start + len(steps) - 1 if steps else None,
+                        "stop": stop}
+
+    @property
+    def stages(self):
+        return self.history["stages"]
+
+    @property
+    def max_n_reached(self):
+        return self.history["max_n_reached"]
+
+
+def test_read_to_truncates_a_longer_run_and_keeps_a_shorter_runs_stop():
+    from modgrow.experiments.perturbations import read_to
+    long = _Run(GrowthConfig(max_n=8), [10, 20, 30, 40, 50, 60, 70])     # solved N = 2..8
+    r = read_to(long, 5)
+    assert (r["max N"], r["ns"], r["steps"], r["stop"]) == (5, [2, 3, 4, 5], [10, 20, 30, 40],
+                                                            "max_n")
+    short = _Run(GrowthConfig(max_n=8), [10, 20], stop="stage_budget")   # stopped at N = 4
+    r = read_to(short, 5)
+    assert (r["max N"], r["steps"], r["stop"]) == (3, [10, 20], "stage_budget")
+    none = read_to(_Run(GrowthConfig(max_n=8), [], stop="stage_budget"), 5)
+    assert none["max N"] == 1 and none["steps"] == []
+
+
+def test_fixed_summary_pairs_each_variant_with_full_training_to_their_common_n(monkeypatch):
+    from dataclasses import replace
+
+    from modgrow.experiments import perturbations as ch5
+    from modgrow.profiles import PAPER
+    profile = replace(PAPER, fixed_seeds=(0, 1), fixed_max_n=4)
+    cfgs = ch5.fixed_configs(profile)
+    steps = {  # (label, seed) -> steps per stage from N = 2
+        (ch5.FULL, 0): [10, 10, 10, 10, 10], (ch5.FULL, 1): [20, 20, 20],   # read to N = 4
+        ("fixed random", 0): [40, 40], ("fixed random", 1): [80, 80, 80]}   # seed 0 stops at 3
+    runs = {}
+    for label, cs in cfgs.items():
+        for c in cs:
+            if (label, c.seed) in steps:
+                k = steps[label, c.seed]
+                runs[c] = _Run(c, k, "max_n" if c.n_start + len(k) - 1 >= 4 else "stage_budget")
+    monkeypatch.setattr(ch5, "_stored_or_run", runs.get)
+    fx = ch5.fixed_summary(profile)
+    assert fx[ch5.FULL]["max N"] == [4, 4] and fx[ch5.FULL]["total steps"] == [30, 60]
+    row = fx["fixed random"]
+    assert row["max N"] == [3, 4] and row["common N"] == [3, 4]
+    assert row["stop"] == ["stage_budget", "max_n"]
+    # seed 0: 80 steps against full training's 20 to N = 3; seed 1: 240 against 60 to N = 4
+    assert row["paired"]["ratio"] == pytest.approx(4.0) and row["paired"]["a_larger"] == 2
+    assert fx["fixed copy of module 0"]["missing seeds"] == [0, 1]
+
+
+@pytest.mark.parametrize("fixed, full, verdict", [
+    ([20] * 5, [20] * 5, "holds"),
+    ([12] * 5, [20] * 5, "holds partly"),
+    ([6] * 5, [20] * 5, "fails"),
+    ([20] * 3, [20] * 5, "suggestive"),        # too few seeds for 'holds'
+    ([], [20] * 5, "not distinguishable"),     # nothing stored yet
+])
+def test_claim6_verdict_rule(fixed, full, verdict):
+    from modgrow.experiments import perturbations as ch5
+    from modgrow.profiles import PAPER
+
+    def row(ns):
+        return {"max N": ns, "missing seeds": [], "paired": None}
+    fx = {"fixed random": row(fixed), "fixed copy of module 0": row([]), ch5.FULL: row(full),
+          "full training, random init": row([])}
+    out = ch5.claim6_verdict(PAPER, fx)
+    assert out["verdict"] == verdict
+    assert ("cap N = 20" in out["this book"]) == (fixed == [20] * 5 or fixed == [20] * 3)
+
+
+@pytest.mark.parametrize("dup, rnd, verdict", [
+    ([0.5] * 5, [0.6] * 5, "holds"),
+    ([2.0] * 5, [1.5] * 5, "fails"),
+    ([0.5] * 5, [1.0, 0.9, 1.1, 0.8, 1.2], "holds partly"),
+    ([0.5] * 4, [0.6] * 4, "not distinguishable"),             # < 5 networks decide nothing
+    ([0.5, 0.5, 2.0, 2.0, 0.5], [0.6] * 5, "holds partly"),    # 3 of 5: no side for duplicate
+    ([], [0.6] * 5, "not distinguishable"),                     # nothing stored for one side
+])
+def test_drift_verdict_rule(dup, rnd, verdict):
+    from modgrow.experiments.perturbations import drift_verdict
+    rows = {"duplicate": [{"within / between": x} for x in dup],
+            "random init": [{"within / between": x} for x in rnd]}
+    out = drift_verdict(rows)
+    assert out["verdict"] == verdict
+    if not dup:
+        assert "duplicate: no networks stored" in out["this book"]

@@ -293,3 +293,22 @@ def test_architecture_diagram_follows_the_config():
     assert "w_ff" not in legend and "w_rec" in legend
     with pytest.raises(ValueError):
         plots.plot_architecture(GrowthConfig(architecture="nonmodular"))
+
+
+def test_drift_figure_draws_each_seed_and_the_median_per_class_and_initialisation():
+    def net(seed, scale):
+        return {"seed": seed, "modules": 3,
+                "drift": {"within": [0.5 * scale, 0.2 * scale, 0.1 * scale],
+                          "between": [None, 0.4 * scale, 0.3 * scale]}}
+    summary = {"duplicate": [net(0, 1), net(1, 2)], "random init": [net(0, 3)]}
+    fig, axes = plots.plot_drift(summary)
+    assert [a.get_title() for a in axes] == ["duplicate", "random init"]
+    for ax, rows in zip(axes, summary.values()):
+        assert len(ax.lines) == 2 * (len(rows) + 1)       # per class: each seed and the median
+        assert ax.get_yscale() == "log"
+    median_within = [ln for ln in axes[0].lines if ln.get_label() == "within-module"][0]
+    assert list(median_within.get_ydata()) == pytest.approx([0.75, 0.3, 0.15])
+    median_between = [ln for ln in axes[0].lines if ln.get_label() == "between-module"][0]
+    assert np.isnan(median_between.get_ydata()[0])       # module 0 has no between matrix
+    fig.canvas.draw()                                    # the labels render
+    plt.close(fig)
