@@ -8,6 +8,7 @@ differences and by the bootstrap interval of the mean log ratio.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Sequence
 
 import numpy as np
@@ -69,20 +70,41 @@ def paired_log_ratio(a: Sequence[float], b: Sequence[float], **kw) -> dict:
             "a_larger": pos, "b_larger": neg, "sign_p": p, "n": int(a.size)}
 
 
+def _theil_sen(lx: np.ndarray, ly: np.ndarray) -> np.ndarray:
+    """Theil-Sen slopes of each row of (lx, ly) [B, n]: the median of the slopes between every
+    two points with distinct x (nan where there are none)."""
+    i, j = np.triu_indices(lx.shape[1], 1)
+    dx, dy = lx[:, j] - lx[:, i], ly[:, j] - ly[:, i]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slopes = np.where(dx != 0, dy / dx, np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a resample with a single x: nan
+        return np.nanmedian(slopes, axis=1)
+
+
 def power_law_fit(x: Sequence[float], y: Sequence[float], n_boot: int = 10_000, level: float = 0.95,
-                  seed: int = 0) -> dict:
-    """y ~ c x^b by least squares on log y against log x (positive values): the exponent b with
-    the percentile bootstrap interval over the points (pairs resampled), and c."""
+                  seed: int = 0, robust: bool = False) -> dict:
+    """y ~ c x^b on log y against log x (positive values): the exponent b with the percentile
+    bootstrap interval over the points (pairs resampled), and c. Least squares by default;
+    ``robust`` takes the Theil-Sen slope (the median of the pairwise slopes, which a few wild
+    points -- a paused process, a loaded machine -- cannot move far) and the median intercept."""
     lx, ly = np.log(np.asarray(x, dtype=float)), np.log(np.asarray(y, dtype=float))
     if lx.shape != ly.shape or lx.size < 3 or np.ptp(lx) == 0:
         raise ValueError("power_law_fit needs at least 3 points with at least 2 distinct x")
-    b, a = np.polyfit(lx, ly, 1)
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, lx.size, (n_boot, lx.size))
     bx, by = lx[idx], ly[idx]
-    bxm, bym = bx.mean(1, keepdims=True), by.mean(1, keepdims=True)
-    var = ((bx - bxm) ** 2).sum(1)
-    ok = var > 0
-    slopes = ((bx - bxm) * (by - bym)).sum(1)[ok] / var[ok]
+    if robust:
+        b = float(_theil_sen(lx[None], ly[None])[0])
+        a = float(np.median(ly - b * lx))
+        slopes = np.concatenate([_theil_sen(bx[k:k + 500], by[k:k + 500])
+                                 for k in range(0, n_boot, 500)])
+        slopes = slopes[~np.isnan(slopes)]
+    else:
+        b, a = np.polyfit(lx, ly, 1)
+        bxm, bym = bx.mean(1, keepdims=True), by.mean(1, keepdims=True)
+        var = ((bx - bxm) ** 2).sum(1)
+        ok = var > 0
+        slopes = ((bx - bxm) * (by - bym)).sum(1)[ok] / var[ok]
     lo, hi = np.quantile(slopes, [(1 - level) / 2, (1 + level) / 2])
     return {"exponent": float(b), "low": float(lo), "high": float(hi), "scale": math.exp(a)}

@@ -322,12 +322,14 @@ def test_far_seed_is_chapter_3s_fastest_module_size_10_seed():
     assert medians is not None and min(medians, key=medians.get) == beyond.FAR_SEED
 
 
-def _far_run(steps, seconds, checks=None):
+def _far_run(steps, seconds, checks=None, rejected=None):
     """A stored-run stand-in: stages N = 2, 3, ... with these steps and wall seconds."""
     cfg = GrowthConfig(max_n=len(steps) + 1)
     checks = checks or [s // cfg.eval_every for s in steps]
-    stages = [{"n": 2 + i, "steps": st, "seconds": sec, "checks": ch, "rejected": 0,
-               "accuracy": {}} for i, (st, sec, ch) in enumerate(zip(steps, seconds, checks))]
+    rejected = rejected or [0] * len(steps)
+    stages = [{"n": 2 + i, "steps": st, "seconds": sec, "checks": ch, "rejected": rj,
+               "accuracy": {}}
+              for i, (st, sec, ch, rj) in enumerate(zip(steps, seconds, checks, rejected))]
     return store.StoredRun(cfg, {"stages": stages, "status": "complete",
                                  "max_n_reached": len(steps) + 1}, Path("."))
 
@@ -364,3 +366,18 @@ def test_far_summary_counts_batches_finds_the_rise_and_fits_the_cost():
     assert words["exponent"].startswith("seed 1: 1.00 [") and "; seed 4: 1.5" in words["exponent"]
     assert "seed 4: faster than linear" in words["cost answer"]
     assert words["steps answer"].startswith("seed 1: steps per stage rise")
+
+
+def test_far_summary_counts_failed_confirmations_and_a_paused_stage_does_not_set_the_cost():
+    n_stages = 41
+    ns = [2 + i for i in range(n_stages)]
+    cfg = GrowthConfig()
+    rejected = [0] * 21 + [1] * 10 + [3] * 10            # N = 2..22 none, then more
+    per_stage = [100 + 2 * cfg.eval_batches + (r + 1) * cfg.confirm_batches for r in rejected]
+    seconds = [0.002 * n * b for n, b in zip(ns, per_stage)]   # cost per batch linear in N
+    seconds[-3] *= 20                                     # one stage paused
+    s = beyond.far_summary(_far_run([100] * n_stages, seconds, [2] * n_stages, rejected))
+    assert [b["rejected"] for b in s["bins"]] == [0, 0, 10, 30]
+    assert s["fit"]["exponent"] == pytest.approx(1.0, abs=0.01)   # Theil-Sen: the pause is ignored
+    assert beyond.far_words({"seed 1": s})["rejected"] == "seed 1: 0, 0, 10, 30"
+    assert beyond.far_bins_table({"seed 1": s})[3]["rejected confirmations"] == 30

@@ -42,3 +42,17 @@ def test_power_law_fit_recovers_a_known_exponent():
 
 def test_format_interval():
     assert stats.format_interval((1.234, 0.5, math.pi), ".2f") == "1.23 [0.50, 3.14]"
+
+
+def test_robust_power_law_fit_ignores_a_few_wild_points_that_least_squares_follows():
+    rng = np.random.default_rng(1)
+    x = np.arange(80, 160)
+    y = 0.002 * x ** 1.2 * np.exp(rng.normal(0, 0.1, x.size))
+    y[-6] *= 15       # a paused process near the end
+    y[-3:] *= 2.5     # a loaded machine for the last stages
+    plain = stats.power_law_fit(x, y, n_boot=2000)
+    robust = stats.power_law_fit(x, y, n_boot=2000, robust=True)
+    assert plain["exponent"] > 1.6                       # least squares is dragged up
+    assert robust["low"] < 1.2 < robust["high"] and robust["exponent"] == pytest.approx(1.2, abs=0.15)
+    exact = stats.power_law_fit([1, 2, 4, 8], [3, 6, 12, 24], robust=True)
+    assert exact["exponent"] == pytest.approx(1) and exact["scale"] == pytest.approx(3)

@@ -431,7 +431,11 @@ def far_summary(run, n_bins: int = 4) -> dict:
     range whose interval lies wholly above the first range's (else "none"). The cost per batch
     (``stage_batches``; wall seconds as recorded on one thread) is fitted as c N^b with the
     bootstrap interval of b, over the upper half of the N reached ("fit from N"), where the
-    frozen modules' forward pass dominates the cost (below N ~ 20 a fixed overhead does)."""
+    frozen modules' forward pass dominates the cost (below N ~ 20 a fixed overhead does). The fit
+    is Theil-Sen (``power_law_fit(robust=True)``): recorded wall time on a shared machine holds
+    outliers (a run paused during a CI check, stages on a loaded machine) that least squares
+    would follow. "rejected" counts the confirmations that failed in a range (a passing check
+    whose confirmation on fresh batches fell short of the threshold plus margin)."""
     import numpy as np
 
     from ..stats import bootstrap_ci, power_law_fit
@@ -444,7 +448,8 @@ def far_summary(run, n_bins: int = 4) -> dict:
         med, lo, hi = bootstrap_ci(steps, stat=np.median)
         bins.append({"N": f"{ns[part[0]]}-{ns[part[-1]]}", "stages": len(part),
                      "median steps": (med, lo, hi),
-                     "one check": sum(stages[i]["checks"] == 1 for i in part)})
+                     "one check": sum(stages[i]["checks"] == 1 for i in part),
+                     "rejected": sum(stages[i]["rejected"] for i in part)})
     first = bins[0]["median steps"][2]
     rise = next((b["N"] for b in bins[1:] if b["median steps"][1] > first), "none")
     # a later range whose interval starts exactly where the first range's ends (a higher
@@ -453,7 +458,7 @@ def far_summary(run, n_bins: int = 4) -> dict:
                   and b["median steps"][0] > bins[0]["median steps"][0]), "none")
     upper = max(ns, default=0) // 2
     on = [(n, c) for n, c in zip(ns, per_batch) if n >= upper]
-    fit = (power_law_fit(*zip(*on)) if len(on) >= 3 and len({n for n, _ in on}) >= 2
+    fit = (power_law_fit(*zip(*on), robust=True) if len(on) >= 3 and len({n for n, _ in on}) >= 2
            else None)
     return {"max N": run.max_n_reached, "status": run.history["status"],
             "total steps": run.total_steps,
@@ -498,15 +503,16 @@ def far_bins_table(summaries: dict[str, dict]) -> list[dict]:
     from ..stats import format_interval
     return [{"run": label, "N": b["N"], "stages": b["stages"],
              "median steps per stage [95 % CI]": format_interval(b["median steps"], ".0f"),
-             "stages ended at the first check": b["one check"]}
+             "stages ended at the first check": b["one check"],
+             "rejected confirmations": b["rejected"]}
             for label, summary in summaries.items() for b in summary["bins"]]
 
 
 def far_words(summaries: dict[str, dict]) -> dict[str, str]:
     """The far-growth section's numbers and answers as text, keyed for the chapter's glue:
     the farthest run's N, steps, hours and ms per batch at its last stage ("reached", "steps",
-    "hours", "ms"), and per run the fitted exponent ("exponent") and the answers of
-    ``far_answer`` ("steps answer", "cost answer")."""
+    "hours", "ms"), and per run the fitted exponent ("exponent"), the answers of ``far_answer``
+    ("steps answer", "cost answer") and the failed confirmations by range of N ("rejected")."""
     first = next(iter(summaries.values()))
     words = {lb: far_answer(s) for lb, s in summaries.items()}
 
@@ -519,7 +525,9 @@ def far_words(summaries: dict[str, dict]) -> dict[str, str]:
             "hours": f"{first['hours']:.1f}", "ms": f"{first['ms per batch at last N']:.0f}",
             "exponent": "; ".join(exponent(lb, s) for lb, s in summaries.items()),
             "steps answer": "; ".join(f"{lb}: {w['steps']}" for lb, w in words.items()),
-            "cost answer": "; ".join(f"{lb}: {w['cost']}" for lb, w in words.items())}
+            "cost answer": "; ".join(f"{lb}: {w['cost']}" for lb, w in words.items()),
+            "rejected": "; ".join(f"{lb}: " + ", ".join(str(b["rejected"]) for b in s["bins"])
+                                  for lb, s in summaries.items())}
 
 
 def curve_groups(profile: Profile) -> dict[str, list[GrowthConfig]]:
