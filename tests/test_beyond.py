@@ -312,7 +312,7 @@ def test_far_runs_are_chapter_3s_growth_of_their_seeds_on_the_fast_engine(profil
     if all(n == profile.far_target_n for _, n in profile.far_runs):
         assert note.startswith(f"The runs were grown to N = {profile.far_target_n}")
     else:
-        assert "still growing towards" in note
+        assert "stopped on their way to" in note
     with pytest.raises(ValueError, match="far_runs needs"):
         dataclasses.replace(profile, far_runs=((1, profile.far_target_n + 1),))
 

@@ -335,3 +335,16 @@ def test_drift_verdict_rule(dup, rnd, verdict):
     assert out["verdict"] == verdict
     if not dup:
         assert "duplicate: no networks stored" in out["this book"]
+
+
+def test_claim6_verdict_says_how_it_moves_with_its_threshold():
+    from modgrow.experiments import perturbations as ch5
+    from modgrow.profiles import PAPER
+
+    def row(ns):
+        return {"max N": ns, "missing seeds": [], "paired": None}
+    fx = {"fixed random": row([13, 13, 17, 20, 15]), "fixed copy of module 0": row([]),
+          ch5.FULL: row([20] * 5), "full training, random init": row([])}
+    out = ch5.claim6_verdict(PAPER, fx)          # 78 % of full training's max N
+    assert out["verdict"] == "holds partly"
+    assert out["rule"].endswith("thresholds -20 %: holds; +20 %: holds partly")

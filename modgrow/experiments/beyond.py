@@ -244,8 +244,9 @@ def far_note(profile: Profile) -> str:
     parts = [f"seed {s}: N = {n}" for s, n in profile.far_runs]
     if all(n >= profile.far_target_n for _, n in profile.far_runs):
         return f"The runs were grown to N = {profile.far_target_n} ({'; '.join(parts)})."
-    return (f"The runs are still growing towards N = {profile.far_target_n}; this edition stores "
-            f"each as far as it had got when the book was built ({'; '.join(parts)}). A run's "
+    return (f"The runs were stopped on their way to N = {profile.far_target_n} (each resumes "
+            f"from its checkpoints); this edition stores each as far as it had got "
+            f"({'; '.join(parts)}). A run's "
             f"max_n is a budget that a resume may raise, so a stored run is exactly the run that "
             f"stops there (`python -m modgrow compute scaling-far --store-reached` stores them).")
 
@@ -845,7 +846,8 @@ def far_verdict(profile: Profile) -> list[dict]:
     target = profile.far_target_n
     hours = sum(st["seconds"] for st in far.stages) / 3600
     reached = (f"N = {target} reached" if (f["max_n"] or 0) >= target else
-               f"N = {f['max_n']} so far (the run continues towards {target})")
+               f"N = {f['max_n']} so far (stopped on the way to {target}; it resumes from its "
+               f"checkpoints)")
     return [{
         "claim": "growth continues to large N (one network grown to N = 200)",
         "paper": "N = 200 in one run",

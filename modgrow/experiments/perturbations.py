@@ -9,7 +9,7 @@ import os
 
 import numpy as np
 
-from .. import perturbation as pt
+from .. import perturbation as pt, verdicts as rules
 from ..network import count_parameters
 from ..profiles import Profile
 from ..stats import bootstrap_ci, geo_mean_ci, paired_log_ratio
@@ -590,10 +590,12 @@ def claim6_verdict(profile: Profile, fx: dict) -> dict:
         best = max(fixed, key=lambda k: np.mean(fx[k]["max N"]))
         frac = float(np.mean(fx[best]["max N"])) / float(np.mean(fx[FULL]["max N"]))
     seeds = min([len(fx[k]["max N"]) for k in (FULL, *fixed)] or [0])
-    verdict = ("not distinguishable" if frac != frac else
-               "holds" if frac >= 0.8 else "holds partly" if frac >= 0.5 else "fails")
-    if seeds < 5 and verdict in ("holds", "holds partly"):
-        verdict = "suggestive"
+
+    def rule(hold: float, partly: float) -> str:
+        word = ("not distinguishable" if frac != frac else
+                "holds" if frac >= hold else "holds partly" if frac >= partly else "fails")
+        return "suggestive" if seeds < 5 and word in ("holds", "holds partly") else word
+    verdict = rule(0.8, 0.5)
     capped = best is not None and all(n == profile.fixed_max_n for n in fx[best]["max N"])
     paired = fx[best].get("paired") if best else None
     text = ("; ".join(f"{k}: max N {v['max N']}" + (f" (seeds {v['missing seeds']} not stored)"
@@ -613,7 +615,7 @@ def claim6_verdict(profile: Profile, fx: dict) -> dict:
         "this book": text,
         "rule": "holds if a fixed variant reaches >= 80% of full training's max N (mean over "
                 f"seeds, growth to N = {profile.fixed_max_n}); holds partly if >= 50%; fails "
-                "otherwise; < 5 seeds: at most suggestive",
+                "otherwise; < 5 seeds: at most suggestive; " + rules.sensitivity(rule, 0.8, 0.5),
         "verdict": verdict,
     }
 
