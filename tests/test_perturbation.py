@@ -347,4 +347,5 @@ def test_claim6_verdict_says_how_it_moves_with_its_threshold():
           ch5.FULL: row([20] * 5), "full training, random init": row([])}
     out = ch5.claim6_verdict(PAPER, fx)          # 78 % of full training's max N
     assert out["verdict"] == "holds partly"
+    assert "on the rule's 80% threshold" in out["this book"]
     assert out["rule"].endswith("thresholds -20 %: holds; +20 %: holds partly")

@@ -605,6 +605,8 @@ def claim6_verdict(profile: Profile, fx: dict) -> dict:
                f"max N" if best else ". No fixed-variant run stored")
             + (f" (every run reached the cap N = {profile.fixed_max_n}: the comparison cannot "
                f"separate them above it)" if capped else "")
+            + next((f", on the rule's {100 * t:.0f}% threshold (the verdict turns with it)"
+                    for t in (0.8, 0.5) if abs(frac - t) <= 0.025), "")
             + (f"; steps to the common N {paired['ratio']:.2f}x full training "
                f"[{paired['low']:.2f}, {paired['high']:.2f}], more in {paired['a_larger']} of "
                f"{paired['n']} seeds" if paired else "")
