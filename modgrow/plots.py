@@ -1285,8 +1285,9 @@ def plot_drift(summary: dict[str, list[dict]]):
         ax.set_xlabel("module (index)")
         ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     axes[0, 0].set_ylabel("drift \u2016W \u2212 W\u2080\u2016 / \u2016W\u2080\u2016")
-    if axes[0, 0].get_legend_handles_labels()[0]:
-        _legend_above(axes[0, 0], ncols=2)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    if handles:  # one legend for both panels, above their titles
+        fig.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=2)
     return fig, axes[0]
 
 
