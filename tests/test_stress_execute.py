@@ -1,6 +1,6 @@
 """Opt-in stress test: every chapter executed MODGROW_STRESS_RUNS times in a row must never
-stall (tools/stress_execute.py; `make stress` runs the same). A round takes 25-50 s on the
-2-core machine (idle or loaded), so 20 rounds take 8-17 minutes:
+stall (tools/stress_execute.py; `make stress` runs the same). A round of the 11 pages took about
+3 minutes on the 2-core machine with two training runs on its cores (20 rounds: 63 minutes):
 
     MODGROW_STRESS_RUNS=20 .venv/bin/python -m pytest tests/test_stress_execute.py -s
 """
