@@ -464,7 +464,8 @@ def far_summary(run, n_bins: int = 4) -> dict:
     return {"max N": run.max_n_reached, "status": run.history["status"],
             "total steps": run.total_steps,
             "hours": sum(s["seconds"] for s in run.stages) / 3600,
-            "bins": bins, "rise": rise, "touch": touch, "fit": fit, "fit from N": upper, "ns": ns, "seconds per batch": per_batch,
+            "bins": bins, "rise": rise, "touch": touch, "fit": fit, "fit from N": upper,
+            "ns": ns, "seconds per batch": per_batch,
             "steps": [s["steps"] for s in stages], "stage seconds": [s["seconds"] for s in stages],
             "ms per batch at last N": 1000 * per_batch[-1] if per_batch else float("nan")}
 

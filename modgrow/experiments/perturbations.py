@@ -10,11 +10,11 @@ import os
 import numpy as np
 
 from .. import perturbation as pt, verdicts as rules
+from ..drift import module_drift
 from ..network import count_parameters
 from ..profiles import Profile
 from ..stats import bootstrap_ci, geo_mean_ci, paired_log_ratio
 from ..store import NO_COMPUTE_ENV, StoredRun, load_or_compute, load_or_run, load_run
-from ..drift import module_drift
 from ..training import GrowthConfig, head_ns
 from .baseline import baseline_configs, iclr_config
 from .curriculum import (LEGACY, ablation_configs, analysed_growth_configs, base_config,
@@ -360,7 +360,8 @@ def read_to(run: StoredRun, n_max: int) -> dict:
     stages = [s for s in run.stages if s["n"] <= n_max]
     reached = min(run.max_n_reached or run.config.n_start - 1, n_max)
     return {"seed": run.config.seed, "max N": reached, "ns": [s["n"] for s in stages],
-            "steps": [s["steps"] for s in stages], "stop": "max_n" if reached == n_max else run.history["stop"]}
+            "steps": [s["steps"] for s in stages],
+            "stop": "max_n" if reached == n_max else run.history["stop"]}
 
 
 def _steps_to(run: dict, n: int) -> int:
