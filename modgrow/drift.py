@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from .io import load_network
+from .perturbation import effective_matrix
 from .store import StoredRun, load_or_compute, scratch_dir
 from .training import (checkpoint_path, curriculum_ns, expected_structure, grow, new_network,
                        read_history)
@@ -57,10 +58,9 @@ def initial_blocks(run: StoredRun, folder: Path | None = None) -> list[dict[str,
 
 
 def relative_change(w: torch.Tensor, w0: torch.Tensor, name: str) -> float:
-    """``||w - w0|| / ||w0||`` (Frobenius); ``w_rec`` off the diagonal only."""
-    if name == "w_rec":
-        mask = 1 - torch.eye(w.shape[0], dtype=w.dtype)
-        w, w0 = w * mask, w0 * mask
+    """``||w - w0|| / ||w0||`` (Frobenius) of the matrices the forward pass uses (``w_rec``: off
+    the diagonal)."""
+    w, w0 = effective_matrix(w, name), effective_matrix(w0, name)
     return float(torch.linalg.norm(w - w0) / torch.linalg.norm(w0))
 
 

@@ -36,8 +36,8 @@ from . import engine
 from .network import RNN, Block
 from .tasks import parity_labels, sequence_length_range
 
-__all__ = ["eps_grid", "CLASSES", "matrix_names", "perturbation", "perturbed", "truncate",
-           "replicate", "streaming_labels", "evaluate_variants", "relative", "eps50",
+__all__ = ["eps_grid", "CLASSES", "matrix_names", "effective_matrix", "perturbation", "perturbed",
+           "truncate", "replicate", "streaming_labels", "evaluate_variants", "relative", "eps50",
            "summarise", "sweep", "module_similarity", "transplants"]
 
 CLASSES = ("hidden", "within", "between", "input")
@@ -65,7 +65,7 @@ def matrix_names(net: RNN, cls: str, modules: Sequence[int] | None = None) -> li
             if getattr(net.blocks[k], p) is not None]
 
 
-def _effective(w: torch.Tensor, name: str) -> torch.Tensor:
+def effective_matrix(w: torch.Tensor, name: str) -> torch.Tensor:
     """The matrix the forward pass uses (w_rec: diagonal masked)."""
     if name.endswith("w_rec"):
         return w * (1 - torch.eye(w.shape[0], dtype=w.dtype))

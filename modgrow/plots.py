@@ -1276,7 +1276,7 @@ def plot_drift(summary: dict[str, list[dict]]):
                 arr[i, :len(p)] = p
             for line in arr:
                 ax.plot(range(k), line, color=CLASS_COLORS[cls], lw=0.6, alpha=0.35)
-            with np.errstate(all="ignore"), warnings.catch_warnings():
+            with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # module 0: no between matrix
                 ax.plot(range(k), np.nanmedian(arr, axis=0), color=CLASS_COLORS[cls], lw=2,
                         label=f"{cls}-module")

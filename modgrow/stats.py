@@ -8,7 +8,6 @@ differences and by the bootstrap interval of the mean log ratio.
 from __future__ import annotations
 
 import math
-import warnings
 from typing import Sequence
 
 import numpy as np
@@ -76,10 +75,11 @@ def _theil_sen(lx: np.ndarray, ly: np.ndarray) -> np.ndarray:
     i, j = np.triu_indices(lx.shape[1], 1)
     dx, dy = lx[:, j] - lx[:, i], ly[:, j] - ly[:, i]
     with np.errstate(divide="ignore", invalid="ignore"):
-        slopes = np.where(dx != 0, dy / dx, np.nan)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # a resample with a single x: nan
-        return np.nanmedian(slopes, axis=1)
+        slopes = np.sort(np.where(dx != 0, dy / dx, np.nan), axis=1)  # nan sorts last
+    valid = (dx != 0).sum(1)
+    lo = np.take_along_axis(slopes, np.maximum(valid - 1, 0)[:, None] // 2, 1)[:, 0]
+    hi = np.take_along_axis(slopes, (valid // 2)[:, None], 1)[:, 0]
+    return np.where(valid > 0, (lo + hi) / 2, np.nan)  # the median of the valid slopes
 
 
 def power_law_fit(x: Sequence[float], y: Sequence[float], n_boot: int = 10_000, level: float = 0.95,

@@ -240,23 +240,15 @@ def test_claim6_runs_share_chapter3_protocol_and_full_training_is_chapter3s_run(
     assert {c.criterion for cs in book.values() for c in cs} == {"confirmed"}
 
 
-class _Run:
-    """The parts of a StoredRun that the claim-6 summary reads."""
+def _Run(cfg, steps, stop="max_n"):
+    """A stored run with these steps per stage from N = n_start (no network on disk)."""
+    from pathlib import Path
 
-    def __init__(self, cfg, steps, stop="max_n"):
-        self.config = cfg
-        self.history = {"stages": [{"n": cfg.n_start + i, "steps": k}
-                                   for i, k in enumerate(steps)],
-                        "max_n_reached": cfg.n_start + len(steps) - 1 if steps else None,
-                        "stop": stop}
-
-    @property
-    def stages(self):
-        return self.history["stages"]
-
-    @property
-    def max_n_reached(self):
-        return self.history["max_n_reached"]
+    from modgrow.store import StoredRun
+    return StoredRun(cfg, {"stages": [{"n": cfg.n_start + i, "steps": k}
+                                      for i, k in enumerate(steps)],
+                           "max_n_reached": cfg.n_start + len(steps) - 1 if steps else None,
+                           "stop": stop}, Path("."))
 
 
 def test_read_to_truncates_a_longer_run_and_keeps_a_shorter_runs_stop():
@@ -331,10 +323,11 @@ def test_drift_verdict_rule(dup, rnd, verdict):
     from modgrow.experiments.perturbations import drift_verdict
     rows = {"duplicate": [{"within / between": x} for x in dup],
             "random init": [{"within / between": x} for x in rnd]}
-    out = drift_verdict(rows)
+    out = drift_verdict(rows, 20)
     assert out["verdict"] == verdict
     if not dup:
         assert "duplicate: no networks stored" in out["this book"]
+    assert out["this book"].endswith("the modules of N <= 20).")
 
 
 def test_claim6_verdict_says_how_it_moves_with_its_threshold():

@@ -56,3 +56,17 @@ def test_robust_power_law_fit_ignores_a_few_wild_points_that_least_squares_follo
     assert robust["low"] < 1.2 < robust["high"] and robust["exponent"] == pytest.approx(1.2, abs=0.15)
     exact = stats.power_law_fit([1, 2, 4, 8], [3, 6, 12, 24], robust=True)
     assert exact["exponent"] == pytest.approx(1) and exact["scale"] == pytest.approx(3)
+
+
+def test_theil_sen_is_the_median_of_the_pairwise_slopes_between_distinct_x():
+    rng = np.random.default_rng(3)
+    for n in (3, 4, 7, 30):
+        lx, ly = rng.normal(size=(20, n)), rng.normal(size=(20, n))
+        lx[:, 1] = lx[:, 0]                       # a repeated point, as in a bootstrap resample
+        lx[0] = 1.0                               # a row with a single x: no slope at all
+        for got, a, b in zip(stats._theil_sen(lx, ly), lx, ly):
+            i, j = np.triu_indices(n, 1)
+            d = a[j] - a[i]
+            slopes = (b[j] - b[i])[d != 0] / d[d != 0]
+            assert (math.isnan(got) if slopes.size == 0
+                    else got == pytest.approx(np.median(slopes)))

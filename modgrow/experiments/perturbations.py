@@ -369,14 +369,20 @@ def _steps_to(run: dict, n: int) -> int:
     return sum(k for m, k in zip(run["ns"], run["steps"]) if m <= n)
 
 
+def _read_variants(profile: Profile, configs: dict[str, list[GrowthConfig]]
+                   ) -> dict[str, dict[int, dict]]:
+    """Per variant, seed -> its stored run read to ``fixed_max_n`` (``read_to``)."""
+    return {label: {r.config.seed: read_to(r, profile.fixed_max_n)
+                    for r in map(_stored_or_run, cfgs) if r is not None}
+            for label, cfgs in configs.items()}
+
+
 def fixed_summary(profile: Profile, configs: dict[str, list[GrowthConfig]] | None = None) -> dict:
     """Per variant of ``configs`` (default: ``fixed_configs``, the book's criterion): max N per
     seed and total steps, every run read to ``fixed_max_n``; against full training (paired by
     seed) the ratio of the steps to the last N both reached."""
-    configs = fixed_configs(profile) if configs is None else configs
-    runs = {label: [read_to(r, profile.fixed_max_n) for r in map(_stored_or_run, cfgs)
-                    if r is not None]
-            for label, cfgs in configs.items()}
+    runs = {label: list(by_seed.values()) for label, by_seed in
+            _read_variants(profile, fixed_configs(profile) if configs is None else configs).items()}
     full = {r["seed"]: r for r in runs[FULL]}
     out = {}
     for label, rs in runs.items():
@@ -403,11 +409,8 @@ def fixed_criterion_effect(profile: Profile) -> list[dict]:
     """What the criterion changes in claim 6: per variant, max N per seed under the first
     edition's single check and under the book's criterion, and (paired by seed) the ratio of the
     steps each needed to the last N both reached."""
-    runs = {}
-    for key, cfgs in (("book", fixed_configs(profile)), ("check", legacy_fixed_configs(profile))):
-        runs[key] = {label: {r.config.seed: read_to(r, profile.fixed_max_n)
-                             for r in map(_stored_or_run, cs) if r is not None}
-                     for label, cs in cfgs.items()}
+    runs = {"book": _read_variants(profile, fixed_configs(profile)),
+            "check": _read_variants(profile, legacy_fixed_configs(profile))}
     rows = []
     for label in FIXED_VARIANTS:
         book, check = runs["book"][label], runs["check"][label]
@@ -575,7 +578,7 @@ def verdicts(profile: Profile) -> list[dict]:
                     "partly; else not distinguishable",
             "verdict": verdict,
         })
-    rows.append(drift_verdict(drift_summary(profile)))
+    rows.append(drift_verdict(drift_summary(profile), profile.fixed_max_n))
     rows.append(claim6_verdict(profile, fixed_summary(profile)))
     return rows
 
@@ -639,7 +642,7 @@ def drift_ratios(summary: dict[str, list[dict]]) -> dict[str, dict | None]:
     return out
 
 
-def drift_verdict(summary: dict[str, list[dict]]) -> dict:
+def drift_verdict(summary: dict[str, list[dict]], n_max: int) -> dict:
     """Claim 5 by drift (``drift_ratios``): within-module weights drift less than between-module
     ones, with and without duplication."""
     parts, side = [], {}
@@ -664,7 +667,7 @@ def drift_verdict(summary: dict[str, list[dict]]) -> dict:
         "claim": "5d. within-module weights stay closer to where their module started than "
                  "between-module weights (drift ||W - W0|| / ||W0||)",
         "paper": "recurrent weights conserved",
-        "this book": "; ".join(parts) + " (module size 10, N <= the claim-6 growth's last N).",
+        "this book": "; ".join(parts) + f" (module size {FIXED_MODULE_SIZE}, the modules of N <= {n_max}).",
         "rule": "per initialisation (>= 5 networks): within drifts less if the interval of the "
                 "ratio is below 1 and >= 80% of networks agree (more: the same above 1); holds "
                 "if less with and without duplication, fails if more in both, holds partly if "
