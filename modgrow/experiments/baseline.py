@@ -9,7 +9,8 @@ from .. import compare, verdicts as rules
 from ..profiles import Profile
 from ..store import StoredRun, load_or_compute, load_or_run
 from ..training import NONMODULAR_DEFAULTS, GrowthConfig
-from .curriculum import LEGACY, growth_configs, runs_by_size
+from ..stats import paired_log_ratio
+from .curriculum import LEGACY, growth_configs, runs_by_size, steps_to
 from .spec import Experiment
 
 CHAPTER = "4 baseline"
@@ -19,29 +20,33 @@ GENERALISATION_MODULE_SIZE = 10
 GENERALISATION_MAX_NEURONS = 100
 
 
-def baseline_config(profile: Profile, size: int, seed: int, budget: int) -> GrowthConfig:
+def baseline_config(profile: Profile, size: int, seed: int, budget: int,
+                    margin: bool = True) -> GrowthConfig:
     """A non-modular multi-head network (ICLR 2024: lr 0.05) of ``size`` neurons under the
-    modular runs' per-stage budget, criterion and whole-run budget ``budget``."""
+    modular runs' per-stage budget, criterion and whole-run budget ``budget``; ``margin=False``
+    drops the confirmation margin (the second edition's baselines, kept to show what it changes)."""
     return GrowthConfig(**NONMODULAR_DEFAULTS, architecture="nonmodular", module_size=size,
                         seed=seed, max_n=profile.baseline_max_n,
                         eval_batches=profile.eval_batches,
                         confirm_batches=profile.confirm_batches,
+                        confirm_margin=profile.growth_confirm_margin if margin else 0.0,
                         max_steps_per_stage=profile.stage_budget, max_total_steps=budget)
 
 
-def baseline_configs(profile: Profile) -> list[GrowthConfig]:
+def baseline_configs(profile: Profile, margin: bool = True) -> list[GrowthConfig]:
     """Non-modular networks of every size and seed under the whole-run budget that the modular
-    numbers they are compared with are counted under. The curriculum stops at
-    ``baseline_max_n``, above what any non-modular network here holds."""
-    return [baseline_config(profile, h, s, profile.baseline_total_steps)
+    numbers they are compared with are counted under, and chapter 3's criterion (margin
+    included; ``margin=False``: without it). The curriculum stops at ``baseline_max_n``, above
+    what any non-modular network here holds."""
+    return [baseline_config(profile, h, s, profile.baseline_total_steps, margin)
             for h in profile.baseline_sizes for s in profile.seeds]
 
 
-def long_baseline_configs(profile: Profile) -> list[GrowthConfig]:
+def long_baseline_configs(profile: Profile, margin: bool = True) -> list[GrowthConfig]:
     """The same networks (sizes up to ``long_budget_max_size``) with ``long_budget_factor``
     times the budget: where they plateau rather than where the budget stops them."""
     budget = profile.long_budget_factor * profile.baseline_total_steps
-    return [baseline_config(profile, h, s, budget) for h in profile.baseline_sizes
+    return [baseline_config(profile, h, s, budget, margin) for h in profile.baseline_sizes
             if h <= profile.long_budget_max_size for s in profile.seeds]
 
 
@@ -69,15 +74,15 @@ def generalisation(run: StoredRun, n0: int, factors=(1, 2, 5, 10),
     return load_or_compute("analysis", f"gen-{key[:40]}-n{n0}", spec, compute)["data"]
 
 
-def generalisation_groups(profile: Profile) -> dict:
+def generalisation_groups(profile: Profile, margin: bool = True) -> dict:
     """Generalisation results at stage N0, grouped: the modular runs of module size 10 (key
-    "modular") and, per size up to ``GENERALISATION_MAX_NEURONS``, every non-modular run that
-    reached N0 (key = its neuron count)."""
+    "modular") and, per size up to ``GENERALISATION_MAX_NEURONS``, every non-modular run
+    (``baseline_configs(profile, margin)``) that reached N0 (key = its neuron count)."""
     n0 = profile.n0
     groups: dict = {"modular": [generalisation(load_or_run(c, progress=False), n0)
                                 for c in growth_configs(profile)
                                 if c.module_size == GENERALISATION_MODULE_SIZE]}
-    for c in baseline_configs(profile):
+    for c in baseline_configs(profile, margin):
         if c.module_size > GENERALISATION_MAX_NEURONS:
             continue
         run = load_or_run(c, progress=False)
@@ -137,16 +142,17 @@ def histories(configs: list[GrowthConfig]) -> dict[int, list[dict]]:
     return {m: [r.history for r in rs] for m, rs in runs_by_size(configs).items()}
 
 
-def verdicts(profile: Profile) -> list[dict]:
+def verdicts(profile: Profile, margin: bool = True) -> list[dict]:
     """Claims 1-3 of FACTS.md: every modular size against the non-modular networks (capacity);
-    module size 10 against the closest non-modular size (speed, generalisation)."""
+    module size 10 against the closest non-modular size (speed, generalisation). ``margin=False``:
+    against the baselines trained without the confirmation margin."""
     budget = profile.baseline_total_steps
     modular = histories(growth_configs(profile))
-    nonmod = histories(baseline_configs(profile))
+    nonmod = histories(baseline_configs(profile, margin))
     neuron_rows = compare.equal_neuron_rows(modular, nonmod, budget)
     long_budget = profile.long_budget_factor * budget
-    long_rows = compare.equal_neuron_rows(modular, histories(long_baseline_configs(profile)),
-                                          long_budget)
+    long_rows = compare.equal_neuron_rows(
+        modular, histories(long_baseline_configs(profile, margin)), long_budget)
     param_rows = compare.equal_param_rows(modular, nonmod, budget)
     trainable_rows = compare.equal_param_rows(modular, nonmod, budget, "trainable")
     pair = 100 if 100 in nonmod else max(nonmod)
@@ -156,7 +162,7 @@ def verdicts(profile: Profile) -> list[dict]:
         return [statistics.median(s["steps"] for s in h["stages"][1:]
                                   if s["n"] <= profile.baseline_max_n)
                 for h in hs if len(h["stages"]) > 1]
-    gen = generalisation_groups(profile)
+    gen = generalisation_groups(profile, margin)
     gen_mod, gen_non = gen["modular"], gen.get(pair, [])
 
     def drop(r):
@@ -173,3 +179,39 @@ def verdicts(profile: Profile) -> list[dict]:
         {k: {"modular": [after(r, k) for r in gen_mod],
              "non-modular": [after(r, k) for r in gen_non]} for k in (50, 500)}, lrs,
         long_rows, profile.long_budget_factor)
+
+
+def margin_effect(profile: Profile) -> list[dict]:
+    """What chapter 3's confirmation margin changes for the non-modular networks, per size: max N
+    per seed without and with it, and (paired by seed) the ratio margin / plain of the steps each
+    needed to the last N both reached."""
+    plain = runs_by_size(baseline_configs(profile, margin=False))
+    strict = runs_by_size(baseline_configs(profile))
+    rows = []
+    for h in profile.baseline_sizes:
+        common = [min(a.max_n_reached or 0, b.max_n_reached or 0)
+                  for a, b in zip(strict[h], plain[h])]
+        pr = paired_log_ratio([steps_to(r, n) for r, n in zip(strict[h], common)],
+                              [steps_to(r, n) for r, n in zip(plain[h], common)])
+        rows.append({"neurons": h,
+                     "max N, plain": " ".join(str(r.max_n_reached) for r in plain[h]),
+                     "max N, margin": " ".join(str(r.max_n_reached) for r in strict[h]),
+                     "mean max N, margin - plain": statistics.mean(
+                         (a.max_n_reached or 0) - (b.max_n_reached or 0)
+                         for a, b in zip(strict[h], plain[h])),
+                     "steps to common N, margin / plain":
+                         f"{pr['ratio']:.2f} [{pr['low']:.2f}, {pr['high']:.2f}]",
+                     "seeds slower with margin": f"{pr['a_larger']} of {pr['n']} "
+                                                 f"(sign p = {pr['sign_p']:.2f})",
+                     "paired": pr})
+    return rows
+
+
+def verdict_changes(profile: Profile) -> list[dict]:
+    """Each claim-1-3 verdict against the baselines trained without the confirmation margin and
+    against those trained with it (the book's), side by side."""
+    before = {r["claim"]: r["verdict"] for r in verdicts(profile, margin=False)}
+    return [{"claim": r["claim"], "baselines without margin": before.get(r["claim"], "not tested"),
+             "baselines with margin": r["verdict"],
+             "changed": "yes" if before.get(r["claim"]) != r["verdict"] else ""}
+            for r in verdicts(profile)]

@@ -534,8 +534,8 @@ def far_words(summaries: dict[str, dict]) -> dict[str, str]:
 
 def curve_groups(profile: Profile) -> dict[str, list[GrowthConfig]]:
     """The runs whose stages chapter 4 opens (``baseline.stage_curves``): chapter 3's
-    module-size-10 growth and the leaky non-modular networks that this chapter retrains with the
-    same criterion (margin included), so that both architectures end a stage by the same rule."""
+    module-size-10 growth and chapter 4's non-modular networks of ``leaky_sizes`` (both under
+    chapter 3's criterion, margin included, so both architectures end a stage by the same rule)."""
     leaky = leaky_configs(profile)
     return {f"modular, module size {MODULE_SIZE}": [
                 c for c in growth_configs(profile) if c.module_size == MODULE_SIZE],
@@ -632,15 +632,12 @@ def leaky_sizes(profile: Profile) -> list[int]:
 
 
 def leaky_configs(profile: Profile) -> list[GrowthConfig]:
-    """Chapter 4's leaky non-modular networks of ``leaky_sizes``, every seed, with this
-    chapter's criterion (chapter 3's margin, as the gated networks): the gated networks'
-    equal-parameter reference."""
-    from dataclasses import replace
-
-    from .baseline import baseline_config
-    return [replace(baseline_config(profile, h, s, profile.baseline_total_steps),
-                    confirm_margin=profile.growth_confirm_margin)
-            for h in leaky_sizes(profile) for s in profile.seeds]
+    """Chapter 4's leaky non-modular networks of ``leaky_sizes``, every seed (chapter 3's
+    criterion, margin included, as the gated networks): the gated networks' equal-parameter
+    reference."""
+    from .baseline import baseline_configs
+    sizes = leaky_sizes(profile)
+    return [c for c in baseline_configs(profile) if c.module_size in sizes]
 
 
 EXPERIMENTS = (
@@ -657,7 +654,7 @@ EXPERIMENTS = (
                lambda p: [c for o, cs in order_configs(p).items() if o != "sequential"
                           for c in cs]),
     Experiment("gated-leaky", CHAPTER, "chapter 4's leaky non-modular networks at the gated "
-               "networks' non-modular budgets, with this chapter's criterion (margin)",
+               "networks' non-modular budgets (the runs of 'baseline' at those sizes)",
                leaky_configs),
     Experiment("dms-growth", CHAPTER, "modular networks (module size 10) grown on delayed "
                "match-to-sample", dms_growth_configs),
