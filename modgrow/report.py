@@ -358,7 +358,18 @@ def stored_training(experiments, profile) -> dict[str, dict]:
         out[e.name] = {"runs": len(own), "stored": len(runs),
                        "seconds": sum(r.history.get("wall_seconds") or 0 for r in runs),
                        "reads_only": bool(cfgs) and not own}
+        if e.partial is not None:   # prefixes of the runs not stored yet
+            done = {(c.seed, c.module_size) for c, r in zip(own, map(load_run, own)) if r}
+            pre = [r for c in e.partial(profile) if (c.seed, c.module_size) not in done
+                   for r in [load_run(c)] if r is not None]
+            out[e.name]["partial"] = {"ns": [r.max_n_reached for r in pre],
+                                      "seconds": sum(r.history.get("wall_seconds") or 0
+                                                     for r in pre)}
     return out
+
+
+def _hours(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"
 
 
 def _cost_text(cost: dict | None) -> str:
@@ -368,9 +379,13 @@ def _cost_text(cost: dict | None) -> str:
         return "; it reads the runs of the experiments above"
     if not cost["runs"]:
         return "; no runs at this scale"
-    hours = cost["seconds"] / 3600
-    when = f"{hours:.1f} h" if hours >= 1 else f"{cost['seconds'] / 60:.0f} min"
-    return f"; {cost['stored']} of {cost['runs']} runs stored, {when} of recorded training"
+    text = (f"; {cost['stored']} of {cost['runs']} runs stored, {_hours(cost['seconds'])} of "
+            f"recorded training")
+    part = cost.get("partial")
+    if part and part["ns"]:
+        text += (f"; still going: {len(part['ns'])} stored up to the N reached so far "
+                 f"(N = {', '.join(map(str, part['ns']))}; {_hours(part['seconds'])})")
+    return text
 
 
 def long_budget_text(profile, verdict: str, against: str, long_histories: dict) -> str:

@@ -167,6 +167,34 @@ def test_stored_training_counts_each_run_once_and_marks_readers(monkeypatch):
     assert "compute none`: nothing at this scale; no runs at this scale" in box
 
 
+def test_stored_training_names_the_prefixes_of_runs_still_going(monkeypatch):
+    """A long run not finished yet counts as not stored; the prefix the book reads meanwhile is
+    named with the N it reached and its recorded time, and drops out once the run is stored."""
+    from types import SimpleNamespace
+
+    from modgrow import report, store
+    from modgrow.experiments.spec import Experiment
+    from modgrow.training import GrowthConfig
+
+    targets = [GrowthConfig(seed=s, max_n=200) for s in (1, 4)]
+    prefixes = [GrowthConfig(seed=1, max_n=158), GrowthConfig(seed=4, max_n=83)]
+    stored = {(1, 158): 9720.0, (4, 83): 3960.0}
+
+    def load(cfg):
+        wall = stored.get((cfg.seed, cfg.max_n))
+        return None if wall is None else SimpleNamespace(
+            history={"wall_seconds": wall}, max_n_reached=cfg.max_n)
+    monkeypatch.setattr(store, "load_run", load)
+    exp = Experiment("far", "ch", "grows far", lambda p: targets, partial=lambda p: prefixes)
+    cost = report.stored_training([exp], profile=None)["far"]
+    assert cost["stored"] == 0 and cost["partial"] == {"ns": [158, 83], "seconds": 13680.0}
+    assert ("0 of 2 runs stored, 0 min of recorded training; still going: 2 stored up to the N "
+            "reached so far (N = 158, 83; 3.8 h)") in report.rerun_box("x", [exp], {"far": cost})
+    stored[(1, 200)] = 20000.0   # seed 1 finished: only seed 4's prefix is still going
+    cost = report.stored_training([exp], profile=None)["far"]
+    assert cost["stored"] == 1 and cost["partial"]["ns"] == [83]
+
+
 def test_long_budget_text_counts_how_the_longer_runs_ended():
     hists = {20: [{"stop": "stage_budget"}, {"stop": "stage_budget"}, {"stop": "total_budget"}]}
     text = report.long_budget_text(PAPER, "fails", "20 neurons: 3.0 vs 9.8", hists)

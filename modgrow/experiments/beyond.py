@@ -643,7 +643,7 @@ def leaky_configs(profile: Profile) -> list[GrowthConfig]:
 EXPERIMENTS = (
     Experiment("scaling-far", CHAPTER, "module-size-10 networks grown as chapter 3's runs "
                "towards far_target_n (far_runs: seed, N stored so far), on the pooled-prefix "
-               "engine", far_target_configs),
+               "engine", far_target_configs, partial=far_configs),
     Experiment("module-size", CHAPTER, "modular growth at module sizes beyond chapter 3's "
                "(extra_module_sizes), as chapter 3's runs", module_size_configs),
     Experiment("duplication-noise", CHAPTER, "chapter 3's duplication ablation (module size "

@@ -20,3 +20,6 @@ class Experiment:
     summary: str                                        # one line, shown by the CLI
     configs: Callable[[Profile], list[GrowthConfig]]    # the curriculum runs, in order
     analyse: Callable[[Profile], int] | None = None     # derived results; returns how many
+    # runs still going: the prefix of each run of ``configs`` that the book reads meanwhile
+    # (stored by ``store.store_reached``), counted in the chapter's rerun box
+    partial: Callable[[Profile], list[GrowthConfig]] | None = None
