@@ -762,6 +762,35 @@ def plot_paired_totals(totals: dict[str, list[int]], reached: dict[str, list[boo
     return fig, ax
 
 
+def plot_max_n_pairs(pairs: dict[int, tuple[list[int], list[int]]], seeds: list[int],
+                     labels: tuple[str, str] = ("without margin", "with margin")):
+    """Highest N of paired runs under two protocols, per network size: at each size two x
+    positions (``labels``), one grey line per seed joining its two runs (marker by seed), and the
+    mean with its bootstrap 95 % interval in black."""
+    from .stats import bootstrap_ci
+    fig, ax = plt.subplots(figsize=(6.8, 3.6))
+    sizes = list(pairs)
+    for i, h in enumerate(sizes):
+        a, b = pairs[h]
+        xs = (3 * i, 3 * i + 1)
+        for j, ys in enumerate(zip(a, b)):
+            ax.plot(xs, ys, "-", color="0.6", lw=0.8)
+            ax.plot(xs, ys, SEED_MARKERS[j % len(SEED_MARKERS)], ms=4, color="0.35")
+        for x, vals in zip(xs, (a, b)):
+            m, lo, hi = bootstrap_ci(vals)
+            ax.errorbar([x + 0.2], [m], yerr=[[m - lo], [hi - m]], fmt="D", color="k", ms=5,
+                        capsize=3)
+    ax.set_xticks([3 * i + k for i in range(len(sizes)) for k in (0, 1)],
+                  [f"{h}: {lb}" for h in sizes for lb in labels], rotation=30, ha="right")
+    ax.set_xlabel("non-modular neurons")
+    ax.set_ylabel("highest N reached")
+    from matplotlib.lines import Line2D
+    handles = _seed_handles(seeds, color="0.35") + [Line2D(
+        [], [], marker="D", color="k", ls="", label="mean, 95 % CI")]
+    fig.legend(handles=handles, loc="outside upper center", ncols=min(6, len(handles)))
+    return fig, ax
+
+
 def plot_stage_curves(curves: dict[str, dict[int, list[dict]]], threshold: float = 0.98):
     """Learning curves within a stage (``curves.stage_curve``): one panel per N, the newest
     head's accuracy at every criterion check against the steps of the stage, one thin line per

@@ -105,6 +105,9 @@ def _figures():
         "steps_by_seed": lambda: plots.plot_steps_by_seed(hist),
         "steps_by_seed_1_size": lambda: plots.plot_steps_by_seed({10: hist[10]}),
         "architecture": lambda: plots.plot_architecture(),
+        "max_n_pairs": lambda: plots.plot_max_n_pairs(
+            {20: ([9, 8, 8, 7, 10], [9, 8, 8, 8, 9]), 150: ([21, 20, 21, 23, 21],
+                                                          [20, 20, 22, 21, 21])}, [0, 1, 2, 3, 4]),
     }
 
 
@@ -311,4 +314,15 @@ def test_drift_figure_draws_each_seed_and_the_median_per_class_and_initialisatio
     median_between = [ln for ln in axes[0].lines if ln.get_label() == "between-module"][0]
     assert np.isnan(median_between.get_ydata()[0])       # module 0 has no between matrix
     fig.canvas.draw()                                    # the labels render
+    plt.close(fig)
+
+
+def test_max_n_pairs_joins_each_seeds_two_runs_at_every_size():
+    pairs = {20: ([9, 8], [7, 8]), 50: ([13, 14], [12, 15])}
+    fig, ax = plots.plot_max_n_pairs(pairs, [0, 1])
+    joined = [ln for ln in ax.lines if ln.get_linestyle() == "-" and len(ln.get_xdata()) == 2]
+    assert [(list(ln.get_xdata()), list(ln.get_ydata())) for ln in joined] == [
+        ([0, 1], [9, 7]), ([0, 1], [8, 8]), ([3, 4], [13, 12]), ([3, 4], [14, 15])]
+    assert [t.get_text() for t in ax.get_xticklabels()] == [
+        "20: without margin", "20: with margin", "50: without margin", "50: with margin"]
     plt.close(fig)

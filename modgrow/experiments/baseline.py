@@ -184,7 +184,7 @@ def verdicts(profile: Profile, margin: bool = True) -> list[dict]:
 def margin_effect(profile: Profile) -> list[dict]:
     """What chapter 3's confirmation margin changes for the non-modular networks, per size: max N
     per seed without and with it, and (paired by seed) the ratio margin / plain of the steps each
-    needed to the last N both reached."""
+    needed to the last N both reached ("paired"); "pairs": the max N lists (plain, margin)."""
     plain = runs_by_size(baseline_configs(profile, margin=False))
     strict = runs_by_size(baseline_configs(profile))
     rows = []
@@ -203,7 +203,9 @@ def margin_effect(profile: Profile) -> list[dict]:
                          f"{pr['ratio']:.2f} [{pr['low']:.2f}, {pr['high']:.2f}]",
                      "seeds slower with margin": f"{pr['a_larger']} of {pr['n']} "
                                                  f"(sign p = {pr['sign_p']:.2f})",
-                     "paired": pr})
+                     "paired": pr,
+                     "pairs": ([r.max_n_reached or 0 for r in plain[h]],
+                               [r.max_n_reached or 0 for r in strict[h]])})
     return rows
 
 
