@@ -29,6 +29,7 @@ class Profile:
     eval_batches: int                      # batches per criterion check
     ablation_max_n: int
     ablation_variants: tuple[str, ...]     # chapter 3's ablations run at this scale (labels)
+    margin_ablation_variants: tuple[str, ...]  # ... run under the margin, to fixed_max_n
     scaling_max_n: int                     # the scaling run (module size 10, seed 2)
     baseline_sizes: tuple[int, ...]        # non-modular population sizes
     baseline_max_n: int
@@ -68,11 +69,12 @@ class Profile:
     curve_ns: tuple[int, ...]              # chapter 4: stages whose learning curves are shown
 
     def __post_init__(self):
-        unknown = set(self.ablation_variants) - set(ALL_ABLATIONS)
-        if unknown or "duplicate, hard freeze" not in self.ablation_variants:
-            raise ValueError(f"profile {self.name}: ablation_variants must include the default "
-                             f"'duplicate, hard freeze' and only {ALL_ABLATIONS}; got "
-                             f"{self.ablation_variants}")
+        for field in ("ablation_variants", "margin_ablation_variants"):
+            variants = getattr(self, field)
+            if set(variants) - set(ALL_ABLATIONS) or "duplicate, hard freeze" not in variants:
+                raise ValueError(f"profile {self.name}: {field} must include the default "
+                                 f"'duplicate, hard freeze' and only {ALL_ABLATIONS}; got "
+                                 f"{variants}")
 
         if not self.far_runs or not all(2 <= n <= self.far_target_n for _, n in self.far_runs):
             raise ValueError(f"profile {self.name}: far_runs needs (seed, N) pairs with "
@@ -104,7 +106,7 @@ PAPER = Profile(
     name="paper", seeds=(0, 1, 2, 3, 4), module_sizes=(5, 10, 15, 20),
     growth_max_n=((5, 30), (10, 30), (15, 30), (20, 30)),
     stage_budget=10_000, eval_batches=10, ablation_max_n=12, scaling_max_n=150,
-    ablation_variants=ALL_ABLATIONS,
+    ablation_variants=ALL_ABLATIONS, margin_ablation_variants=ALL_ABLATIONS[:2],
     baseline_sizes=(20, 50, 100, 150), baseline_max_n=30, baseline_total_steps=10_000,
     iclr_size=500, iclr_total_steps=6_000, n0=10,
     fidelity_seeds=(0, 1, 2, 3, 4), fidelity_max_n=12, draws=4000, confirm_batches=100,
@@ -122,7 +124,7 @@ PAPER = Profile(
 QUICK = Profile(
     name="quick", seeds=(0,), module_sizes=(5, 10), growth_max_n=((5, 3), (10, 3)),
     stage_budget=20_000, eval_batches=4, ablation_max_n=3, scaling_max_n=4,
-    ablation_variants=ALL_ABLATIONS,
+    ablation_variants=ALL_ABLATIONS, margin_ablation_variants=ALL_ABLATIONS,
     baseline_sizes=(20, 30), baseline_max_n=3, baseline_total_steps=10_000, iclr_size=40,
     iclr_total_steps=2_000, n0=2, fidelity_seeds=(0,), fidelity_max_n=3, draws=200,
     confirm_batches=8, growth_confirm_margin=0.003,

@@ -85,12 +85,16 @@ def _word(good_ci: bool, bad_ci: bool, agree: int, n: int) -> str:
 
 # ----- chapter 3 --------------------------------------------------------------------------------
 
+ABLATION_STEPS = "total steps to the last N"
+
+
 def curriculum_verdicts(histories: list[dict], retention: list[dict],
-                        ablation_steps: dict[str, list[int]], drop_points: float = 1.0
-                        ) -> list[dict]:
+                        ablation_steps: dict[str, list[int]], drop_points: float = 1.0,
+                        ablation_what: str = ABLATION_STEPS) -> list[dict]:
     """Chapter 3. ``histories``: growth runs; ``retention``: per run (same order) every solved
     head's accuracy at its own stage ("own") and after growth ("final"); ``ablation_steps``: per
-    variant, total steps to the ablation's last N per seed (seeds in the same order)."""
+    variant, steps per seed (seeds in the same order) counted as ``ablation_what`` says (default:
+    total steps to the ablation's last N)."""
     rows = []
     for m in sorted({h["config"]["module_size"] for h in histories}):
         hs = [h for h in histories if h["config"]["module_size"] == m]
@@ -141,7 +145,7 @@ def curriculum_verdicts(histories: list[dict], retention: list[dict],
         rows.append({
             "claim": "duplicating the trained previous module speeds up learning",
             "paper": "duplication used (with noise); benefit stated, not quantified",
-            "this book": "total steps to the last N, geometric mean over seeds: "
+            "this book": f"{ablation_what}, geometric mean over seeds: "
                          + "; ".join(f"{k}: {v:,.0f}" for k, v in g.items())
                          + f". Duplicate / random, paired by seed: {text}",
             "rule": "paired ratio's 95% interval below 1; holds with >= 5 seeds and >= 80% "

@@ -17,10 +17,11 @@ def test_a_profile_can_run_a_subset_of_the_ablations():
     assert list(curriculum.ablation_configs(p)) == list(profiles.ALL_ABLATIONS[:2])
 
 
+@pytest.mark.parametrize("field", ["ablation_variants", "margin_ablation_variants"])
 @pytest.mark.parametrize("variants", [("random init, hard freeze",), ("duplicate, hard freeze", "typo")])
-def test_bad_ablation_variants_are_refused(variants):
-    with pytest.raises(ValueError, match="ablation_variants"):
-        dataclasses.replace(profiles.QUICK, ablation_variants=variants)
+def test_bad_ablation_variants_are_refused(field, variants):
+    with pytest.raises(ValueError, match=f"{field} must include"):
+        dataclasses.replace(profiles.QUICK, **{field: variants})
 
 
 def test_unknown_profile_name_is_one_clear_error(monkeypatch):

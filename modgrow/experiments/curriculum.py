@@ -73,6 +73,90 @@ def ablation_configs(profile: Profile) -> dict[str, list[GrowthConfig]]:
             for label, kw in ABLATIONS.items() if label in profile.ablation_variants}
 
 
+def margin_ablation_configs(profile: Profile) -> dict[str, list[GrowthConfig]]:
+    """Chapter 3's ablations (module size 10, ``margin_ablation_variants``) under its own
+    criterion, margin included, up to ``fixed_max_n``, the N of claim 6's runs: duplicate + hard
+    freeze is chapter 3's growth run (read to that N: a higher max_n is only a budget), random
+    init + hard freeze is claim 6's random-init control (the same configs), and soft and no
+    freezing are run for this comparison."""
+    growth = {c.seed: c for c in growth_configs(profile) if c.module_size == 10}
+    return {label: [growth[s] if not kw else
+                    base_config(profile, module_size=10, seed=s, max_n=profile.fixed_max_n,
+                                confirm_margin=profile.growth_confirm_margin, **kw)
+                    for s in profile.seeds]
+            for label, kw in ABLATIONS.items() if label in profile.margin_ablation_variants}
+
+
+def margin_ablation_summary(profile: Profile) -> dict:
+    """Per variant of ``margin_ablation_configs``, every run read to ``fixed_max_n``: max N and
+    total steps per seed; per seed the last N that every variant reached ("common N") and the
+    steps each variant took to it ("steps to common N"); against duplicate + hard freeze the
+    paired ratio of those steps (geometric mean, bootstrap interval, sign test)."""
+    from ..stats import paired_log_ratio
+    from .perturbations import read_to
+    n_max = profile.fixed_max_n
+    runs = {label: [read_to(load_or_run(c, progress=False), n_max) for c in cfgs]
+            for label, cfgs in margin_ablation_configs(profile).items()}
+    common = [min(rs[i]["max N"] for rs in runs.values())
+              for i in range(len(profile.seeds))]
+    to_common = {label: [sum(k for n, k in zip(r["ns"], r["steps"]) if n <= c)
+                         for r, c in zip(rs, common)] for label, rs in runs.items()}
+    ref = to_common["duplicate, hard freeze"]
+    return {"n_max": n_max, "seeds": list(profile.seeds), "common N": common,
+            "variants": {label: {"max N": [r["max N"] for r in rs],
+                                 "total steps": [sum(r["steps"]) for r in rs],
+                                 "steps to common N": to_common[label],
+                                 "paired": (None if label == "duplicate, hard freeze" else
+                                            paired_log_ratio(to_common[label], ref))}
+                         for label, rs in runs.items()}}
+
+
+FREEZE_KINDS = {"duplicate, soft freeze (gamma=0.5)": "soft", "duplicate, no freeze (gamma=1)": "no"}
+
+
+def _freeze_sentence(paired: dict[str, dict], where: str) -> str:
+    """'letting old modules keep learning took ...' from paired ratios (variant / default) of the
+    freezing variants present in ``paired``; ``where`` names the runs."""
+    from ..stats import format_interval
+    parts = [f"{format_interval((q['ratio'], q['low'], q['high']), '.2f')} times the default's "
+             f"steps with {FREEZE_KINDS[k]} freezing ({q['b_larger']} of {q['n']} seeds fewer)"
+             for k, q in paired.items() if k in FREEZE_KINDS]
+    if not parts:
+        return "Soft and no freezing were not run at this scale."
+    return ("Letting old modules keep learning took " + " and ".join(parts) + f" ({where}; "
+            "paired by seed: geometric mean of the ratios, 95 % interval); each of those steps "
+            "trains every module, not only the newest.")
+
+
+def ablation_words(profile: Profile) -> dict[str, str]:
+    """Chapter 3's sentences on the ablations: random init against duplication at
+    ``fixed_max_n`` with the margin ("dup margin", the verdict's runs) and at ``ablation_max_n``
+    without it ("dup plain"), the freezing variants ("freeze": with the margin where run so,
+    else the runs without it) and which variants ran with the margin ("margin run")."""
+    from ..stats import format_interval, paired_log_ratio
+    summ = margin_ablation_summary(profile)["variants"]
+    plain = {label: [load_or_run(c, progress=False).total_steps for c in cfgs]
+             for label, cfgs in ablation_configs(profile).items()}
+    ref = plain["duplicate, hard freeze"]
+    plain_pairs = {k: paired_log_ratio(v, ref) for k, v in plain.items()
+                   if k != "duplicate, hard freeze"}
+    margin_freeze = {k: v["paired"] for k, v in summ.items() if k in FREEZE_KINDS}
+    n_plain, n_margin = profile.ablation_max_n, profile.fixed_max_n
+
+    def ratio(q):
+        return format_interval((q["ratio"], q["low"], q["high"]), ".2f") if q else "not run"
+    rnd = summ.get("random init, hard freeze", {}).get("paired")
+    return {
+        "dup margin": ratio(rnd) + (f" times the steps of duplication ({rnd['a_larger']} of "
+                                    f"{rnd['n']} seeds slower)" if rnd else ""),
+        "dup plain": ratio(plain_pairs.get("random init, hard freeze")),
+        "freeze": (_freeze_sentence(margin_freeze, f"to N = {n_margin}, with the margin")
+                   if margin_freeze else
+                   _freeze_sentence(plain_pairs, f"to N = {n_plain}, without the margin")),
+        "margin run": "; ".join(summ),
+    }
+
+
 def scaling_config(profile: Profile) -> GrowthConfig:
     """How far growth goes: the fastest first-edition module-size-10 seed continued (single-check
     criterion)."""
@@ -126,6 +210,10 @@ EXPERIMENTS = (
                analyse_growth),
     Experiment("ablations", CHAPTER, "duplication and freezing ablations (module size 10)",
                lambda p: [c for cs in ablation_configs(p).values() for c in cs]),
+    Experiment("ablations-margin", CHAPTER, "the ablations of margin_ablation_variants under "
+               "chapter 3's criterion (margin) to claim 6's N (module size 10; duplicate + hard "
+               "freeze is the growth run, random init claim 6's control)",
+               lambda p: [c for cs in margin_ablation_configs(p).values() for c in cs]),
     Experiment("scaling", CHAPTER, "one module-size-10 network grown as far as the profile goes",
                lambda p: [scaling_config(p)]),
 )
@@ -179,10 +267,14 @@ def margin_effect(profile: Profile) -> list[dict]:
 
 
 def verdicts(profile: Profile) -> list[dict]:
-    """Single-epoch learning, nothing forgotten, duplication (growth to N = 200 is chapter 7's
-    row: ``beyond.far_verdict``)."""
+    """Single-epoch learning, nothing forgotten, duplication (at ``fixed_max_n`` under chapter
+    3's own criterion: ``margin_ablation_summary``; growth to N = 200 is chapter 7's row:
+    ``beyond.far_verdict``)."""
     runs = [load_or_run(c, progress=False) for c in growth_configs(profile)]
-    ablations = {label: [load_or_run(c, progress=False).total_steps for c in cfgs]
-                 for label, cfgs in ablation_configs(profile).items()}
+    summary = margin_ablation_summary(profile)
+    ablations = {label: v["steps to common N"] for label, v in summary["variants"].items()}
+    what = (f"steps to the last N that every variant of a seed reached (N <= {summary['n_max']}, "
+            f"chapter 3's criterion with its margin; per seed: "
+            f"{', '.join(map(str, summary['common N']))})")
     return rules.curriculum_verdicts([r.history for r in runs], [retention(r) for r in runs],
-                                     ablations)
+                                     ablations, ablation_what=what)
