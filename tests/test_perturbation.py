@@ -342,3 +342,22 @@ def test_claim6_verdict_says_how_it_moves_with_its_threshold():
     assert out["verdict"] == "holds partly"
     assert "on the rule's 80% threshold" in out["this book"]
     assert out["rule"].endswith("thresholds -20 %: holds; +20 %: holds partly")
+
+
+def test_claim_4_is_read_against_either_baselines_and_the_book_uses_the_margin(monkeypatch):
+    """The book's claim-4 rows are those against chapter 4's baselines (margin); the comparison
+    without the margin reads the second edition's stored sweeps of the plain baselines."""
+    from modgrow.experiments import baseline, perturbations as ch5
+    from modgrow.profiles import PAPER
+    from modgrow.store import run_path
+    monkeypatch.setenv("MODGROW_NO_COMPUTE", "1")
+    for margin in (True, False):
+        runs = ch5.robustness_runs(PAPER, margin)["nonmodular"]
+        names = {r.path.name for rs in runs.values() for r in rs}
+        assert names and names <= {run_path(c).name for c in
+                                   baseline.baseline_configs(PAPER, margin)}
+    book = ch5.verdicts(PAPER)[:2]
+    assert book == ch5.claim4_verdicts(PAPER, ch5.robustness(PAPER))
+    plain = ch5.claim4_without_margin(PAPER)
+    assert [r["claim"] for r in plain] == [r["claim"] for r in book]
+    assert [r["this book"] for r in plain] != [r["this book"] for r in book]

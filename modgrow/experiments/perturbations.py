@@ -120,16 +120,17 @@ def sweep(run: StoredRun, profile: Profile, classes=None) -> dict:
     return {**stored["data"], "eps": stored["config"]["eps"]}
 
 
-def robustness_runs(profile: Profile) -> dict:
+def robustness_runs(profile: Profile, margin: bool = True) -> dict:
     """The networks of claim 4 that solved N = perturb_n: modular by module size, non-modular by
-    size, and the ICLR-size network."""
+    size (chapter 4's baselines; ``margin=False``: those trained without the confirmation
+    margin), and the ICLR-size network."""
     n = profile.perturb_n
     out = {"modular": {}, "nonmodular": {}, "iclr": None}
     for c in analysed_growth_configs(profile):
         r = load_or_run(c, progress=False)
         if solved_heads(r) >= n - c.n_start + 1:
             out["modular"].setdefault(c.module_size, []).append(r)
-    for c in baseline_configs(profile):
+    for c in baseline_configs(profile, margin):
         r = load_or_run(c, progress=False)
         if solved_heads(r) >= n - c.n_start + 1:
             out["nonmodular"].setdefault(c.module_size, []).append(r)
@@ -139,10 +140,10 @@ def robustness_runs(profile: Profile) -> dict:
     return out
 
 
-def robustness(profile: Profile) -> dict:
+def robustness(profile: Profile, margin: bool = True) -> dict:
     """Sweeps of every claim-4 network: {"modular": {size: [sweep]}, "nonmodular": {...},
-    "iclr": sweep or None}, each sweep tagged with its seed."""
-    runs = robustness_runs(profile)
+    "iclr": sweep or None}, each sweep tagged with its seed (``margin``: ``robustness_runs``)."""
+    runs = robustness_runs(profile, margin)
 
     def tagged(r, **kw):
         return {"seed": r.config.seed, "run": r.path.name, **sweep(r, profile, **kw)}
@@ -492,9 +493,8 @@ def combine(words: list[str]) -> str:
     return "not distinguishable"
 
 
-def verdicts(profile: Profile) -> list[dict]:
-    """Claims 4-6 of FACTS.md."""
-    rob = robustness(profile)
+def claim4_verdicts(profile: Profile, rob: dict) -> list[dict]:
+    """Claim 4's two rows (equal neurons, equal parameters) from the sweeps ``rob``."""
     rows = []
     pairs = paired_eps50(rob)
     short = sorted({(r["module size"], len(r["diff"])) for r in pairs if len(r["diff"]) < 5})
@@ -522,6 +522,19 @@ def verdicts(profile: Profile) -> list[dict]:
                     "fails, fails if more than half of the sizes fail and none holds",
             "verdict": combine([pair_verdict(r) for r in rs]),
         })
+    return rows
+
+
+def claim4_without_margin(profile: Profile) -> list[dict]:
+    """Claim 4's rows against chapter 4's baselines trained without the confirmation margin
+    (their stored sweeps): what the baselines' criterion changes."""
+    return claim4_verdicts(profile, robustness(profile, margin=False))
+
+
+def verdicts(profile: Profile) -> list[dict]:
+    """Claims 4-6 of FACTS.md."""
+    rob = robustness(profile)
+    rows = claim4_verdicts(profile, rob)
     fr = ff_vs_rec(rob)
     ok = fr["low"] > 1 and fr["a_larger"] >= 0.8 * fr["n"]
     rows.append({
