@@ -73,6 +73,16 @@ def ablation_configs(profile: Profile) -> dict[str, list[GrowthConfig]]:
             for label, kw in ABLATIONS.items() if label in profile.ablation_variants}
 
 
+def read_to(run: StoredRun, n_max: int) -> dict:
+    """A run read up to N = ``n_max`` (a higher max_n is only a budget: the run to ``n_max`` is
+    exactly its prefix): highest N solved, steps per stage and why it stopped."""
+    stages = [s for s in run.stages if s["n"] <= n_max]
+    reached = min(run.max_n_reached or run.config.n_start - 1, n_max)
+    return {"seed": run.config.seed, "max N": reached, "ns": [s["n"] for s in stages],
+            "steps": [s["steps"] for s in stages],
+            "stop": "max_n" if reached == n_max else run.history["stop"]}
+
+
 def margin_ablation_configs(profile: Profile) -> dict[str, list[GrowthConfig]]:
     """Chapter 3's ablations (module size 10, ``margin_ablation_variants``) under its own
     criterion, margin included, up to ``fixed_max_n``, the N of claim 6's runs: duplicate + hard
@@ -93,7 +103,6 @@ def margin_ablation_summary(profile: Profile) -> dict:
     steps each variant took to it ("steps to common N"); against duplicate + hard freeze the
     paired ratio of those steps (geometric mean, bootstrap interval, sign test)."""
     from ..stats import paired_log_ratio
-    from .perturbations import read_to
     n_max = profile.fixed_max_n
     runs = {label: [read_to(load_or_run(c, progress=False), n_max) for c in cfgs]
             for label, cfgs in margin_ablation_configs(profile).items()}

@@ -18,7 +18,7 @@ from ..store import NO_COMPUTE_ENV, StoredRun, load_or_compute, load_or_run, loa
 from ..training import GrowthConfig, head_ns
 from .baseline import baseline_configs, iclr_config
 from .curriculum import (LEGACY, ablation_configs, analysed_growth_configs, base_config,
-                         growth_configs)
+                         growth_configs, read_to)
 from .spec import Experiment
 
 CHAPTER = "5 perturbations"
@@ -353,16 +353,6 @@ def _stored_or_run(cfg: GrowthConfig) -> StoredRun | None:
     if os.environ.get(NO_COMPUTE_ENV) == "1":
         return load_run(cfg)
     return load_or_run(cfg, progress=False)
-
-
-def read_to(run: StoredRun, n_max: int) -> dict:
-    """A run read up to N = ``n_max`` (a higher max_n is only a budget: the run to ``n_max`` is
-    exactly its prefix): highest N solved, steps per stage and why it stopped."""
-    stages = [s for s in run.stages if s["n"] <= n_max]
-    reached = min(run.max_n_reached or run.config.n_start - 1, n_max)
-    return {"seed": run.config.seed, "max N": reached, "ns": [s["n"] for s in stages],
-            "steps": [s["steps"] for s in stages],
-            "stop": "max_n" if reached == n_max else run.history["stop"]}
 
 
 def _steps_to(run: dict, n: int) -> int:
