@@ -9,8 +9,7 @@ from .. import compare, verdicts as rules
 from ..profiles import Profile
 from ..store import StoredRun, load_or_compute, load_or_run
 from ..training import NONMODULAR_DEFAULTS, GrowthConfig
-from ..stats import paired_log_ratio
-from .curriculum import LEGACY, growth_configs, runs_by_size, steps_to
+from .curriculum import LEGACY, growth_configs, margin_pairs, runs_by_size
 from .spec import Experiment
 
 CHAPTER = "4 baseline"
@@ -182,28 +181,18 @@ def verdicts(profile: Profile, margin: bool = True) -> list[dict]:
 
 
 def margin_effect(profile: Profile) -> list[dict]:
-    """What chapter 3's confirmation margin changes for the non-modular networks, per size: max N
-    per seed without and with it, and (paired by seed) the ratio margin / plain of the steps each
-    needed to the last N both reached ("paired"); "pairs": the max N lists (plain, margin)."""
+    """What chapter 3's confirmation margin changes for the non-modular networks, per size
+    (``curriculum.margin_pairs``: max N per seed without and with it, the paired ratio of steps
+    to the last N both reached), the mean change of max N, and "pairs": the max N lists (plain,
+    margin)."""
     plain = runs_by_size(baseline_configs(profile, margin=False))
     strict = runs_by_size(baseline_configs(profile))
     rows = []
     for h in profile.baseline_sizes:
-        common = [min(a.max_n_reached or 0, b.max_n_reached or 0)
-                  for a, b in zip(strict[h], plain[h])]
-        pr = paired_log_ratio([steps_to(r, n) for r, n in zip(strict[h], common)],
-                              [steps_to(r, n) for r, n in zip(plain[h], common)])
-        rows.append({"neurons": h,
-                     "max N, plain": " ".join(str(r.max_n_reached) for r in plain[h]),
-                     "max N, margin": " ".join(str(r.max_n_reached) for r in strict[h]),
+        rows.append({"neurons": h, **margin_pairs(strict[h], plain[h]),
                      "mean max N, margin - plain": statistics.mean(
                          (a.max_n_reached or 0) - (b.max_n_reached or 0)
                          for a, b in zip(strict[h], plain[h])),
-                     "steps to common N, margin / plain":
-                         f"{pr['ratio']:.2f} [{pr['low']:.2f}, {pr['high']:.2f}]",
-                     "seeds slower with margin": f"{pr['a_larger']} of {pr['n']} "
-                                                 f"(sign p = {pr['sign_p']:.2f})",
-                     "paired": pr,
                      "pairs": ([r.max_n_reached or 0 for r in plain[h]],
                                [r.max_n_reached or 0 for r in strict[h]])})
     return rows

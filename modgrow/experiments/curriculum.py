@@ -240,11 +240,27 @@ def one_epoch_verdicts(rows: list[dict]) -> dict[int, str]:
             if r["claim"].startswith("each new N is solved within about one epoch")}
 
 
-def margin_effect(profile: Profile) -> list[dict]:
-    """What the confirmation margin changes, per module size: max N per seed, median steps per
-    stage (N > 2) and the one-epoch verdict under the plain confirmation and with the margin, and
-    the paired ratio (margin / plain) of the steps each seed needed to the last N both reached."""
+def margin_pairs(strict: list[StoredRun], plain: list[StoredRun]) -> dict:
+    """Runs of the same seeds with the confirmation margin (``strict``) and without it
+    (``plain``): max N per seed of each, and the paired ratio margin / plain of the steps each
+    seed needed to the last N both reached ("paired": ``paired_log_ratio``)."""
     from ..stats import paired_log_ratio
+    common = [min(a.max_n_reached or 0, b.max_n_reached or 0) for a, b in zip(strict, plain)]
+    pr = paired_log_ratio([steps_to(r, n) for r, n in zip(strict, common)],
+                          [steps_to(r, n) for r, n in zip(plain, common)])
+    return {"max N, plain": " ".join(str(r.max_n_reached) for r in plain),
+            "max N, margin": " ".join(str(r.max_n_reached) for r in strict),
+            "steps to common N, margin / plain":
+                f"{pr['ratio']:.2f} [{pr['low']:.2f}, {pr['high']:.2f}]",
+            "seeds slower with margin": f"{pr['a_larger']} of {pr['n']} "
+                                        f"(sign p = {pr['sign_p']:.2f})",
+            "paired": pr}
+
+
+def margin_effect(profile: Profile) -> list[dict]:
+    """What the confirmation margin changes, per module size: ``margin_pairs`` of the growth runs
+    with and without it, the median steps per stage (N > 2) and the one-epoch verdict under
+    each."""
     plain = runs_by_size(plain_confirmed_growth_configs(profile))
     strict = runs_by_size(growth_configs(profile))
 
@@ -253,25 +269,23 @@ def margin_effect(profile: Profile) -> list[dict]:
         return one_epoch_verdicts(rules.curriculum_verdicts(
             [r.history for r in rs], [retention(r) for r in rs], {}))
     before, after = epoch_verdicts(plain), epoch_verdicts(strict)
+
+    def med(rs):
+        return float(np.median([s["steps"] for r in rs for s in r.stages
+                                if s["n"] > r.config.n_start]))
     rows = []
     for m in profile.module_sizes:
-        common = [min(a.max_n_reached or 0, b.max_n_reached or 0)
-                  for a, b in zip(strict[m], plain[m])]
-        steps = lambda rs: [steps_to(r, n) for r, n in zip(rs, common)]  # noqa: E731
-        pr = paired_log_ratio(steps(strict[m]), steps(plain[m]))
-        med = lambda rs: float(np.median([s["steps"] for r in rs for s in r.stages  # noqa: E731
-                                          if s["n"] > r.config.n_start]))
+        pairs = margin_pairs(strict[m], plain[m])
         rows.append({"module size": m,
-                     "max N, plain": " ".join(str(r.max_n_reached) for r in plain[m]),
-                     "max N, margin": " ".join(str(r.max_n_reached) for r in strict[m]),
+                     "max N, plain": pairs["max N, plain"],
+                     "max N, margin": pairs["max N, margin"],
                      "median steps per stage, plain": med(plain[m]),
                      "median steps per stage, margin": med(strict[m]),
                      "steps to common N, margin / plain":
-                         f"{pr['ratio']:.2f} [{pr['low']:.2f}, {pr['high']:.2f}]",
-                     "seeds slower with margin": f"{pr['a_larger']} of {pr['n']} "
-                                                 f"(sign p = {pr['sign_p']:.2f})",
+                         pairs["steps to common N, margin / plain"],
+                     "seeds slower with margin": pairs["seeds slower with margin"],
                      "one-epoch verdict, plain": before[m],
-                     "one-epoch verdict, margin": after[m], "paired": pr})
+                     "one-epoch verdict, margin": after[m], "paired": pairs["paired"]})
     return rows
 
 
