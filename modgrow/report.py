@@ -354,12 +354,13 @@ def stored_training(experiments, profile) -> dict[str, dict]:
         cfgs = e.configs(profile)
         own = [c for c in cfgs if run_path(c).name not in seen]
         seen |= {run_path(c).name for c in cfgs}
-        runs = [r for r in map(load_run, own) if r is not None]
+        loaded = [load_run(c) for c in own]
+        runs = [r for r in loaded if r is not None]
         out[e.name] = {"runs": len(own), "stored": len(runs),
                        "seconds": sum(r.history.get("wall_seconds") or 0 for r in runs),
                        "reads_only": bool(cfgs) and not own}
         if e.partial is not None:   # prefixes of the runs not stored yet
-            done = {(c.seed, c.module_size) for c, r in zip(own, map(load_run, own)) if r}
+            done = {(c.seed, c.module_size) for c, r in zip(own, loaded) if r}
             pre = [r for c in e.partial(profile) if (c.seed, c.module_size) not in done
                    for r in [load_run(c)] if r is not None]
             out[e.name]["partial"] = {"ns": [r.max_n_reached for r in pre],

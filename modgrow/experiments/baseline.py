@@ -198,11 +198,12 @@ def margin_effect(profile: Profile) -> list[dict]:
     return rows
 
 
-def verdict_changes(profile: Profile) -> list[dict]:
+def verdict_changes(profile: Profile, book: list[dict] | None = None) -> list[dict]:
     """Each claim-1-3 verdict against the baselines trained without the confirmation margin and
-    against those trained with it (the book's), side by side."""
+    against those trained with it (the book's: ``book``, else ``verdicts(profile)``), side by
+    side."""
     before = {r["claim"]: r["verdict"] for r in verdicts(profile, margin=False)}
     return [{"claim": r["claim"], "baselines without margin": before.get(r["claim"], "not tested"),
              "baselines with margin": r["verdict"],
              "changed": "yes" if before.get(r["claim"]) != r["verdict"] else ""}
-            for r in verdicts(profile)]
+            for r in (verdicts(profile) if book is None else book)]

@@ -83,6 +83,11 @@ def read_to(run: StoredRun, n_max: int) -> dict:
             "stop": "max_n" if reached == n_max else run.history["stop"]}
 
 
+def read_steps_to(run: dict, n: int) -> int:
+    """Steps a run (as ``read_to`` gives it) took to solve every N up to ``n``."""
+    return sum(k for m, k in zip(run["ns"], run["steps"]) if m <= n)
+
+
 def margin_ablation_configs(profile: Profile) -> dict[str, list[GrowthConfig]]:
     """Chapter 3's ablations (module size 10, ``margin_ablation_variants``) under its own
     criterion, margin included, up to ``fixed_max_n``, the N of claim 6's runs: duplicate + hard
@@ -108,8 +113,8 @@ def margin_ablation_summary(profile: Profile) -> dict:
             for label, cfgs in margin_ablation_configs(profile).items()}
     common = [min(rs[i]["max N"] for rs in runs.values())
               for i in range(len(profile.seeds))]
-    to_common = {label: [sum(k for n, k in zip(r["ns"], r["steps"]) if n <= c)
-                         for r, c in zip(rs, common)] for label, rs in runs.items()}
+    to_common = {label: [read_steps_to(r, c) for r, c in zip(rs, common)]
+                 for label, rs in runs.items()}
     ref = to_common["duplicate, hard freeze"]
     return {"n_max": n_max, "seeds": list(profile.seeds), "common N": common,
             "variants": {label: {"max N": [r["max N"] for r in rs],
@@ -152,13 +157,16 @@ def ablation_words(profile: Profile) -> dict[str, str]:
     margin_freeze = {k: v["paired"] for k, v in summ.items() if k in FREEZE_KINDS}
     n_plain, n_margin = profile.ablation_max_n, profile.fixed_max_n
 
-    def ratio(q):
-        return format_interval((q["ratio"], q["low"], q["high"]), ".2f") if q else "not run"
+    def ratio(q, what):
+        if not q:
+            return "not run"
+        return (format_interval((q["ratio"], q["low"], q["high"]), ".2f") + f" times {what}"
+                + ("; the interval includes 1" if q["low"] <= 1 <= q["high"] else ""))
     rnd = summ.get("random init, hard freeze", {}).get("paired")
     return {
-        "dup margin": ratio(rnd) + (f" times the steps of duplication ({rnd['a_larger']} of "
-                                    f"{rnd['n']} seeds slower)" if rnd else ""),
-        "dup plain": ratio(plain_pairs.get("random init, hard freeze")),
+        "dup margin": ratio(rnd, "the steps of duplication" + (
+            f" ({rnd['a_larger']} of {rnd['n']} seeds slower)" if rnd else "")),
+        "dup plain": ratio(plain_pairs.get("random init, hard freeze"), "as many"),
         "freeze": (_freeze_sentence(margin_freeze, f"to N = {n_margin}, with the margin")
                    if margin_freeze else
                    _freeze_sentence(plain_pairs, f"to N = {n_plain}, without the margin")),

@@ -18,7 +18,7 @@ from ..store import NO_COMPUTE_ENV, StoredRun, load_or_compute, load_or_run, loa
 from ..training import GrowthConfig, head_ns
 from .baseline import baseline_configs, iclr_config
 from .curriculum import (LEGACY, ablation_configs, analysed_growth_configs, base_config,
-                         growth_configs, read_to)
+                         growth_configs, read_steps_to, read_to)
 from .spec import Experiment
 
 CHAPTER = "5 perturbations"
@@ -355,11 +355,6 @@ def _stored_or_run(cfg: GrowthConfig) -> StoredRun | None:
     return load_or_run(cfg, progress=False)
 
 
-def _steps_to(run: dict, n: int) -> int:
-    """Steps a run (as ``read_to`` gives it) took to solve every N up to ``n``."""
-    return sum(k for m, k in zip(run["ns"], run["steps"]) if m <= n)
-
-
 def _read_variants(profile: Profile, configs: dict[str, list[GrowthConfig]]
                    ) -> dict[str, dict[int, dict]]:
     """Per variant, seed -> its stored run read to ``fixed_max_n`` (``read_to``)."""
@@ -387,8 +382,8 @@ def fixed_summary(profile: Profile, configs: dict[str, list[GrowthConfig]] | Non
         if label != FULL:
             pairs = [(r, full[r["seed"]]) for r in rs if r["seed"] in full]
             common = [min(a["max N"], b["max N"]) for a, b in pairs]
-            a = [_steps_to(a, n) for (a, _), n in zip(pairs, common)]
-            b = [_steps_to(b, n) for (_, b), n in zip(pairs, common)]
+            a = [read_steps_to(a, n) for (a, _), n in zip(pairs, common)]
+            b = [read_steps_to(b, n) for (_, b), n in zip(pairs, common)]
             ok = [i for i in range(len(a)) if a[i] > 0 and b[i] > 0]
             row["paired"] = paired_log_ratio([a[i] for i in ok], [b[i] for i in ok]) if ok else None
             row["common N"] = common
@@ -407,8 +402,8 @@ def fixed_criterion_effect(profile: Profile) -> list[dict]:
         book, check = runs["book"][label], runs["check"][label]
         seeds = sorted(set(book) & set(check))
         common = [min(book[s]["max N"], check[s]["max N"]) for s in seeds]
-        a = [_steps_to(book[s], n) for s, n in zip(seeds, common)]
-        b = [_steps_to(check[s], n) for s, n in zip(seeds, common)]
+        a = [read_steps_to(book[s], n) for s, n in zip(seeds, common)]
+        b = [read_steps_to(check[s], n) for s, n in zip(seeds, common)]
         pr = paired_log_ratio(a, b) if seeds and min(a + b) > 0 else None
         rows.append({"variant": label, "seeds": seeds,
                      "max N, single check": [check[s]["max N"] for s in seeds],
