@@ -18,7 +18,8 @@ commands:
   baseline   train the non-modular multi-head network (one population, a head per N)
   gated      train a GRU or LSTM multi-head network (one gated population, a head per N)
   bench      time one training step, fast engine against the naive per-module loop; with
-             --large, the per-batch against the pooled frozen prefix at large N
+             --large, the per-batch against the pooled frozen prefix at large N; with
+             --bound, what bounds the large-N step (scan rate against the matmul peak)
   reproduce  recompute a stored result from its config and say whether it matches; with
              --statistics, rerun every seed of an experiment and compare its statistics
   results    list the stored results with their configs and provenance
@@ -178,7 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "engine and with a naive per-module loop that keeps autograd through "
                         "every module; prints both and their ratio. With --large: the amortised "
                         "step (criterion tests included) with the per-batch frozen prefix "
-                        "(prefix_pool 1) against the pooled one (--pools), per thread count.")
+                        "(prefix_pool 1) against the pooled one (--pools), per thread count. With --bound: "
+                        "what bounds the large-N step (the scan's rate against the matmul peak, "
+                        "and the floor it puts under a step and, with --run, a whole stored run).")
     be.add_argument("--module-size", type=_positive_int, default=10, help="default 10")
     be.add_argument("--n", type=int, default=21, help="curriculum stage N (>= 2, default 21)")
     be.add_argument("--batch-size", type=_positive_int, default=256, help="default 256")
@@ -220,6 +223,14 @@ def build_parser() -> argparse.ArgumentParser:
                     help="perturbation mode: modules of the network (default 50)")
     be.add_argument("--per-module", action="store_true",
                     help="perturbation mode: also perturb every module's matrices alone")
+    be.add_argument("--bound", action="store_true",
+                    help="bound mode: what bounds the large-N step (try --n 201): the rate of "
+                    "the engine's no-grad scan and of its product alone against the matmul peak, "
+                    "per thread count (--thread-counts, default 1,2), and the floor each rate puts "
+                    "under the amortised step")
+    be.add_argument("--run", metavar="RESULT", default=None,
+                    help="bound mode: also the floor under a whole stored growth run (its stages' "
+                    "steps, checks and confirmations) at each measured rate")
     be.add_argument("--peak-size", type=_positive_int, default=2048,
                     help="large mode: side of the square float32 matmul that measures the peak "
                     "GFLOP/s (default 2048)")
@@ -419,8 +430,12 @@ def _run_bench(args) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    if args.large and args.perturb:
-        raise ValueError("--large and --perturb are separate modes: choose one")
+    if args.large + args.perturb + args.bound > 1:
+        raise ValueError("--large, --perturb and --bound are separate modes: choose one")
+    if args.run and not args.bound:
+        raise ValueError("--run goes with --bound")
+    if args.bound:
+        return _run_bench_bound(args)
     if args.large:
         return _run_bench_large(args)
     if args.perturb:
@@ -455,6 +470,51 @@ def _run_bench_perturb(args) -> int:
           f"{r['eos_batch']} sequences per trial, {r['threads']} thread(s)")
     print(f"  wall {r['wall_s']:.1f} s, CPU {r['cpu_s']:.1f} s, peak resident memory "
           f"{r['max_rss_mb']} MB")
+    return 0
+
+
+def _run_bench_bound(args) -> int:
+    from . import store
+    from .bench import bench_bound, growth_floor
+
+    run = None
+    if args.run:
+        cfg, stored = store.read_stored_run(store.find_result(args.run))
+        run = (args.run, cfg, stored["stages"])
+        if cfg.architecture != "modular":
+            raise ValueError(f"--run {args.run}: a modular growth run is needed")
+    r = bench_bound(args.module_size if run is None else run[1].module_size, args.n,
+                    threads=args.thread_counts or [1, 2], batch_size=args.batch_size,
+                    peak_size=args.peak_size)
+    if run is not None:
+        name, cfg, stages = run
+        r["run"] = {"result": name, "max_n": max(s["n"] for s in stages),
+                    "floors": [{"threads": row["threads"], "at": what,
+                                **growth_floor(stages, cfg.module_size, cfg.batch_size,
+                                               cfg.eval_batches, cfg.confirm_batches,
+                                               row[f"{what}_gflops"])}
+                               for row in r["rows"] for what in ("scan", "peak")]}
+    if args.json:
+        print(json.dumps(r))
+        return 0
+    print(f"stage N={r['n']}: {r['frozen_modules']} frozen modules of {r['module_size']}, batch "
+          f"{r['batch_size']}, mean length {r['mean_length']:g}; one amortised step of the pooled "
+          f"path (training step + {r['eval_share']:g} test batch) = {r['amortised_gflop']} GFLOP; "
+          f"rates from scans of {r['chunk']} columns x {r['scan_steps']} steps")
+    print("threads  matmul peak  product alone (of peak)  whole scan (of peak)   floor ms: "
+          "peak  product  scan")
+    for row in r["rows"]:
+        print(f"{row['threads']:7d} {row['peak_gflops']:12.1f} {row['product_gflops']:14.1f} "
+              f"({row['product_of_peak']:6.1%}) {row['scan_gflops']:11.1f} "
+              f"({row['scan_of_peak']:6.1%}) {row['peak_floor_ms']:15.1f} "
+              f"{row['product_floor_ms']:8.1f} {row['floor_ms']:5.1f}")
+    print(f"(GFLOP/s; target {r['target_ms']:g} ms per amortised step)")
+    if run is not None:
+        for f in r["run"]["floors"]:
+            print(f"run {r['run']['result']} (to N = {r['run']['max_n']}): {f['tflop']} TFLOP "
+                  f"({', '.join(f'{k} {v}' for k, v in f['tflop_parts'].items())}) -> "
+                  f"{f['floor_minutes']} min at the {f['at']} rate of {f['threads']} thread(s) "
+                  f"({f['gflops']} GFLOP/s)")
     return 0
 
 

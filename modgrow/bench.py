@@ -12,7 +12,9 @@ Two implementations of the same step are timed in the same process on the same b
 the per-batch prefix (``prefix_pool`` 1, the default path) against the pooled prefix
 (``prefix_pool`` P > 1, with ``manual_bptt``), on the same batches, interleaved in one process,
 for one or more torch thread counts, and the achieved GFLOP/s against a large matmul timed in the
-same process.
+same process. ``bench_bound`` asks what bounds the large-N step on this machine: the rate of
+the engine's no-grad scan (and of its product alone) against the matmul peak, the floor that rate
+puts under the amortised step, and (``growth_floor``) under a whole stored growth run.
 """
 
 from __future__ import annotations
@@ -28,12 +30,15 @@ from dataclasses import dataclass
 import torch
 from torch.nn import functional as F
 
-from .engine import POOL_CHUNK, reference_final_states
+from concurrent.futures import ThreadPoolExecutor
+
+from .engine import POOL_CHUNK, pool_tasks, reference_final_states
 from .network import RNN
 from .tasks import parity_batch, sequence_length_range
 from .training import GrowthConfig, Stage, evaluate, head_ns, network_at_stage
 
-__all__ = ["BenchResult", "bench_step", "bench_large", "bench_perturb", "matmul_peak"]
+__all__ = ["BenchResult", "bench_step", "bench_large", "bench_perturb", "bench_bound",
+           "growth_floor", "matmul_peak", "scan_block_steps"]
 
 
 @dataclass(frozen=True)
@@ -206,7 +211,7 @@ def bench_large(module_size: int = 10, n: int = 201, pools=(1, 4), threads=(1,),
 
     prev = torch.get_num_threads()
     peaks = {}
-    step_flops, test_flops = [], []
+    step_flops, test_batch_flops = [], []
     try:
         for th in threads:
             torch.set_num_threads(th)
@@ -215,7 +220,7 @@ def bench_large(module_size: int = 10, n: int = 201, pools=(1, 4), threads=(1,),
             rs = seed * 1000 + r
             step_flops.append(sum(_dense_flops(net0.n_blocks, module_size, batch_size, t)
                                   for t in lengths(torch.Generator().manual_seed(rs), steps)))
-            test_flops.append(sum(_dense_flops(net0.n_blocks, module_size, batch_size, t)
+            test_batch_flops.append(sum(_dense_flops(net0.n_blocks, module_size, batch_size, t)
                                   for t in lengths(torch.Generator().manual_seed(rs + 500),
                                                    test_batches)))
             order = variants[r % len(variants):] + variants[:r % len(variants)]
@@ -249,7 +254,7 @@ def bench_large(module_size: int = 10, n: int = 201, pools=(1, 4), threads=(1,),
         torch.set_num_threads(prev)
     share = eval_batches / eval_every
     flops = statistics.mean(step_flops) / steps + share * (
-        statistics.mean(test_flops) / test_batches if test_batches else 0)
+        statistics.mean(test_batch_flops) / test_batches if test_batches else 0)
     rows = []
     for v in variants:
         med = lambda xs: 1000 * statistics.median(xs) if xs else 0.0  # noqa: E731
@@ -273,6 +278,143 @@ def bench_large(module_size: int = 10, n: int = 201, pools=(1, 4), threads=(1,),
             "eval_share": share, "chunk": chunk, "peak_gflops": peaks, "peak_size": peak_size,
             "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
             "rows": rows}
+
+
+# ----- what bounds the large-N step ----------------------------------------------------------
+
+def mean_length(n: int) -> float:
+    """Mean training sequence length at the stage whose largest N is n (uniform over
+    ``sequence_length_range(n)``)."""
+    lo, hi = sequence_length_range(n)
+    return (lo + hi - 1) / 2
+
+
+def scan_block_steps(k: int, steps: int, feed: bool) -> int:
+    """Block updates (one block, one time step) of a pooled no-grad scan of k blocks over
+    ``steps`` steps (``engine._fused_scan``): every block at every step for final states; for a
+    feed, block d at step t only where the feed's later steps need it (d >= t + k + 1 - steps),
+    which skips a triangle of about k^2 / 2 updates at the end."""
+    if not feed:
+        return k * steps
+    return sum(k - max(0, t + k + 1 - steps) for t in range(steps) if t + k + 1 - steps < k)
+
+
+def amortised_flops(n: int, module_size: int, batch_size: int, eval_share: float) -> float:
+    """The work the pooled path does for one amortised step at stage N = n (n - 1 modules, the
+    mean sequence length): the frozen prefix's feed scan (``scan_block_steps``), the trainable
+    module forward and backward (counted as 3 block updates per step), and ``eval_share`` test
+    batches through all n - 1 modules. Data generation and the optimiser are left out: a floor."""
+    t = round(mean_length(n))
+    per_update = 2 * module_size * (2 * module_size + 2) * batch_size
+    train = scan_block_steps(n - 2, t, feed=True) + 3 * t
+    return per_update * (train + eval_share * (n - 1) * t)
+
+
+def batch_flops(n: int, module_size: int, batch_size: int) -> float:
+    """Work of one criterion test batch at stage N = n: every one of the n - 1 modules at every
+    step of the mean length."""
+    return _dense_flops(n - 1, module_size, batch_size, round(mean_length(n)))
+
+
+def _concurrent_rate(make_task, workers: int, flops_per_task: float, repeats: int) -> float:
+    """GFLOP/s of ``workers`` copies of a task run at once, one per thread (each thread with one
+    torch intra-op thread, as the pooled path runs its tasks); best of ``repeats``."""
+    tasks = [make_task() for _ in range(workers)]
+    with ThreadPoolExecutor(workers, initializer=lambda: torch.set_num_threads(1)) as ex:
+        list(ex.map(lambda f: f(), tasks))  # warm-up
+        best = float("inf")
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            list(ex.map(lambda f: f(), tasks))
+            best = min(best, time.perf_counter() - t0)
+    return workers * flops_per_task / best / 1e9
+
+
+def bench_bound(module_size: int = 10, n: int = 201, threads=(1, 2), batch_size: int = 256,
+                chunk: int = POOL_CHUNK, scan_steps: int = 40, repeats: int = 3,
+                eval_every: int = 50, eval_batches: int = 10, peak_size: int = 2048,
+                target_ms: float = 150.0, seed: int = 0) -> dict:
+    """What bounds the amortised step at stage N = n on this machine (random weights: the cost
+    does not depend on them). ``amortised_gflop``: ``amortised_flops``, the pooled path's work.
+
+    Per thread count T (T scans at once, one intra-op thread each): ``peak_gflops``, the large
+    matmul; ``product_gflops``, the scan's product alone (``torch.bmm`` of [K, M, 2M+2] x
+    [K, 2M+2, chunk], K = n - 2 frozen modules); ``scan_gflops``, the engine's whole no-grad scan
+    (``engine.pool_tasks`` for final states: product, leaky ReLU and leaky integration of every
+    block per time step) over ``scan_steps`` steps of ``chunk`` columns. ``floor_ms`` = ``amortised_flops`` over the scan
+    rate: what the amortised step would cost if all of it ran as fast as the scan does (no data
+    generation, no backward pass, no Python); ``product_floor_ms`` the same at the product's rate,
+    ``peak_floor_ms`` at the matmul peak. ``target_ms`` is compared with them."""
+    if n < 3 or chunk < 1 or scan_steps < 1 or repeats < 1 or not threads:
+        raise ValueError("bench_bound needs n >= 3, chunk, scan_steps, repeats >= 1 and threads")
+    k, m = n - 2, module_size
+    g = torch.Generator().manual_seed(seed)
+    w = torch.randn(k, m, 2 * m + 2, generator=g) * 0.1
+    decay = torch.rand(k, m, 1, generator=g)
+    scan_flops = _dense_flops(k, m, chunk, scan_steps)
+
+    def scan_task():  # final states: every block at every step, the dense work
+        x = (torch.rand(chunk, scan_steps, 1, generator=g) < 0.5).float()
+        h0 = torch.zeros(k, chunk, m)
+        (task,), _ = pool_tasks((w, decay), [x], [h0], feed=False, chunk=chunk)
+        return task
+
+    def product_task():
+        rhs = torch.randn(k, 2 * m + 2, chunk, generator=g)
+        out = torch.empty(k, m, chunk)
+
+        def run():
+            for _ in range(scan_steps):
+                torch.bmm(w, rhs, out=out)
+        return run
+
+    share = eval_batches / eval_every
+    flops = amortised_flops(n, m, batch_size, share)
+    prev = torch.get_num_threads()
+    rows = []
+    try:
+        for th in threads:
+            torch.set_num_threads(th)
+            peak = matmul_peak(peak_size)
+            torch.set_num_threads(1)
+            product = _concurrent_rate(product_task, th, scan_flops, repeats)
+            scan = _concurrent_rate(scan_task, th, scan_flops, repeats)
+            rows.append({"threads": th, "peak_gflops": round(peak, 1),
+                         "product_gflops": round(product, 3), "scan_gflops": round(scan, 3),
+                         "product_of_peak": round(product / peak, 3),
+                         "scan_of_peak": round(scan / peak, 3),
+                         "peak_floor_ms": round(flops / peak / 1e6, 1),
+                         "product_floor_ms": round(flops / product / 1e6, 1),
+                         "floor_ms": round(flops / scan / 1e6, 1)})
+    finally:
+        torch.set_num_threads(prev)
+    return {"module_size": m, "n": n, "frozen_modules": k, "batch_size": batch_size,
+            "chunk": chunk, "scan_steps": scan_steps, "mean_length": mean_length(n),
+            "eval_share": share, "amortised_gflop": round(flops / 1e9, 2),
+            "target_ms": target_ms, "rows": rows}
+
+
+def growth_floor(stages: list[dict], module_size: int, batch_size: int, eval_batches: int,
+                 confirm_batches: int, gflops: float) -> dict:
+    """The work of a stored growth run done by the pooled path (its history's ``stages``: per
+    stage N, ``steps``, ``checks`` and ``rejected`` confirmations) and the time it takes at
+    ``gflops``: per stage, steps training steps (``amortised_flops`` without test share),
+    checks x eval_batches test batches and (rejected + 1) x confirm_batches confirmation batches
+    (``batch_flops``; the last, unsolved stage counts one confirmation too many). A floor for a run
+    of the same protocol and step counts on a machine that computes at ``gflops``."""
+    if gflops <= 0:
+        raise ValueError(f"gflops must be > 0, got {gflops}")
+    total = {"train": 0.0, "checks": 0.0, "confirmations": 0.0}
+    for st in stages:
+        n = int(st["n"])
+        total["train"] += st["steps"] * amortised_flops(n, module_size, batch_size, 0.0)
+        test = batch_flops(n, module_size, batch_size)
+        total["checks"] += st.get("checks", 0) * eval_batches * test
+        total["confirmations"] += (st.get("rejected", 0) + 1) * confirm_batches * test
+    flops = sum(total.values())
+    return {"tflop": round(flops / 1e12, 1),
+            "tflop_parts": {key: round(v / 1e12, 1) for key, v in total.items()},
+            "gflops": gflops, "floor_minutes": round(flops / gflops / 1e9 / 60, 1)}
 
 
 def bench_perturb(module_size: int = 10, n_modules: int = 50, *, eps_points: int = 10,
