@@ -39,6 +39,8 @@ class Profile:
     n0: int                                # curriculum stage of the generalisation tests
     fidelity_seeds: tuple[int, ...]
     fidelity_max_n: int
+    fidelity_margin_variants: tuple[str, ...]  # ... run under the margin to fixed_max_n (labels
+    #                                            of experiments.fidelity.VARIANTS besides "ours")
     draws: int                             # batches sampled for chapter 1's statistics
     confirm_batches: int                   # batches that confirm a passing check
     growth_confirm_margin: float           # chapter 3's growth runs: confirmation margin
@@ -109,7 +111,8 @@ PAPER = Profile(
     ablation_variants=ALL_ABLATIONS, margin_ablation_variants=ALL_ABLATIONS[:2],
     baseline_sizes=(20, 50, 100, 150), baseline_max_n=30, baseline_total_steps=10_000,
     iclr_size=500, iclr_total_steps=6_000, n0=10,
-    fidelity_seeds=(0, 1, 2, 3, 4), fidelity_max_n=12, draws=4000, confirm_batches=100,
+    fidelity_seeds=(0, 1, 2, 3, 4), fidelity_max_n=12, fidelity_margin_variants=(),
+    draws=4000, confirm_batches=100,
     growth_confirm_margin=0.003,
     tau_steps=10_000, tau_trials=10, tau_burn_in=500,  # chapter 6
     # chapter 5
@@ -126,7 +129,8 @@ QUICK = Profile(
     stage_budget=20_000, eval_batches=4, ablation_max_n=3, scaling_max_n=4,
     ablation_variants=ALL_ABLATIONS, margin_ablation_variants=ALL_ABLATIONS,
     baseline_sizes=(20, 30), baseline_max_n=3, baseline_total_steps=10_000, iclr_size=40,
-    iclr_total_steps=2_000, n0=2, fidelity_seeds=(0,), fidelity_max_n=3, draws=200,
+    iclr_total_steps=2_000, n0=2, fidelity_seeds=(0,), fidelity_max_n=3,
+    fidelity_margin_variants=("single check", "clip all", "copy untrained", "authors"), draws=200,
     confirm_batches=8, growth_confirm_margin=0.003,
     tau_steps=2_000, tau_trials=4, tau_burn_in=500,  # chapter 6
     # chapter 5

@@ -14,7 +14,7 @@ from ..stats import geo_mean_ci, paired_log_ratio
 from ..store import StoredRun, load_or_compute, load_or_run
 from ..training import GrowthConfig, head_ns
 from .curriculum import (base_config, growth_configs, legacy_growth_configs,
-                         plain_confirmed_growth_configs, steps_to)
+                         plain_confirmed_growth_configs, read_steps_to, read_to, steps_to)
 from .spec import Experiment
 
 CHAPTER = "3 curriculum (fidelity)"
@@ -47,6 +47,79 @@ def variant_configs(profile: Profile) -> dict[str, list[GrowthConfig]]:
                                 **kw)
                     for s in profile.fidelity_seeds]
             for label, (kw, _) in VARIANTS.items()}
+
+
+def margin_variant_configs(profile: Profile) -> dict[str, list[GrowthConfig]]:
+    """The departures under chapter 3's own criterion, margin included, to ``fixed_max_n`` (20),
+    for ``fidelity_margin_variants``: "ours" is chapter 3's growth run (read to that N: a higher
+    max_n is only a budget); a variant that keeps the confirmed criterion gets the margin, one
+    that replaces the criterion (single check, epoch test, authors) has no confirmation to add it
+    to."""
+    unknown = set(profile.fidelity_margin_variants) - set(VARIANTS) | (
+        {"ours"} & set(profile.fidelity_margin_variants))
+    if unknown:
+        raise ValueError(f"profile {profile.name}: fidelity_margin_variants must be among "
+                         f"{[v for v in VARIANTS if v != 'ours']}; got {sorted(unknown)}")
+    growth = {c.seed: c for c in growth_configs(profile) if c.module_size == 10}
+    out = {"ours": [growth[s] for s in profile.fidelity_seeds]}
+    for label in (v for v in VARIANTS if v in profile.fidelity_margin_variants):
+        kw = VARIANTS[label][0]
+        if kw.get("criterion", "confirmed") == "confirmed":
+            kw = {**kw, "confirm_margin": profile.growth_confirm_margin}
+        out[label] = [base_config(profile, module_size=10, seed=s, max_n=profile.fixed_max_n,
+                                  **kw) for s in profile.fidelity_seeds]
+    return out
+
+
+def margin_summary(profile: Profile) -> list[dict]:
+    """Per variant of ``margin_variant_configs``, every run read to ``fixed_max_n``: max N per
+    seed, total steps (geometric mean and bootstrap interval) and, against "ours", the paired
+    ratio of steps to the last N both reached with its sign test and a one-line conclusion."""
+    target = profile.fixed_max_n
+    runs = {label: [read_to(load_or_run(c, progress=False), target) for c in cfgs]
+            for label, cfgs in margin_variant_configs(profile).items()}
+    rows = []
+    for label, rs in runs.items():
+        totals = [read_steps_to(r, r["max N"]) for r in rs]
+        g, lo, hi = geo_mean_ci(totals)
+        row = {"variant": label, "what changes": VARIANTS[label][1],
+               "max N per seed": " ".join(str(r["max N"]) for r in rs),
+               "total steps": f"{g:,.0f} [{lo:,.0f}, {hi:,.0f}]", "steps": totals}
+        if label == "ours":
+            row["against ours"] = "reference"
+        else:
+            common = [min(a["max N"], b["max N"]) for a, b in zip(rs, runs["ours"])]
+            paired = paired_log_ratio([read_steps_to(r, n) for r, n in zip(rs, common)],
+                                      [read_steps_to(r, n) for r, n in zip(runs["ours"], common)])
+            row["paired"] = paired
+            row["against ours"] = conclusion(paired, [r["max N"] for r in rs], target)
+        rows.append(row)
+    return rows
+
+
+def margin_scope(profile: Profile) -> str:
+    """One sentence: which choices ``margin_variant_configs`` runs under this profile, and which
+    not yet."""
+    done = [v for v in VARIANTS if v in profile.fidelity_margin_variants]
+    missing = [v for v in VARIANTS if v != "ours" and v not in done]
+    if not missing:
+        return f"All {len(done)} choices are run at this N."
+    return (f"Run at this N so far: {', '.join(done) or 'none'}; not yet: {', '.join(missing)} "
+            f"(their rows above, to N = {profile.fidelity_max_n}, stand alone for now).")
+
+
+def margin_groups(rows: list[dict]) -> dict[str, str]:
+    """The variants of ``margin_summary`` rows grouped by how their paired steps compare with
+    ours: "fewer" and "more" (interval of the ratio excludes 1), "same" (it includes 1); each a
+    comma-separated list with the ratio and interval, or "none"."""
+    out = {"fewer": [], "more": [], "same": []}
+    for r in rows:
+        if "paired" not in r:
+            continue
+        pr = r["paired"]
+        key = "fewer" if pr["high"] < 1 else "more" if pr["low"] > 1 else "same"
+        out[key].append(f"{r['variant']} ({pr['ratio']:.2f}x [{pr['low']:.2f}, {pr['high']:.2f}])")
+    return {k: ", ".join(v) or "none" for k, v in out.items()}
 
 
 def final_check(run: StoredRun, n_batches: int = 100) -> dict:
@@ -105,6 +178,10 @@ EXPERIMENTS = (
                "protocol (module size 10, 5 seeds); analyses: final-network checks and the "
                "false-pass rates of the stored growth runs (needs 'growth')",
                lambda p: [c for cs in variant_configs(p).values() for c in cs], analyse),
+    Experiment("fidelity-margin", CHAPTER, "the departures of fidelity_margin_variants under "
+               "chapter 3's criterion, margin included, to N = fixed_max_n (module size 10, "
+               "5 seeds; 'ours' is chapter 3's growth run read to that N)",
+               lambda p: [c for cs in margin_variant_configs(p).values() for c in cs]),
 )
 
 
