@@ -38,7 +38,7 @@ from .tasks import parity_batch, sequence_length_range
 from .training import GrowthConfig, Stage, evaluate, head_ns, network_at_stage
 
 __all__ = ["BenchResult", "bench_step", "bench_large", "bench_perturb", "bench_bound",
-           "growth_floor", "matmul_peak", "scan_block_steps"]
+           "growth_floor", "growth_work", "matmul_peak", "scan_block_steps"]
 
 
 @dataclass(frozen=True)
@@ -394,16 +394,13 @@ def bench_bound(module_size: int = 10, n: int = 201, threads=(1, 2), batch_size:
             "target_ms": target_ms, "rows": rows}
 
 
-def growth_floor(stages: list[dict], module_size: int, batch_size: int, eval_batches: int,
-                 confirm_batches: int, gflops: float) -> dict:
-    """The work of a stored growth run done by the pooled path (its history's ``stages``: per
-    stage N, ``steps``, ``checks`` and ``rejected`` confirmations) and the time it takes at
-    ``gflops``: per stage, steps training steps (``amortised_flops`` without test share),
-    checks x eval_batches test batches and (rejected + 1) x confirm_batches confirmation batches
-    (``batch_flops``; the last, unsolved stage counts one confirmation too many). A floor for a run
-    of the same protocol and step counts on a machine that computes at ``gflops``."""
-    if gflops <= 0:
-        raise ValueError(f"gflops must be > 0, got {gflops}")
+def growth_work(stages: list[dict], module_size: int, batch_size: int, eval_batches: int,
+                confirm_batches: int) -> dict[str, float]:
+    """The forward work (FLOPs) the pooled path does in a stored growth run, from its history's
+    ``stages`` (per stage N: ``steps``, ``checks`` and ``rejected`` confirmations): "train", steps
+    x ``amortised_flops`` without test share; "checks", checks x eval_batches test batches;
+    "confirmations", (rejected + 1) x confirm_batches test batches (``batch_flops``; the last,
+    unsolved stage of a stopped run counts one confirmation too many)."""
     total = {"train": 0.0, "checks": 0.0, "confirmations": 0.0}
     for st in stages:
         n = int(st["n"])
@@ -411,6 +408,17 @@ def growth_floor(stages: list[dict], module_size: int, batch_size: int, eval_bat
         test = batch_flops(n, module_size, batch_size)
         total["checks"] += st.get("checks", 0) * eval_batches * test
         total["confirmations"] += (st.get("rejected", 0) + 1) * confirm_batches * test
+    return total
+
+
+def growth_floor(stages: list[dict], module_size: int, batch_size: int, eval_batches: int,
+                 confirm_batches: int, gflops: float) -> dict:
+    """``growth_work`` of a stored growth run in TFLOP and the minutes it takes at ``gflops``: a
+    floor for a run of the same protocol and step counts on a machine that computes at that
+    rate."""
+    if gflops <= 0:
+        raise ValueError(f"gflops must be > 0, got {gflops}")
+    total = growth_work(stages, module_size, batch_size, eval_batches, confirm_batches)
     flops = sum(total.values())
     return {"tflop": round(flops / 1e12, 1),
             "tflop_parts": {key: round(v / 1e12, 1) for key, v in total.items()},

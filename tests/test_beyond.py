@@ -381,3 +381,18 @@ def test_far_summary_counts_failed_confirmations_and_a_paused_stage_does_not_set
     assert s["fit"]["exponent"] == pytest.approx(1.0, abs=0.01)   # Theil-Sen: the pause is ignored
     assert beyond.far_words({"seed 1": s})["rejected"] == "seed 1: 0, 0, 10, 30"
     assert beyond.far_bins_table({"seed 1": s})[3]["rejected confirmations"] == 30
+
+
+def test_far_summary_splits_the_forward_work_and_says_the_shares():
+    from modgrow.bench import growth_work
+    rejected = [0] * 10 + [4] * 10
+    run = _far_run([100] * 20, [1.0] * 20, [2] * 20, rejected)
+    s = beyond.far_summary(run)
+    c = run.config
+    assert s["work"] == growth_work(run.stages, c.module_size, c.batch_size, c.eval_batches,
+                                    c.confirm_batches)
+    assert set(s["work"]) == {"train", "checks", "confirmations"} and min(s["work"].values()) > 0
+    assert beyond.work_words({"train": 1e12, "checks": 0.5e12, "confirmations": 2.5e12}) == \
+        "4 TFLOP (62 % confirmations, 25 % training steps, 12 % checks)"
+    words = beyond.far_words({"seed 1": s})
+    assert words["work"].startswith("seed 1: ") and "% confirmations" in words["work"]

@@ -461,8 +461,11 @@ def far_summary(run, n_bins: int = 4) -> dict:
     on = [(n, c) for n, c in zip(ns, per_batch) if n >= upper]
     fit = (power_law_fit(*zip(*on), robust=True) if len(on) >= 3 and len({n for n, _ in on}) >= 2
            else None)
+    from ..bench import growth_work
+    c = run.config
+    work = growth_work(run.stages, c.module_size, c.batch_size, c.eval_batches, c.confirm_batches)
     return {"max N": run.max_n_reached, "status": run.history["status"],
-            "total steps": run.total_steps,
+            "total steps": run.total_steps, "work": work,
             "hours": sum(s["seconds"] for s in run.stages) / 3600,
             "bins": bins, "rise": rise, "touch": touch, "fit": fit, "fit from N": upper,
             "ns": ns, "seconds per batch": per_batch,
@@ -514,7 +517,8 @@ def far_words(summaries: dict[str, dict]) -> dict[str, str]:
     """The far-growth section's numbers and answers as text, keyed for the chapter's glue:
     the farthest run's N, steps, hours and ms per batch at its last stage ("reached", "steps",
     "hours", "ms"), and per run the fitted exponent ("exponent"), the answers of ``far_answer``
-    ("steps answer", "cost answer") and the failed confirmations by range of N ("rejected")."""
+    ("steps answer", "cost answer"), the failed confirmations by range of N ("rejected") and the
+    forward work split into training, checks and confirmations ("work", ``work_words``)."""
     first = next(iter(summaries.values()))
     words = {lb: far_answer(s) for lb, s in summaries.items()}
 
@@ -529,7 +533,16 @@ def far_words(summaries: dict[str, dict]) -> dict[str, str]:
             "steps answer": "; ".join(f"{lb}: {w['steps']}" for lb, w in words.items()),
             "cost answer": "; ".join(f"{lb}: {w['cost']}" for lb, w in words.items()),
             "rejected": "; ".join(f"{lb}: " + ", ".join(str(b["rejected"]) for b in s["bins"])
-                                  for lb, s in summaries.items())}
+                                  for lb, s in summaries.items()),
+            "work": "; ".join(f"{lb}: {work_words(s['work'])}" for lb, s in summaries.items())}
+
+
+def work_words(work: dict[str, float]) -> str:
+    """A run's forward work (``bench.growth_work``) in words: total TFLOP and each part's share."""
+    total = sum(work.values())
+    shares = ", ".join(f"{100 * v / total:.0f} % {k.replace('train', 'training steps')}"
+                       for k, v in sorted(work.items(), key=lambda kv: -kv[1]))
+    return f"{total / 1e12:.3g} TFLOP ({shares})"
 
 
 def curve_groups(profile: Profile) -> dict[str, list[GrowthConfig]]:
