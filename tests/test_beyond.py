@@ -313,6 +313,14 @@ def test_far_runs_are_chapter_3s_growth_of_their_seeds_on_the_fast_engine(profil
         assert note.startswith(f"The runs were grown to N = {profile.far_target_n}")
     else:
         assert "stopped on their way to" in note
+    t = profile.far_target_n
+    mixed = beyond.far_note(dataclasses.replace(profile, far_runs=((1, t), (4, t // 2))))
+    assert mixed.startswith(f"Seed 1 was grown to N = {t}; the other runs were stopped on their "
+                            f"way to N = {t}") and f"(seed 4: N = {t // 2})" in mixed
+    short = beyond.far_note(dataclasses.replace(profile, far_runs=((1, t - 1),)))
+    assert short.startswith(f"The runs were stopped on their way to N = {t}")
+    assert beyond.far_note(dataclasses.replace(profile, far_runs=((1, t), (4, t)))) == \
+        f"The runs were grown to N = {t} (seed 1, seed 4)."
     with pytest.raises(ValueError, match="far_runs needs"):
         dataclasses.replace(profile, far_runs=((1, profile.far_target_n + 1),))
 

@@ -239,16 +239,20 @@ FAR_SEED = 1
 
 
 def far_note(profile: Profile) -> str:
-    """What the stored far-growth runs are, in words: grown to the profile's target N, or (when
-    short of it) stored as far as each had got."""
-    parts = [f"seed {s}: N = {n}" for s, n in profile.far_runs]
-    if all(n >= profile.far_target_n for _, n in profile.far_runs):
-        return f"The runs were grown to N = {profile.far_target_n} ({'; '.join(parts)})."
-    return (f"The runs were stopped on their way to N = {profile.far_target_n} (each resumes "
-            f"from its checkpoints); this edition stores each as far as it had got "
-            f"({'; '.join(parts)}). A run's "
-            f"max_n is a budget that a resume may raise, so a stored run is exactly the run that "
-            f"stops there (`python -m modgrow compute scaling-far --store-reached` stores them).")
+    """What the stored far-growth runs are, in words: which were grown to the profile's target N
+    and which were stopped short of it (stored as far as each had got)."""
+    target = profile.far_target_n
+    done = [f"seed {s}" for s, n in profile.far_runs if n >= target]
+    short = [f"seed {s}: N = {n}" for s, n in profile.far_runs if n < target]
+    if not short:
+        return f"The runs were grown to N = {target} ({', '.join(done)})."
+    text = (f"{' and '.join(done).capitalize()} {'was' if len(done) == 1 else 'were'} grown to "
+            f"N = {target}; " if done else "")
+    return (text + f"{'the other runs were' if done else 'The runs were'} stopped on their way "
+            f"to N = {target} (each resumes from its checkpoints), and this edition stores each as "
+            f"far as it had got ({'; '.join(short)}). A run's max_n is a budget that a resume may "
+            f"raise, so a stored run is exactly the run that stops there (`python -m modgrow "
+            f"compute scaling-far --store-reached` stores them).")
 
 
 def growth_seed_medians(profile: Profile) -> dict[int, float] | None:
