@@ -249,3 +249,15 @@ def test_code_cells_are_short(path):
             and (n := sum(1 for line in "".join(c["source"]).splitlines() if line.strip()))
             > MAX_CELL_LINES}
     assert not long, f"{path.name}: code cells over {MAX_CELL_LINES} non-blank lines (id: lines): {long}"
+
+
+def test_the_mathjax2_shim_loads_before_the_widget_manager():
+    """embed-amd.js (ipywidgets html-manager 1.x) calls MathJax.Hub.Queue, which MathJax 3 lacks;
+    _js/mathjax2_shim.js supplies it, so it must be served and listed before embed-amd.js."""
+    import yaml
+    root = Path(__file__).resolve().parents[1]
+    sphinx = yaml.safe_load((root / "_config.yml").read_text())["sphinx"]["config"]
+    scripts = list(sphinx["nb_ipywidgets_js"])
+    assert "_js" in sphinx["html_static_path"] and (root / "_js" / "mathjax2_shim.js").exists()
+    assert scripts.index("mathjax2_shim.js") < scripts.index("html-manager/embed-amd.js")
+    assert "Hub" in (root / "_js" / "mathjax2_shim.js").read_text()
