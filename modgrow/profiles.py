@@ -123,7 +123,7 @@ PAPER = Profile(
     long_budget_factor=5, long_budget_max_size=20,
     dms_max_n=30, gated_budgets=("modular M_m=10", "non-modular 50"), extra_module_sizes=(30,),
     noise_sigmas=(0.0, 0.01, 0.05, 0.1, 0.2, 0.5), far_target_n=200,
-    far_runs=((1, 192), (4, 83)), orders=("step2", "shuffled"), curve_ns=(6, 12))
+    far_runs=((1, 200), (4, 83)), orders=("step2", "shuffled"), curve_ns=(6, 12))
 
 QUICK = Profile(
     name="quick", seeds=(0,), module_sizes=(5, 10), growth_max_n=((5, 3), (10, 3)),
