@@ -163,7 +163,15 @@ def test_noise_runs_are_chapter_3s_ablation_with_only_sigma_changed(profile):
         assert [c.seed for c in cfgs] == list(profile.seeds)
         assert all(c.noise == sigma and c.duplicate for c in cfgs)
         assert [dataclasses.replace(c, noise=beyond.DEFAULT_NOISE) for c in cfgs] == ablation
-    assert list(beyond.noise_groups(profile))[-1] == "random init"
+    groups = beyond.noise_groups(profile)
+    assert list(groups)[-2:] == [beyond.UNTRAINED_COPY, "random init"]
+    # the authors' off-by-one: the fidelity page's runs (same store keys), only the source differs
+    from modgrow.experiments import fidelity
+    from modgrow.store import run_path
+    untrained = groups[beyond.UNTRAINED_COPY]
+    assert [run_path(c).name for c in untrained] == \
+        [run_path(c).name for c in fidelity.variant_configs(profile)["copy untrained"]]
+    assert [dataclasses.replace(c, duplicate_source="trained") for c in untrained] == ablation
     assert "duplication-noise" in REGISTRY
     with pytest.raises(ValueError, match="must include chapter 3's sigma"):
         beyond.noise_configs(dataclasses.replace(profile, noise_sigmas=(0.0, 0.5)))

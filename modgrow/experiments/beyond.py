@@ -311,10 +311,18 @@ def order_configs(profile: Profile) -> dict[str, list[GrowthConfig]]:
             for order in ("sequential", *profile.orders)}
 
 
+UNTRAINED_COPY = "copy of the untrained module"   # the authors' off-by-one (FACTS.md)
+
+
 def noise_groups(profile: Profile) -> dict[str, list[GrowthConfig]]:
-    """Label -> configs: every sigma, then chapter 3's random-initialisation ablation when the
-    profile runs it (the same seeds: a reference without duplication)."""
+    """Label -> configs: every sigma, then the authors' off-by-one (the new module copies the
+    module below as it was initialised, chapter 3's sigma; the fidelity page's "copy untrained"
+    runs when its seeds and last N are the ablation's, the same store keys), then chapter 3's
+    random-initialisation ablation when the profile runs it (a reference without duplication)."""
     out = {f"copy, σ = {sigma:g}": cs for sigma, cs in noise_configs(profile).items()}
+    out[UNTRAINED_COPY] = [base_config(profile, module_size=MODULE_SIZE,
+                                       max_n=profile.ablation_max_n, seed=s,
+                                       duplicate_source="untrained") for s in profile.seeds]
     random = ablation_configs(profile).get(RANDOM_INIT)
     if random:
         out["random init"] = random
