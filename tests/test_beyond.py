@@ -149,8 +149,24 @@ def test_best_module_size_is_named_only_when_its_interval_clears_the_others():
     rows[1]["s"] = (30, float("nan"), float("nan"))  # one seed: no interval, no winner
     assert beyond.best_by(rows, "s", lower=True) == "none within the intervals"
     shown = beyond.module_size_table([{"module size": 5, "max N": (29.0, 27.5, 30.0),
-                                       "steps per N": (812.4, 700.0, 950.2)}])
+                                       "steps per N": (812.4, 700.0, 950.2),
+                                       "eps50": {"networks": 4, "eps50": [1, 2, 3, 4],
+                                                 "median": (2.5, 1.0, 4.0)}}])
     assert shown[0]["max N"] == "29.0 [27.5, 30.0]" and shown[0]["steps per N"] == "812 [700, 950]"
+    assert shown[0]["eps50 (networks)"] == "2.50 [1.00, 4.00] (4)" and "eps50" not in shown[0]
+
+
+def test_module_eps50_is_chapter_5s_sweep_of_the_networks_that_solved_perturb_n(quick_store):
+    from modgrow.experiments import perturbations
+    runs = [store.load_or_run(c, progress=False) for c in beyond.module_size_configs(QUICK)]
+    e = beyond.module_eps50(runs, QUICK)
+    solved = [r for r in runs if perturbations.solved_heads(r) >= QUICK.perturb_n - 1]
+    assert e["networks"] == len(solved) and len(e["eps50"]) == len(solved)
+    assert e["eps50"] == [perturbations.sweep(r, QUICK)["groups"]["hidden"]["stream"]["eps50"]
+                          for r in solved]
+    assert beyond.analyse_module_sizes(QUICK) == len(solved)
+    none = beyond.module_eps50(runs, dataclasses.replace(QUICK, perturb_n=99))
+    assert none["networks"] == 0 and all(x != x for x in none["median"])
 
 
 @pytest.mark.parametrize("profile", [PAPER, QUICK], ids=lambda p: p.name)
@@ -412,3 +428,14 @@ def test_far_summary_splits_the_forward_work_and_says_the_shares():
         "4 TFLOP (62 % confirmations, 25 % training steps, 12 % checks)"
     words = beyond.far_words({"seed 1": s})
     assert words["work"].startswith("seed 1: ") and "% confirmations" in words["work"]
+
+
+def test_eps50_trend_words_reads_every_swept_network():
+    def row(m, v):
+        return {"module size": m, "eps50": {"eps50": v}}
+    up = beyond.eps50_trend_words([row(5, [0.1, 0.2, 0.15]), row(10, [0.3, 0.35, 0.4]),
+                                   row(20, [0.5, 0.6, 0.55])])
+    assert up.startswith("ε₅₀ rises with module size (Spearman ρ = 0.9") and "9 networks" in up
+    flat = beyond.eps50_trend_words([row(5, [0.1, 0.5]), row(10, [0.5, 0.1]), row(20, [])])
+    assert "no monotone trend" in flat and "4 networks" in flat
+    assert beyond.eps50_trend_words([row(5, [])]) == "no network was swept"

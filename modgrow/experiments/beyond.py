@@ -200,15 +200,59 @@ def module_size_rows(profile: Profile) -> list[dict]:
                      "max N": bootstrap_ci(reached), "steps per N": bootstrap_ci(ok),
                      f"parameters at N = {n}": params["total"],
                      "trained per stage": params["trainable"],
-                     "ms per step": ms_per_step(rs)})
+                     "ms per step": ms_per_step(rs), "eps50": module_eps50(rs, profile)})
     return rows
+
+
+def module_eps50(runs: list, profile: Profile) -> dict:
+    """Chapter 5's robustness of the runs' networks at N = perturb_n (those that solved it):
+    eps50 of the hidden-to-hidden perturbation (streaming measure) per network, and their
+    median with the bootstrap 95 % interval of the log median (eps50 censored to the grid, as
+    chapter 5 does). The sweeps are chapter 5's stored analyses (computed when missing)."""
+    import math
+
+    import numpy as np
+
+    from ..stats import bootstrap_ci
+    from .perturbations import solved_heads, sweep
+    ok = [r for r in runs if solved_heads(r) >= profile.perturb_n - r.config.n_start + 1]
+    v = [sweep(r, profile)["groups"]["hidden"]["stream"]["eps50"] for r in ok]
+    if not v:
+        return {"networks": 0, "eps50": [], "median": (math.nan, math.nan, math.nan)}
+    g, lo, hi = bootstrap_ci(np.log(np.clip(v, 1e-2, 10.0)), stat=np.median)
+    return {"networks": len(v), "eps50": v,
+            "median": tuple(math.exp(x) if x == x else math.nan for x in (g, lo, hi))}
+
+
+def eps50_trend_words(rows: list[dict]) -> str:
+    """Does robustness change with module size? Spearman rho of eps50 against module size over
+    every swept network of ``module_size_rows`` (``tau_measures.spearman_trend``), in words."""
+    from ..tau_measures import spearman_trend, trend_class
+    pairs = [(r["module size"], e) for r in rows for e in r["eps50"]["eps50"]]
+    if not pairs:
+        return "no network was swept"
+    t = spearman_trend(*zip(*pairs))
+    kind = {"up": "rises with module size", "down": "falls with module size",
+            "flat": "shows no monotone trend with module size"}[trend_class(t["rho"], t["p"])]
+    return f"ε₅₀ {kind} (Spearman ρ = {t['rho']:.2f}, p = {t['p']:.2g}, {t['n']} networks)"
+
+
+def analyse_module_sizes(profile: Profile) -> int:
+    """Chapter 5's eps sweep of every extra-module-size network that solved N = perturb_n
+    (``module_eps50``); returns how many networks were swept."""
+    from ..store import load_or_run
+    return module_eps50([load_or_run(c, progress=False) for c in module_size_configs(profile)],
+                        profile)["networks"]
 
 
 def module_size_table(rows: list[dict]) -> list[dict]:
     """``module_size_rows`` for display: intervals written out."""
     from ..stats import format_interval
-    return [{**r, "max N": format_interval(r["max N"], ".1f"),
-             "steps per N": format_interval(r["steps per N"], ".0f")} for r in rows]
+    return [{**{k: v for k, v in r.items() if k != "eps50"},
+             "max N": format_interval(r["max N"], ".1f"),
+             "steps per N": format_interval(r["steps per N"], ".0f"),
+             "eps50 (networks)": f"{format_interval(r['eps50']['median'], '.2f')} "
+                                  f"({r['eps50']['networks']})"} for r in rows]
 
 
 def best_by(rows: list[dict], key: str, lower: bool) -> str:
@@ -670,7 +714,8 @@ EXPERIMENTS = (
                "towards far_target_n (far_runs: seed, N stored so far), on the pooled-prefix "
                "engine", far_target_configs, partial=far_configs),
     Experiment("module-size", CHAPTER, "modular growth at module sizes beyond chapter 3's "
-               "(extra_module_sizes), as chapter 3's runs", module_size_configs),
+               "(extra_module_sizes), as chapter 3's runs; analyses: chapter 5's eps sweep of "
+               "their networks at perturb_n", module_size_configs, analyse_module_sizes),
     Experiment("duplication-noise", CHAPTER, "chapter 3's duplication ablation (module size "
                "10, hard freeze) at every duplication noise sigma of noise_sigmas",
                lambda p: [c for cs in noise_configs(p).values() for c in cs]),
