@@ -493,7 +493,7 @@ def _run_bench_bound(args) -> int:
                                 **growth_floor(stages, cfg.module_size, cfg.batch_size,
                                                cfg.eval_batches, cfg.confirm_batches,
                                                row[f"{what}_gflops"])}
-                               for row in r["rows"] for what in ("scan", "peak")]}
+                               for row in r["rows"] for what in ("scan", "product", "peak")]}
     if args.json:
         print(json.dumps(r))
         return 0

@@ -95,7 +95,7 @@ def test_cli_bound_with_a_stored_run_and_mode_errors(tmp_path, monkeypatch, caps
                  "--peak-size", "128", "--run", str(run.path), "--json"]) == 0
     d = json.loads(capsys.readouterr().out)
     assert d["module_size"] == 3 and d["run"]["max_n"] == run.max_n_reached
-    assert [f["at"] for f in d["run"]["floors"]] == ["scan", "peak"]
+    assert [f["at"] for f in d["run"]["floors"]] == ["scan", "product", "peak"]
     assert all(f["tflop"] >= 0 and f["floor_minutes"] >= 0 for f in d["run"]["floors"])
     assert main(["bench", "--run", str(run.path)]) == 2
     assert "--run goes with --bound" in capsys.readouterr().err
