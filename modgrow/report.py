@@ -344,21 +344,26 @@ def experiments_by_page(experiments, docs) -> dict[str, list]:
 def stored_training(experiments, profile) -> dict[str, dict]:
     """Per experiment name: how many of its runs (in ``profile``) are stored and their recorded
     training wall time in seconds; a run listed by an earlier experiment of ``experiments`` (the
-    runs an analysis reads) counts only there, and an experiment with no runs of its own is
-    marked ``reads_only``."""
+    runs an analysis reads, or configs two experiments share) counts only there, ``shared``
+    naming that experiment and how many of its runs it holds, and an experiment with no runs of
+    its own is marked ``reads_only``."""
     from .store import load_run, run_path
 
-    seen: set[str] = set()   # stored-run names (the store's own config keys)
+    owner: dict[str, str] = {}   # stored-run name (the store's config key) -> first experiment
     out = {}
     for e in experiments:
         cfgs = e.configs(profile)
-        own = [c for c in cfgs if run_path(c).name not in seen]
-        seen |= {run_path(c).name for c in cfgs}
+        own = [c for c in cfgs if run_path(c).name not in owner]
+        shared: dict[str, int] = {}
+        for c in cfgs:
+            first = owner.setdefault(run_path(c).name, e.name)
+            if first != e.name:
+                shared[first] = shared.get(first, 0) + 1
         loaded = [load_run(c) for c in own]
         runs = [r for r in loaded if r is not None]
         out[e.name] = {"runs": len(own), "stored": len(runs),
                        "seconds": sum(r.history.get("wall_seconds") or 0 for r in runs),
-                       "reads_only": bool(cfgs) and not own}
+                       "reads_only": bool(cfgs) and not own, "shared": shared}
         if e.partial is not None:   # prefixes of the runs not stored yet
             done = {(c.seed, c.module_size) for c, r in zip(own, loaded) if r}
             pre = [r for c in e.partial(profile) if (c.seed, c.module_size) not in done
@@ -376,12 +381,17 @@ def _hours(seconds: float) -> str:
 def _cost_text(cost: dict | None) -> str:
     if cost is None:
         return ""
+    shared = cost.get("shared") or {}
+    names = ", ".join(f"`{name}`" for name in shared)
     if cost["reads_only"]:
-        return "; it reads the runs of the experiments above"
+        return f"; it reads the runs of {names or 'the experiments above'}"
     if not cost["runs"]:
         return "; no runs at this scale"
     text = (f"; {cost['stored']} of {cost['runs']} runs stored, {_hours(cost['seconds'])} of "
             f"recorded training")
+    if shared:
+        text += (f"; {sum(shared.values())} more of its runs are counted under {names}, "
+                 f"which list{'s' if len(shared) == 1 else ''} them first")
     part = cost.get("partial")
     if part and part["ns"]:
         text += (f"; still going: {len(part['ns'])} stored up to the N reached so far "

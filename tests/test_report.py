@@ -159,12 +159,22 @@ def test_stored_training_counts_each_run_once_and_marks_readers(monkeypatch):
             Experiment("reader", "ch", "reads", lambda p: [a, b]),
             Experiment("none", "ch", "nothing at this scale", lambda p: [])]
     costs = report.stored_training(exps, profile=None)
-    assert costs["train"] == {"runs": 3, "stored": 2, "seconds": 5400.0, "reads_only": False}
+    assert costs["train"] == {"runs": 3, "stored": 2, "seconds": 5400.0, "reads_only": False,
+                              "shared": {}}
     assert costs["reader"]["reads_only"] and costs["reader"]["seconds"] == 0
+    assert costs["reader"]["shared"] == {"train": 2}
     box = report.rerun_box("x", exps, costs)
-    assert "compute train`: trains; 2 of 3 runs stored, 1.5 h of recorded training" in box
-    assert "compute reader`: reads; it reads the runs of the experiments above" in box
+    assert "compute train`: trains; 2 of 3 runs stored, 1.5 h of recorded training\n" in box
+    assert "compute reader`: reads; it reads the runs of `train`\n" in box
     assert "compute none`: nothing at this scale; no runs at this scale" in box
+    # an experiment sharing some of its configs with an earlier one counts the rest, and says so
+    d = GrowthConfig(seed=3, max_n=3)
+    mixed = Experiment("mixed", "ch", "some shared", lambda p: [a, d])
+    cost = report.stored_training(exps[:1] + [mixed], profile=None)["mixed"]
+    assert cost["runs"] == 1 and cost["shared"] == {"train": 1} and not cost["reads_only"]
+    assert ("some shared; 0 of 1 runs stored, 0 min of recorded training; 1 more of its runs are "
+            "counted under `train`, which lists them first") in report.rerun_box(
+                "x", [mixed], {"mixed": cost})
 
 
 def test_stored_training_names_the_prefixes_of_runs_still_going(monkeypatch):
