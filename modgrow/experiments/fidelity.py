@@ -14,7 +14,7 @@ from ..stats import geo_mean_ci, paired_log_ratio
 from ..store import StoredRun, load_or_compute, load_or_run
 from ..training import GrowthConfig, head_ns
 from .curriculum import (base_config, growth_configs, legacy_growth_configs,
-                         plain_confirmed_growth_configs, read_steps_to, read_to, steps_to)
+                         plain_confirmed_growth_configs, read_steps_to, read_to)
 from .spec import Experiment
 
 CHAPTER = "3 curriculum (fidelity)"
@@ -72,19 +72,27 @@ def margin_variant_configs(profile: Profile) -> dict[str, list[GrowthConfig]]:
 
 
 def margin_summary(profile: Profile) -> list[dict]:
-    """Per variant of ``margin_variant_configs``, every run read to ``fixed_max_n``: max N per
-    seed, total steps (geometric mean and bootstrap interval) and, against "ours", the paired
-    ratio of steps to the last N both reached with its sign test and a one-line conclusion."""
+    """Per variant of ``margin_variant_configs``, every run read to ``fixed_max_n``: the rows of
+    ``paired_rows`` (total steps: those of the stages each run solved up to that N)."""
     target = profile.fixed_max_n
     runs = {label: [read_to(load_or_run(c, progress=False), target) for c in cfgs]
             for label, cfgs in margin_variant_configs(profile).items()}
+    return paired_rows(runs, {label: [read_steps_to(r, r["max N"]) for r in rs]
+                              for label, rs in runs.items()}, target)
+
+
+def paired_rows(runs: dict[str, list[dict]], totals: dict[str, list[int]],
+                target: int) -> list[dict]:
+    """Per variant (label -> its runs as ``read_to`` gives them, seeds in the order of "ours"):
+    max N per seed, total steps (``totals``; geometric mean and bootstrap interval) and, against
+    "ours", the paired ratio of steps to the last N both runs of a seed reached, with its sign
+    test and a one-line ``conclusion``."""
     rows = []
     for label, rs in runs.items():
-        totals = [read_steps_to(r, r["max N"]) for r in rs]
-        g, lo, hi = geo_mean_ci(totals)
+        g, lo, hi = geo_mean_ci(totals[label])
         row = {"variant": label, "what changes": VARIANTS[label][1],
                "max N per seed": " ".join(str(r["max N"]) for r in rs),
-               "total steps": f"{g:,.0f} [{lo:,.0f}, {hi:,.0f}]", "steps": totals}
+               "total steps": f"{g:,.0f} [{lo:,.0f}, {hi:,.0f}]", "steps": totals[label]}
         if label == "ours":
             row["against ours"] = "reference"
         else:
@@ -207,29 +215,17 @@ def conclusion(paired: dict, reached: list[int], target: int) -> str:
 
 
 def summary(profile: Profile) -> list[dict]:
-    """Per variant: max N per seed, total steps (geometric mean and bootstrap interval), the final
-    newest head on 100 fresh batches, and against ``ours`` the paired ratio of steps to the last N
-    both reached, with its sign test and a one-line conclusion."""
+    """Per variant: the rows of ``paired_rows`` (total steps: each run's own, the steps of a
+    stage it failed included) and the final network's newest head on 100 fresh batches, lowest
+    over seeds."""
     runs = variant_runs(profile)
     target = profile.fidelity_max_n
-    rows = []
-    for label, rs in runs.items():
-        g, lo, hi = geo_mean_ci([r.total_steps for r in rs])
-        newest = [final_check(r)["mean_per_head"][-1] for r in rs]
-        row = {"variant": label, "what changes": VARIANTS[label][1],
-               "max N per seed": " ".join(str(r.max_n_reached) for r in rs),
-               "total steps": f"{g:,.0f} [{lo:,.0f}, {hi:,.0f}]",
-               "newest head, lowest": min(newest), "steps": [r.total_steps for r in rs]}
-        if label == "ours":
-            row["against ours"] = "reference"
-        else:
-            common = [min(a.max_n_reached or 0, b.max_n_reached or 0)
-                      for a, b in zip(rs, runs["ours"])]
-            paired = paired_log_ratio([steps_to(r, n) for r, n in zip(rs, common)],
-                                      [steps_to(r, n) for r, n in zip(runs["ours"], common)])
-            row["paired"] = paired
-            row["against ours"] = conclusion(paired, [r.max_n_reached or 0 for r in rs], target)
-        rows.append(row)
+    rows = paired_rows({label: [read_to(r, target) for r in rs] for label, rs in runs.items()},
+                       {label: [r.total_steps for r in rs] for label, rs in runs.items()},
+                       target)
+    for row in rows:
+        row["newest head, lowest"] = min(final_check(r)["mean_per_head"][-1]
+                                         for r in runs[row["variant"]])
     return rows
 
 
