@@ -9,11 +9,20 @@ Experiments are taken in the order given, their configs in the order the experim
 module (or population) size M, so ``growth@10 baseline growth@5`` interleaves experiments. A worker that dies leaves its claim;
 delete ``<scratch>/claims`` (or the one file) to release it, and the run resumes from its last
 checkpoint. Analyses are not run here: ``python -m modgrow compute NAME`` does them afterwards.
+
+``--set FIELD=VALUE`` widens the active profile for this queue only (a Python literal, checked
+as the profile checks its fields), so runs the book does not read yet can be trained before the
+profile in ``modgrow/profiles.py`` is widened to list them:
+
+    python tools/run_queue.py baseline-long --set long_budget_max_size=150
+    python tools/run_queue.py fidelity-margin --set "fidelity_margin_variants=('clip all',)"
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
+import dataclasses
 import os
 import sys
 import time
@@ -25,13 +34,36 @@ from modgrow.experiments import get
 from modgrow.store import load_or_run, load_run, run_path, scratch_dir
 
 
-def queue(names: list[str], first: list[int]) -> list:
+def widened(settings: list[str]) -> profiles.Profile:
+    """The active profile with each ``FIELD=VALUE`` of ``settings`` replaced (VALUE a Python
+    literal); an unknown field or an unreadable value is a ValueError naming it."""
+    base = profiles.active()
+    fields = {f.name for f in dataclasses.fields(base)}
+    changes = {}
+    for item in settings:
+        field, sep, value = item.partition("=")
+        if not sep or field not in fields or field == "name":
+            raise ValueError(f"--set {item!r}: expected FIELD=VALUE with FIELD one of the profile's "
+                             f"fields ({', '.join(sorted(fields - {'name'}))})")
+        try:
+            changes[field] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            raise ValueError(f"--set {item!r}: {value!r} is not a Python literal") from None
+    try:
+        return dataclasses.replace(base, **changes)
+    except ValueError as e:
+        raise ValueError(f"--set {' '.join(settings)}: {e}") from None
+
+
+def queue(names: list[str], first: list[int], profile: profiles.Profile | None = None) -> list:
+    profile = profile or profiles.active()
+
     def rank(c):
         return first.index(c.module_size) if c.module_size in first else len(first)
     out = []
     for item in names:
         name, _, size = item.partition("@")
-        cfgs = sorted(get(name).configs(profiles.active()), key=rank)
+        cfgs = sorted(get(name).configs(profile), key=rank)
         out += [c for c in cfgs if not size or c.module_size == int(size)]
     return out
 
@@ -53,9 +85,15 @@ def main(argv=None) -> int:
     ap.add_argument("experiments", nargs="+")
     ap.add_argument("--first", type=int, nargs="*", default=[],
                     help="module sizes whose configs go first, in this order")
+    ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                    help="replace a field of the active profile for this queue (repeatable)")
     args = ap.parse_args(argv)
+    try:
+        profile = widened(args.set)
+    except ValueError as e:
+        ap.error(str(e))
     torch.set_num_threads(1)
-    for cfg in queue(args.experiments, args.first):
+    for cfg in queue(args.experiments, args.first, profile):
         if load_run(cfg) is not None or not claim(cfg):
             continue
         t0 = time.perf_counter()

@@ -1,0 +1,50 @@
+"""tools/run_queue.py: the queue of an experiment under the active profile, or under a profile
+widened for the queue only (``--set``), and the one-line refusal of a bad setting."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from modgrow import profiles
+from modgrow.experiments import baseline
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def rq():
+    spec = importlib.util.spec_from_file_location("run_queue", ROOT / "tools" / "run_queue.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_set_widens_the_profile_for_the_queue_only(rq, monkeypatch):
+    monkeypatch.setenv("MODGROW_PROFILE", "paper")
+    plain = rq.queue(["baseline-long"], [])
+    assert plain == baseline.long_baseline_configs(profiles.PAPER)
+    wide = rq.widened(["long_budget_max_size=150"])
+    assert wide.long_budget_max_size == 150 and profiles.PAPER.long_budget_max_size != 150
+    longer = rq.queue(["baseline-long"], [], wide)
+    assert {c.module_size for c in longer} == set(profiles.PAPER.baseline_sizes)
+    assert longer[:len(plain)] == plain    # the stored ones first, the same configs
+    assert rq.queue(["baseline-long@50"], [], wide) == [c for c in longer if c.module_size == 50]
+    fid = rq.widened(["fidelity_margin_variants=('clip all', 'authors')"])
+    assert fid.fidelity_margin_variants == ("clip all", "authors")
+
+
+@pytest.mark.parametrize("bad,message", [
+    ("long_budget_max_size", "expected FIELD=VALUE"),
+    ("no_such_field=3", "expected FIELD=VALUE"),
+    ("name=x", "expected FIELD=VALUE"),
+    ("long_budget_max_size=abc", "is not a Python literal"),
+    ("far_runs=((1, 999),)", "far_runs needs"),
+])
+def test_a_bad_setting_is_refused_in_one_line(rq, bad, message, capsys, monkeypatch):
+    monkeypatch.setenv("MODGROW_PROFILE", "paper")
+    with pytest.raises(SystemExit) as e:
+        rq.main(["baseline-long", "--set", bad])
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert ": error: --set " in err and message in err
