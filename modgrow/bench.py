@@ -375,12 +375,13 @@ def bench_bound(module_size: int = 10, n: int = 201, threads=(1, 2), batch_size:
     try:
         for th in threads:
             torch.set_num_threads(th)
-            peak = matmul_peak(peak_size)
+            # rates as reported (rounded), so that each row's floors follow from its own rates
+            peak = round(matmul_peak(peak_size), 3)
             torch.set_num_threads(1)
-            product = _concurrent_rate(product_task, th, scan_flops, repeats)
-            scan = _concurrent_rate(scan_task, th, scan_flops, repeats)
-            rows.append({"threads": th, "peak_gflops": round(peak, 1),
-                         "product_gflops": round(product, 3), "scan_gflops": round(scan, 3),
+            product = round(_concurrent_rate(product_task, th, scan_flops, repeats), 3)
+            scan = round(_concurrent_rate(scan_task, th, scan_flops, repeats), 3)
+            rows.append({"threads": th, "peak_gflops": peak,
+                         "product_gflops": product, "scan_gflops": scan,
                          "product_of_peak": round(product / peak, 3),
                          "scan_of_peak": round(scan / peak, 3),
                          "peak_floor_ms": round(flops / peak / 1e6, 1),
