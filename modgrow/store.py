@@ -45,7 +45,7 @@ from .training import (STAGE_KEYS, GrowthConfig, RunResult, checkpoint_path,
 
 __all__ = ["SCHEMA", "results_dir", "scratch_dir", "config_key", "run_name", "run_path",
            "StoredRun", "store_run", "load_run", "read_stored_run", "load_or_run",
-           "import_run_folder", "store_reached",
+           "import_run_folder", "store_reached", "parked_dir", "park_run", "unpark_run",
            "load_or_compute", "list_results", "find_result", "reproduce", "platform_case",
            "cpu_recorded", "CPU_KEYS",
            "stored_threads", "stage_differences", "NO_COMPUTE_ENV", "stored_runs_only"]
@@ -329,6 +329,54 @@ def store_reached(cfg: GrowthConfig) -> StoredRun:
         shutil.copytree(work, dest)
         write_json(dest / "history.json", hist)
     return store_run(RunResult(hist, net), short)
+
+
+def parked_dir() -> Path:
+    """Runs in progress parked for the next session: ``RESULTS/parked/NAME-HASH/`` (tracked)."""
+    return results_dir() / "parked"
+
+
+def park_run(cfg: GrowthConfig) -> Path | None:
+    """Copy what the run in progress for ``cfg`` needs to resume (its history and last stage
+    checkpoint, nothing else) from the git-ignored scratch folder into ``parked_dir()``, so a
+    long run can be committed and resumed in a fresh checkout. Returns the parked folder, or
+    None when there is nothing to park (no run in progress, no stage solved, or stored)."""
+    work = scratch_dir() / run_path(cfg).name
+    if load_run(cfg) is not None or not (work / "history.json").exists():
+        return None
+    hist = read_history(work, cfg)
+    if not hist["stages"]:
+        return None
+    last = checkpoint_path(work, hist["stages"][-1]["n"])
+    load_network(last, expect=expected_structure(cfg, hist["stages"][-1]["n"]))
+    dest = parked_dir() / work.name
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    shutil.copy2(last, dest / last.name)
+    write_json(dest / "history.json", hist)  # the history read above (a live run moves on)
+    return dest
+
+
+def unpark_run(cfg: GrowthConfig) -> Path | None:
+    """Put a parked run back into its scratch folder so ``load_or_run`` resumes it; a parked
+    run that is stored already is deleted instead, and a scratch folder that holds a run
+    already is left alone. Returns the scratch folder it restored, else None."""
+    src = parked_dir() / run_path(cfg).name
+    if not (src / "history.json").exists():
+        return None
+    if load_run(cfg) is not None:
+        shutil.rmtree(src)
+        return None
+    work = scratch_dir() / src.name
+    if (work / "history.json").exists():
+        return None
+    read_history(src, cfg)  # the same config but for budgets, else a one-line error
+    work.mkdir(parents=True, exist_ok=True)
+    for f in sorted(src.glob("stage_*.pt")):
+        shutil.copy2(f, work / f.name)
+    shutil.copy2(src / "history.json", work / "history.json")
+    return work
 
 
 # ----- analyses (JSON results) ------------------------------------------------------------------

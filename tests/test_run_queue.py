@@ -48,3 +48,19 @@ def test_a_bad_setting_is_refused_in_one_line(rq, bad, message, capsys, monkeypa
     assert e.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert ": error: --set " in err and message in err
+
+
+def test_park_copies_the_runs_in_progress_and_names_them(rq, tmp_path, monkeypatch, capsys):
+    from modgrow import store
+    from modgrow.training import GrowthConfig, train_curriculum
+    monkeypatch.setenv("MODGROW_RESULTS", str(tmp_path / "results"))
+    busy, idle = (GrowthConfig(module_size=3, max_n=5, eval_every=10, eval_batches=2,
+                               batch_size=32, confirm_batches=2, threshold=0.6, seed=s)
+                  for s in (5, 6))
+    with pytest.raises(KeyboardInterrupt):
+        train_curriculum(busy, store.scratch_dir() / store.run_path(busy).name, resume=True,
+                         progress=False, stop_after_steps=60)
+    assert rq.park([busy, idle]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 1 and out[0].startswith(f"parked {store.run_path(busy).name}: N = ")
+    assert [p.name for p in store.parked_dir().iterdir()] == [store.run_path(busy).name]

@@ -429,3 +429,42 @@ def test_a_run_in_progress_is_stored_as_the_run_up_to_the_n_it_reached(store):
     done = train_curriculum(cfg, work, resume=True, progress=False)
     assert done.history["max_n_reached"] == 6
     assert strip(done.history)[:len(strip(fresh.history))] == strip(fresh.history)
+
+
+def test_a_parked_run_resumes_in_a_fresh_checkout_to_the_uninterrupted_run(store):
+    from modgrow.training import train_curriculum
+    cfg = GrowthConfig(module_size=3, max_n=5, eval_every=10, eval_batches=2, batch_size=32,
+                       confirm_batches=2, threshold=0.6, seed=2, max_steps_per_stage=500)
+    assert ex.park_run(cfg) is None and ex.unpark_run(cfg) is None   # nothing in progress
+    work = ex.scratch_dir() / ex.run_path(cfg).name
+    with pytest.raises(KeyboardInterrupt):
+        train_curriculum(cfg, work, resume=True, progress=False, stop_after_steps=60)
+    reached = json.loads((work / "history.json").read_text())["stages"][-1]["n"]
+    parked = ex.park_run(cfg)
+    # only what a resume needs: the history and the last stage checkpoint
+    assert sorted(p.name for p in parked.iterdir()) == ["history.json", f"stage_{reached:03d}.pt"]
+    shutil.rmtree(ex.scratch_dir())                                  # a fresh checkout
+    assert ex.unpark_run(cfg) == work
+    assert ex.unpark_run(cfg) is None                                # a run in scratch is kept
+    run = ex.load_or_run(cfg, progress=False)
+    fresh = train_curriculum(cfg, progress=False)
+    strip = lambda h: [{k: v for k, v in s.items() if k != "seconds"} for s in h["stages"]]  # noqa: E731
+    assert run.max_n_reached == 5 and strip(run.history) == strip(fresh.history)
+    for a, b in zip(run.network().state_dict().values(), fresh.network.state_dict().values()):
+        assert torch.equal(a, b)
+    assert ex.park_run(cfg) is None                                  # stored: nothing to park
+    assert ex.unpark_run(cfg) is None and not parked.exists()        # stored: parked copy goes
+
+
+def test_a_parked_run_of_another_config_is_refused(store):
+    from modgrow.training import train_curriculum
+    cfg = GrowthConfig(module_size=3, max_n=4, eval_every=10, eval_batches=2, batch_size=32,
+                       confirm_batches=2, threshold=0.6, seed=3, max_steps_per_stage=500)
+    work = ex.scratch_dir() / ex.run_path(cfg).name
+    with pytest.raises(KeyboardInterrupt):
+        train_curriculum(cfg, work, resume=True, progress=False, stop_after_steps=40)
+    parked = ex.park_run(cfg)
+    other = dataclasses.replace(cfg, seed=4)
+    shutil.copytree(parked, ex.parked_dir() / ex.run_path(other).name)
+    with pytest.raises(ValueError, match="config differs in \\['seed'\\]"):
+        ex.unpark_run(other)

@@ -10,6 +10,11 @@ module (or population) size M, so ``growth@10 baseline growth@5`` interleaves ex
 delete ``<scratch>/claims`` (or the one file) to release it, and the run resumes from its last
 checkpoint. Analyses are not run here: ``python -m modgrow compute NAME`` does them afterwards.
 
+Long runs span sessions through ``results/parked/`` (tracked): ``--park`` copies what each run
+of the queue in progress needs to resume (its history and last stage checkpoint) there and
+exits, ready to commit; a worker restores a parked run into its scratch folder before resuming
+it, and deletes the parked copy once the run is stored.
+
 ``--set FIELD=VALUE`` widens the active profile for this queue only (a Python literal, checked
 as the profile checks its fields), so runs the book does not read yet can be trained before the
 profile in ``modgrow/profiles.py`` is widened to list them:
@@ -23,7 +28,9 @@ from __future__ import annotations
 import argparse
 import ast
 import dataclasses
+import json
 import os
+import shutil
 import sys
 import time
 
@@ -31,7 +38,8 @@ import torch
 
 from modgrow import profiles
 from modgrow.experiments import get
-from modgrow.store import load_or_run, load_run, run_path, scratch_dir
+from modgrow.store import (load_or_run, load_run, park_run, parked_dir, run_path, scratch_dir,
+                           unpark_run)
 
 
 def widened(settings: list[str]) -> profiles.Profile:
@@ -87,19 +95,36 @@ def main(argv=None) -> int:
                     help="module sizes whose configs go first, in this order")
     ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                     help="replace a field of the active profile for this queue (repeatable)")
+    ap.add_argument("--park", action="store_true",
+                    help="copy the queue's runs in progress to results/parked/ (to commit) and exit")
     args = ap.parse_args(argv)
     try:
         profile = widened(args.set)
     except ValueError as e:
         ap.error(str(e))
+    if args.park:
+        return park(queue(args.experiments, args.first, profile))
     torch.set_num_threads(1)
     for cfg in queue(args.experiments, args.first, profile):
         if load_run(cfg) is not None or not claim(cfg):
             continue
         t0 = time.perf_counter()
+        unpark_run(cfg)
         run = load_or_run(cfg, progress=False)
+        shutil.rmtree(parked_dir() / run_path(cfg).name, ignore_errors=True)
         print(f"{time.strftime('%H:%M:%S')} {run.path.name}: N = {run.max_n_reached}, "
               f"{run.total_steps} steps, {time.perf_counter() - t0:.0f} s", flush=True)
+    return 0
+
+
+def park(cfgs: list) -> int:
+    """Park every run of ``cfgs`` in progress (``store.park_run``), one line each."""
+    for cfg in cfgs:
+        dest = park_run(cfg)
+        if dest is not None:
+            hist = json.loads((dest / "history.json").read_text())
+            print(f"parked {dest.name}: N = {hist['stages'][-1]['n']}, "
+                  f"{sum(s['steps'] for s in hist['stages'])} steps", flush=True)
     return 0
 
 
