@@ -195,10 +195,12 @@ def _scan_one(x, h, w_rec, w_ff, bias, w_in, decay, gain, ff_in, keep, manual=Fa
     if manual and not keep:
         return _ScanOne.apply(pre, h, w, decay, gain)[None], None
     traj = []
-    for t in range(pre.shape[0]):
+    # unbind, not pre[t]: indexing's backward would allocate and add a zero [T, B, M] tensor
+    # per step (quadratic in T); unbind's stacks the step gradients once (the same values)
+    for pre_t in pre.unbind(0):  # [B, M] each
         if keep:
             traj.append(h)
-        act = F.leaky_relu(torch.addmm(pre[t], h, w), LEAK_SLOPE)
+        act = F.leaky_relu(torch.addmm(pre_t, h, w), LEAK_SLOPE)
         h = torch.addcmul(h * decay, act, gain)
     return h[None], (torch.stack(traj)[:, None] if keep else None)
 
