@@ -113,8 +113,8 @@ PAPER = Profile(
     baseline_sizes=(20, 50, 100, 150), baseline_max_n=30, baseline_total_steps=10_000,
     iclr_size=500, iclr_total_steps=6_000, n0=10,
     fidelity_seeds=(0, 1, 2, 3, 4), fidelity_max_n=12,
-    fidelity_margin_variants=("single check", "epoch test", "copy untrained", "old taus train",
-                              "copy head", "p = 0.5"),
+    fidelity_margin_variants=("single check", "epoch test", "clip all", "copy untrained",
+                              "old taus train", "copy head", "p = 0.5", "authors"),
     draws=4000, confirm_batches=100,
     growth_confirm_margin=0.003,
     tau_steps=10_000, tau_trials=10, tau_burn_in=500,  # chapter 6

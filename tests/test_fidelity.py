@@ -69,6 +69,17 @@ def test_margin_summary_pairs_each_variant_with_ours_at_the_last_n_both_reached(
         mine, ref = (sum(s["steps"] for s in r.stages if s["n"] <= n)
                      for r in (rs[0], runs["ours"][0]))
         assert math.isclose(rows[label]["paired"]["ratio"], mine / ref)
+        solved = [(s["steps"], r.config.steps_per_epoch) for r in rs for s in r.stages
+                  if s["n"] <= profile.fixed_max_n]
+        within = sum(k <= epoch for k, epoch in solved)
+        assert rows[label]["stages in one epoch"].startswith(f"{within} of {len(solved)} (")
+
+
+def test_epoch_share_counts_solved_stages_within_their_runs_epoch():
+    runs = [{"ns": [2, 3, 4, 5], "steps": [500, 501, 100, 9999], "max N": 4, "epoch": 500},
+            {"ns": [2, 3], "steps": [1000, 50], "max N": 3, "epoch": 1000}]
+    # stage N = 5 of the first run is past its max N (a stage it did not solve): not counted
+    assert fidelity.epoch_share(runs) == (4, 5)
 
 
 def test_margin_scope_and_groups_say_what_was_run_and_how_it_compares():

@@ -79,7 +79,7 @@ def read_to(run: StoredRun, n_max: int) -> dict:
     stages = [s for s in run.stages if s["n"] <= n_max]
     reached = min(run.max_n_reached or run.config.n_start - 1, n_max)
     return {"seed": run.config.seed, "max N": reached, "ns": [s["n"] for s in stages],
-            "steps": [s["steps"] for s in stages],
+            "steps": [s["steps"] for s in stages], "epoch": run.config.steps_per_epoch,
             "stop": "max_n" if reached == n_max else run.history["stop"]}
 
 

@@ -90,9 +90,12 @@ def paired_rows(runs: dict[str, list[dict]], totals: dict[str, list[int]],
     rows = []
     for label, rs in runs.items():
         g, lo, hi = geo_mean_ci(totals[label])
+        within, solved = epoch_share(rs)
         row = {"variant": label, "what changes": VARIANTS[label][1],
                "max N per seed": " ".join(str(r["max N"]) for r in rs),
-               "total steps": f"{g:,.0f} [{lo:,.0f}, {hi:,.0f}]", "steps": totals[label]}
+               "total steps": f"{g:,.0f} [{lo:,.0f}, {hi:,.0f}]", "steps": totals[label],
+               "stages in one epoch": f"{within} of {solved} ({100 * within / solved:.0f} %)",
+               "epoch share": within / solved}
         if label == "ours":
             row["against ours"] = "reference"
         else:
@@ -191,6 +194,13 @@ EXPERIMENTS = (
                "5 seeds; 'ours' is chapter 3's growth run read to that N)",
                lambda p: [c for cs in margin_variant_configs(p).values() for c in cs]),
 )
+
+
+def epoch_share(runs: list[dict]) -> tuple[int, int]:
+    """Over runs as ``read_to`` gives them: the stages solved within one epoch of their run
+    (``steps_per_epoch`` steps or fewer, the paper's "about one epoch") and all stages solved."""
+    solved = [(k, r["epoch"]) for r in runs for n, k in zip(r["ns"], r["steps"]) if n <= r["max N"]]
+    return sum(k <= epoch for k, epoch in solved), len(solved)
 
 
 def variant_runs(profile: Profile) -> dict[str, list[StoredRun]]:
