@@ -101,6 +101,10 @@ EXPERIMENTS = (
     Experiment("baseline-long", CHAPTER, "the non-modular networks of up to "
                "long_budget_max_size neurons with long_budget_factor times the step budget",
                long_baseline_configs),
+    Experiment("baseline-plain", CHAPTER, "the same non-modular networks, both budgets, "
+               "trained without chapter 3's confirmation margin (what the margin changes, "
+               "verdict by verdict)",
+               lambda p: baseline_configs(p, margin=False) + long_baseline_configs(p, margin=False)),
     Experiment("iclr", CHAPTER, "the ICLR 2024 reference: one 500-neuron non-modular network",
                lambda p: [iclr_config(p)]),
 )
