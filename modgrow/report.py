@@ -406,11 +406,16 @@ def long_budget_text(profile, verdict: str, against: str, long_histories: dict) 
     if not against:
         return "None was trained longer in this edition, so their highest N is a lower bound."
     stops = [h.get("stop") for hs in long_histories.values() for h in hs]
-    return (f"Trained {profile.long_budget_factor} times longer (claim 1a at that budget: "
+    text = (f"Trained {profile.long_budget_factor} times longer (claim 1a at that budget: "
             f"{verdict}), module size 10 against them: {against}. Of these {len(stops)} longer "
             f"runs, {stops.count('stage_budget')} stopped on a stage not solved within the "
-            f"{fmt(profile.stage_budget)}-step stage budget (a plateau) and "
-            f"{stops.count('total_budget')} on the whole-run budget.")
+            f"{fmt(profile.stage_budget)}-step stage budget (a plateau)")
+    done = stops.count("complete")
+    if not done:
+        return text + f" and {stops.count('total_budget')} on the whole-run budget."
+    return text + (f", {stops.count('total_budget')} on the whole-run budget and {done} reached "
+                   f"the curriculum's last N (N = {profile.baseline_max_n}; for those the "
+                   f"plateau lies higher, so their highest N is a lower bound).")
 
 
 def rerun_box(stem: str, experiments, costs: dict[str, dict] | None = None) -> str:

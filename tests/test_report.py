@@ -212,6 +212,11 @@ def test_long_budget_text_counts_how_the_longer_runs_ended():
     assert "Of these 3 longer runs, 2 stopped on a stage not solved within the 10,000-step" in text
     assert text.endswith("and 1 on the whole-run budget.")
     assert "lower bound" in report.long_budget_text(PAPER, "not tested", "", {})
+    hists[100] = [{"stop": "complete"}]
+    text = report.long_budget_text(PAPER, "fails", "x", hists)
+    assert text.endswith(", 1 on the whole-run budget and 1 reached the curriculum's last N "
+                         "(N = 30; for those the plateau lies higher, so their highest N is a "
+                         "lower bound).")
 
 
 def test_run_tables_show_headers_in_words():
