@@ -61,6 +61,8 @@ class Profile:
     legacy_growth_max_n: tuple[tuple[int, int], ...]
     long_budget_factor: int                # long-budget baselines: this many times the budget
     long_budget_max_size: int              # ... for non-modular sizes up to this many neurons
+    long_budget_max_n: int                 # ... with the curriculum's last N raised to this (a
+    #                                        budget: they stop where they plateau, not at N = 30)
     dms_max_n: int                         # beyond parity: last N of the DMS runs
     gated_budgets: tuple[str, ...]         # beyond parity: budgets whose gated networks run
     extra_module_sizes: tuple[int, ...]    # chapter 7: module sizes beyond chapter 3's
@@ -81,6 +83,9 @@ class Profile:
         if not self.far_runs or not all(2 <= n <= self.far_target_n for _, n in self.far_runs):
             raise ValueError(f"profile {self.name}: far_runs needs (seed, N) pairs with "
                              f"2 <= N <= far_target_n ({self.far_target_n}); got {self.far_runs}")
+        if self.long_budget_max_n < self.baseline_max_n:
+            raise ValueError(f"profile {self.name}: long_budget_max_n ({self.long_budget_max_n}) "
+                             f"must be at least baseline_max_n ({self.baseline_max_n})")
         budgets = {"modular M_m=10"} | {f"non-modular {h}" for h in self.baseline_sizes}
         if not set(self.gated_budgets) <= budgets:
             raise ValueError(f"profile {self.name}: gated_budgets must be among "
@@ -122,7 +127,7 @@ PAPER = Profile(
     perturb_n=11, perturb_eps_points=10, perturb_trials=10, perturb_warmup=100,
     perturb_steps=1000, perturb_batch=64, fixed_seeds=(0, 1, 2, 3, 4), fixed_max_n=20,
     legacy_seeds=(0, 1, 2), legacy_growth_max_n=((5, 50), (10, 60), (15, 50), (20, 50)),
-    long_budget_factor=5, long_budget_max_size=20,
+    long_budget_factor=5, long_budget_max_size=20, long_budget_max_n=60,
     dms_max_n=30, gated_budgets=("modular M_m=10", "non-modular 50"), extra_module_sizes=(30,),
     noise_sigmas=(0.0, 0.01, 0.05, 0.1, 0.2, 0.5), far_target_n=200,
     far_runs=((1, 200), (4, 83)), orders=("step2", "shuffled"), curve_ns=(6, 12))
@@ -140,7 +145,7 @@ QUICK = Profile(
     perturb_n=3, perturb_eps_points=4, perturb_trials=2, perturb_warmup=20, perturb_steps=100,
     perturb_batch=16, fixed_seeds=(0,), fixed_max_n=3,
     legacy_seeds=(0,), legacy_growth_max_n=((5, 3), (10, 3)), long_budget_factor=2,
-    long_budget_max_size=20,
+    long_budget_max_size=20, long_budget_max_n=4,
     dms_max_n=3, gated_budgets=("non-modular 20",), extra_module_sizes=(30,),
     noise_sigmas=(0.0, 0.05, 0.5), far_target_n=4, far_runs=((1, 4),),
     orders=("step2", "shuffled"),

@@ -414,7 +414,7 @@ def long_budget_text(profile, verdict: str, against: str, long_histories: dict) 
     if not done:
         return text + f" and {stops.count('total_budget')} on the whole-run budget."
     return text + (f", {stops.count('total_budget')} on the whole-run budget and {done} reached "
-                   f"the curriculum's last N (N = {profile.baseline_max_n}; for those the "
+                   f"the curriculum's last N (N = {profile.long_budget_max_n}; for those the "
                    f"plateau lies higher, so their highest N is a lower bound).")
 
 
@@ -504,8 +504,9 @@ def _long_sizes(p) -> list[int]:
 def _long_budget_sentence(p) -> str:
     long_sizes = _long_sizes(p)
     return (f"the non-modular networks of {words(long_sizes)} neurons were also trained with "
-            f"{p.long_budget_factor} times the budget (open squares of the equal-neuron figure), "
-            "and claim 1a is decided under both budgets." if long_sizes else
+            f"{p.long_budget_factor} times the budget and the curriculum extended to N = "
+            f"{p.long_budget_max_n} (open squares of the equal-neuron figure), so that they stop "
+            "where they plateau, and claim 1a is decided under both budgets." if long_sizes else
             "where the non-modular networks would plateau with a longer budget was not run in "
             "this edition (out of its compute), so claim 1a is decided at this budget only.")
 

@@ -45,7 +45,7 @@ from .training import (STAGE_KEYS, GrowthConfig, RunResult, checkpoint_path,
 
 __all__ = ["SCHEMA", "results_dir", "scratch_dir", "config_key", "run_name", "run_path",
            "StoredRun", "store_run", "load_run", "read_stored_run", "load_or_run",
-           "import_run_folder", "store_reached", "parked_dir", "park_run", "unpark_run",
+           "import_run_folder", "store_reached", "raise_max_n", "parked_dir", "park_run", "unpark_run",
            "load_or_compute", "list_results", "find_result", "reproduce", "platform_case",
            "cpu_recorded", "CPU_KEYS",
            "stored_threads", "stage_differences", "NO_COMPUTE_ENV", "stored_runs_only"]
@@ -329,6 +329,50 @@ def store_reached(cfg: GrowthConfig) -> StoredRun:
         shutil.copytree(work, dest)
         write_json(dest / "history.json", hist)
     return store_run(RunResult(hist, net), short)
+
+
+def raise_max_n(short: GrowthConfig, max_n: int) -> StoredRun | Path:
+    """Carry the stored run of ``short`` over to the same config with the curriculum's last N
+    raised to ``max_n`` (a budget, so nothing before the last stage changes). A run that stopped
+    on a budget below its own max_n is exactly the longer config's run: it is stored under that
+    config (``stored_from`` names the original) and returned. A run that reached its max_n goes
+    on from there: its scratch folder (history and last stage checkpoint, or a parked copy) is
+    copied to the longer config's scratch folder, returned, and ``load_or_run`` resumes it.
+    Sequential and every-second-N curricula only; refuses a lower max_n, a run not stored, a
+    longer run stored already, and a complete run without its checkpoints."""
+    from .training import curriculum_ns
+    if short.order == "shuffled":
+        raise ValueError("a shuffled curriculum with another max_n shuffles other N values")
+    if max_n <= short.max_n:
+        raise ValueError(f"max_n {max_n} does not raise the run's max_n {short.max_n}")
+    run = load_run(short)
+    if run is None:
+        raise FileNotFoundError(f"{run_path(short).name} is not stored")
+    long = replace(short, max_n=max_n)
+    if load_run(long) is not None:
+        raise FileExistsError(f"{run_path(long)} is stored already")
+    if curriculum_ns(long)[:len(run.stages)] != [st["n"] for st in run.stages]:
+        raise BadData(run.path / "result.json", "its stages are not the longer curriculum's")
+    hist = run.history
+    if hist["stop"] != "complete":  # stopped on a budget before its max_n: the same run
+        hist = {**hist, "config": asdict(long),
+                "stored_from": {"run": run.path.name, "max_n": short.max_n}}
+        return store_run(RunResult(hist, run.network()), long)
+    src = scratch_dir() / run.path.name
+    if not (src / "history.json").exists():
+        src = parked_dir() / run.path.name
+    if not (src / "history.json").exists():
+        raise FileNotFoundError(f"{run.path.name} reached its max_n and its stage checkpoints "
+                                f"are gone (no scratch or parked folder): train the longer "
+                                f"run from the start")
+    last = read_history(src, long)["stages"][-1]["n"]
+    dest = scratch_dir() / run_path(long).name
+    if (dest / "history.json").exists():
+        raise FileExistsError(f"{dest} holds a run in progress already")
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(checkpoint_path(src, last), checkpoint_path(dest, last))
+    shutil.copy2(src / "history.json", dest / "history.json")
+    return dest
 
 
 def parked_dir() -> Path:

@@ -28,3 +28,10 @@ def test_unknown_profile_name_is_one_clear_error(monkeypatch):
     monkeypatch.setenv(profiles.PROFILE_ENV, "huge")
     with pytest.raises(ValueError, match="must be one of"):
         profiles.active()
+
+
+def test_the_long_budget_curriculum_cannot_end_below_the_baselines():
+    from modgrow.experiments.baseline import long_baseline_configs
+    with pytest.raises(ValueError, match="long_budget_max_n \\(29\\) must be at least"):
+        dataclasses.replace(profiles.PAPER, long_budget_max_n=29)
+    assert {c.max_n for c in long_baseline_configs(profiles.PAPER)} == {profiles.PAPER.long_budget_max_n}

@@ -134,6 +134,8 @@ def test_the_long_budget_sentences_follow_the_profiles_scope(profile):
     else:
         sizes = sorted({c.module_size for c in REGISTRY["baseline-long"].configs(profile)})
         assert sizes and f"of {report.words(sizes)} neurons" in text["s"]
+        last = {c.max_n for c in REGISTRY["baseline-long"].configs(profile)}
+        assert last == {profile.long_budget_max_n} and f"to N = {last.pop()} " in text["s"]
         assert text["c"].startswith(" Open squares") and text["l"].startswith("; open with")
 
 
@@ -215,7 +217,7 @@ def test_long_budget_text_counts_how_the_longer_runs_ended():
     hists[100] = [{"stop": "complete"}]
     text = report.long_budget_text(PAPER, "fails", "x", hists)
     assert text.endswith(", 1 on the whole-run budget and 1 reached the curriculum's last N "
-                         "(N = 30; for those the plateau lies higher, so their highest N is a "
+                         "(N = 60; for those the plateau lies higher, so their highest N is a "
                          "lower bound).")
 
 

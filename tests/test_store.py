@@ -468,3 +468,38 @@ def test_a_parked_run_of_another_config_is_refused(store):
     shutil.copytree(parked, ex.parked_dir() / ex.run_path(other).name)
     with pytest.raises(ValueError, match="config differs in \\['seed'\\]"):
         ex.unpark_run(other)
+
+
+def test_raising_max_n_carries_a_stored_run_over_exactly(store):
+    """A run stopped on a budget below its max_n is the longer config's run as it is; a run that
+    reached its max_n resumes from its last stage checkpoint; both give the run the longer
+    config trains from scratch, stage for stage and weight for weight."""
+    from modgrow.training import train_curriculum
+    strip = lambda h: [{k: v for k, v in s.items() if k != "seconds"} for s in h["stages"]]  # noqa: E731
+    base = dict(module_size=3, eval_every=10, eval_batches=2, batch_size=32, confirm_batches=2,
+                threshold=0.6, seed=1, max_steps_per_stage=500)
+    for short, longer_stop in ((GrowthConfig(max_n=6, max_total_steps=60, **base), "total_budget"),
+                               (GrowthConfig(max_n=3, **base), None)):
+        run = ex.load_or_run(short, progress=False)
+        out = ex.raise_max_n(short, 5 if longer_stop is None else 9)
+        long = dataclasses.replace(short, max_n=5 if longer_stop is None else 9)
+        if longer_stop:
+            assert run.history["stop"] == longer_stop and isinstance(out, ex.StoredRun)
+            assert out.history["stored_from"] == {"run": run.path.name, "max_n": short.max_n}
+        else:
+            assert out == ex.scratch_dir() / ex.run_path(long).name
+        got = ex.load_or_run(long, progress=False)
+        fresh = train_curriculum(long, progress=False)
+        assert strip(got.history) == strip(fresh.history)
+        assert got.history["stop"] == fresh.history["stop"]
+        for a, b in zip(got.network().state_dict().values(), fresh.network.state_dict().values()):
+            assert torch.equal(a, b)
+        with pytest.raises(FileExistsError, match="stored already"):
+            ex.raise_max_n(short, long.max_n)
+    with pytest.raises(ValueError, match="does not raise"):
+        ex.raise_max_n(short, 3)
+    gone = GrowthConfig(max_n=2, **base)
+    ex.load_or_run(gone, progress=False)
+    shutil.rmtree(ex.scratch_dir() / ex.run_path(gone).name)
+    with pytest.raises(FileNotFoundError, match="stage checkpoints are gone"):
+        ex.raise_max_n(gone, 4)

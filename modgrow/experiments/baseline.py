@@ -20,12 +20,13 @@ GENERALISATION_MAX_NEURONS = 100
 
 
 def baseline_config(profile: Profile, size: int, seed: int, budget: int,
-                    margin: bool = True) -> GrowthConfig:
+                    margin: bool = True, max_n: int | None = None) -> GrowthConfig:
     """A non-modular multi-head network (ICLR 2024: lr 0.05) of ``size`` neurons under the
-    modular runs' per-stage budget, criterion and whole-run budget ``budget``; ``margin=False``
-    drops the confirmation margin (the second edition's baselines, kept to show what it changes)."""
+    modular runs' per-stage budget, criterion and whole-run budget ``budget``, up to ``max_n``
+    (default ``baseline_max_n``); ``margin=False`` drops the confirmation margin (the second
+    edition's baselines, kept to show what it changes)."""
     return GrowthConfig(**NONMODULAR_DEFAULTS, architecture="nonmodular", module_size=size,
-                        seed=seed, max_n=profile.baseline_max_n,
+                        seed=seed, max_n=max_n or profile.baseline_max_n,
                         eval_batches=profile.eval_batches,
                         confirm_batches=profile.confirm_batches,
                         confirm_margin=profile.growth_confirm_margin if margin else 0.0,
@@ -43,10 +44,12 @@ def baseline_configs(profile: Profile, margin: bool = True) -> list[GrowthConfig
 
 def long_baseline_configs(profile: Profile, margin: bool = True) -> list[GrowthConfig]:
     """The same networks (sizes up to ``long_budget_max_size``) with ``long_budget_factor``
-    times the budget: where they plateau rather than where the budget stops them."""
+    times the budget and the curriculum's last N raised to ``long_budget_max_n``: where they
+    plateau rather than where the budget or the curriculum stops them."""
     budget = profile.long_budget_factor * profile.baseline_total_steps
-    return [baseline_config(profile, h, s, budget, margin) for h in profile.baseline_sizes
-            if h <= profile.long_budget_max_size for s in profile.seeds]
+    return [baseline_config(profile, h, s, budget, margin, profile.long_budget_max_n)
+            for h in profile.baseline_sizes if h <= profile.long_budget_max_size
+            for s in profile.seeds]
 
 
 def iclr_config(profile: Profile) -> GrowthConfig:
