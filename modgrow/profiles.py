@@ -62,7 +62,7 @@ class Profile:
     long_budget_factor: int                # long-budget baselines: this many times the budget
     long_budget_max_size: int              # ... for non-modular sizes up to this many neurons
     long_budget_max_n: int                 # ... with the curriculum's last N raised to this (a
-    #                                        budget: they stop where they plateau, not at N = 30)
+    #                                        budget, so that chapter 4's N = 30 does not stop them)
     dms_max_n: int                         # beyond parity: last N of the DMS runs
     gated_budgets: tuple[str, ...]         # beyond parity: budgets whose gated networks run
     extra_module_sizes: tuple[int, ...]    # chapter 7: module sizes beyond chapter 3's

@@ -410,12 +410,12 @@ def long_budget_text(profile, verdict: str, against: str, long_histories: dict) 
             f"{verdict}), module size 10 against them: {against}. Of these {len(stops)} longer "
             f"runs, {stops.count('stage_budget')} stopped on a stage not solved within the "
             f"{fmt(profile.stage_budget)}-step stage budget (a plateau)")
-    done = stops.count("complete")
+    budget, done = stops.count("total_budget"), stops.count("complete")
+    bound = " (for those, the highest N is a lower bound)" if budget or done else ""
     if not done:
-        return text + f" and {stops.count('total_budget')} on the whole-run budget."
-    return text + (f", {stops.count('total_budget')} on the whole-run budget and {done} reached "
-                   f"the curriculum's last N (N = {profile.long_budget_max_n}; for those the "
-                   f"plateau lies higher, so their highest N is a lower bound).")
+        return text + f" and {budget} on the whole-run budget{bound}."
+    return text + (f", {budget} on the whole-run budget and {done} reached the curriculum's last "
+                   f"N, N = {profile.long_budget_max_n}{bound}.")
 
 
 def rerun_box(stem: str, experiments, costs: dict[str, dict] | None = None) -> str:
@@ -505,8 +505,8 @@ def _long_budget_sentence(p) -> str:
     long_sizes = _long_sizes(p)
     return (f"the non-modular networks of {words(long_sizes)} neurons were also trained with "
             f"{p.long_budget_factor} times the budget and the curriculum extended to N = "
-            f"{p.long_budget_max_n} (open squares of the equal-neuron figure), so that they stop "
-            "where they plateau, and claim 1a is decided under both budgets." if long_sizes else
+            f"{p.long_budget_max_n} (open squares of the equal-neuron figure), so that only a "
+            "budget or a plateau stops them, and claim 1a is decided under both budgets." if long_sizes else
             "where the non-modular networks would plateau with a longer budget was not run in "
             "this edition (out of its compute), so claim 1a is decided at this budget only.")
 

@@ -365,14 +365,26 @@ def raise_max_n(short: GrowthConfig, max_n: int) -> StoredRun | Path:
         raise FileNotFoundError(f"{run.path.name} reached its max_n and its stage checkpoints "
                                 f"are gone (no scratch or parked folder): train the longer "
                                 f"run from the start")
-    last = read_history(src, long)["stages"][-1]["n"]
     dest = scratch_dir() / run_path(long).name
     if (dest / "history.json").exists():
         raise FileExistsError(f"{dest} holds a run in progress already")
-    dest.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(checkpoint_path(src, last), checkpoint_path(dest, last))
-    shutil.copy2(src / "history.json", dest / "history.json")
+    _copy_resume_point(src, dest, long)
     return dest
+
+
+def _copy_resume_point(src: Path, dest: Path, cfg: GrowthConfig) -> None:
+    """Copy what resuming the run in ``src`` under ``cfg`` needs (its history, checked against
+    ``cfg`` but for budgets, and its last stage checkpoint, checked against the structure that
+    stage calls for) into ``dest``, the history last (it marks a whole copy); ``dest`` is
+    replaced."""
+    hist = read_history(src, cfg)
+    last = hist["stages"][-1]["n"]
+    load_network(checkpoint_path(src, last), expect=expected_structure(cfg, last))
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    shutil.copy2(checkpoint_path(src, last), checkpoint_path(dest, last))
+    write_json(dest / "history.json", hist)  # the history read above (a live run moves on)
 
 
 def parked_dir() -> Path:
@@ -388,18 +400,10 @@ def park_run(cfg: GrowthConfig) -> Path | None:
     work = scratch_dir() / run_path(cfg).name
     if load_run(cfg) is not None or not (work / "history.json").exists():
         return None
-    hist = read_history(work, cfg)
-    if not hist["stages"]:
+    if not read_history(work, cfg)["stages"]:
         return None
-    last = checkpoint_path(work, hist["stages"][-1]["n"])
-    load_network(last, expect=expected_structure(cfg, hist["stages"][-1]["n"]))
-    dest = parked_dir() / work.name
-    if dest.exists():
-        shutil.rmtree(dest)
-    dest.mkdir(parents=True)
-    shutil.copy2(last, dest / last.name)
-    write_json(dest / "history.json", hist)  # the history read above (a live run moves on)
-    return dest
+    _copy_resume_point(work, parked_dir() / work.name, cfg)
+    return parked_dir() / work.name
 
 
 def unpark_run(cfg: GrowthConfig) -> Path | None:
@@ -415,11 +419,7 @@ def unpark_run(cfg: GrowthConfig) -> Path | None:
     work = scratch_dir() / src.name
     if (work / "history.json").exists():
         return None
-    read_history(src, cfg)  # the same config but for budgets, else a one-line error
-    work.mkdir(parents=True, exist_ok=True)
-    for f in sorted(src.glob("stage_*.pt")):
-        shutil.copy2(f, work / f.name)
-    shutil.copy2(src / "history.json", work / "history.json")
+    _copy_resume_point(src, work, cfg)
     return work
 
 

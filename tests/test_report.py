@@ -212,13 +212,15 @@ def test_long_budget_text_counts_how_the_longer_runs_ended():
     text = report.long_budget_text(PAPER, "fails", "20 neurons: 3.0 vs 9.8", hists)
     assert "claim 1a at that budget: fails" in text and "20 neurons: 3.0 vs 9.8" in text
     assert "Of these 3 longer runs, 2 stopped on a stage not solved within the 10,000-step" in text
-    assert text.endswith("and 1 on the whole-run budget.")
+    assert text.endswith("and 1 on the whole-run budget (for those, the highest N is a lower bound).")
     assert "lower bound" in report.long_budget_text(PAPER, "not tested", "", {})
     hists[100] = [{"stop": "complete"}]
     text = report.long_budget_text(PAPER, "fails", "x", hists)
-    assert text.endswith(", 1 on the whole-run budget and 1 reached the curriculum's last N "
-                         "(N = 60; for those the plateau lies higher, so their highest N is a "
-                         "lower bound).")
+    assert text.endswith(", 1 on the whole-run budget and 1 reached the curriculum's last N"
+                         ", N = 60 (for those, the highest N is a lower bound).")
+    plateaus = {20: [{"stop": "stage_budget"}]}
+    assert report.long_budget_text(PAPER, "fails", "x", plateaus).endswith(
+        "(a plateau) and 0 on the whole-run budget.")
 
 
 def test_run_tables_show_headers_in_words():

@@ -30,7 +30,6 @@ import ast
 import dataclasses
 import json
 import os
-import shutil
 import sys
 import time
 
@@ -38,8 +37,7 @@ import torch
 
 from modgrow import profiles
 from modgrow.experiments import get
-from modgrow.store import (load_or_run, load_run, park_run, parked_dir, run_path, scratch_dir,
-                           unpark_run)
+from modgrow.store import load_or_run, load_run, park_run, run_path, scratch_dir, unpark_run
 
 
 def widened(settings: list[str]) -> profiles.Profile:
@@ -111,7 +109,7 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         unpark_run(cfg)
         run = load_or_run(cfg, progress=False)
-        shutil.rmtree(parked_dir() / run_path(cfg).name, ignore_errors=True)
+        unpark_run(cfg)  # stored now: deletes the parked copy
         print(f"{time.strftime('%H:%M:%S')} {run.path.name}: N = {run.max_n_reached}, "
               f"{run.total_steps} steps, {time.perf_counter() - t0:.0f} s", flush=True)
     return 0

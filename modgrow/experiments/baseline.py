@@ -45,7 +45,7 @@ def baseline_configs(profile: Profile, margin: bool = True) -> list[GrowthConfig
 def long_baseline_configs(profile: Profile, margin: bool = True) -> list[GrowthConfig]:
     """The same networks (sizes up to ``long_budget_max_size``) with ``long_budget_factor``
     times the budget and the curriculum's last N raised to ``long_budget_max_n``: where they
-    plateau rather than where the budget or the curriculum stops them."""
+    plateau, when the longer budget lets them reach one."""
     budget = profile.long_budget_factor * profile.baseline_total_steps
     return [baseline_config(profile, h, s, budget, margin, profile.long_budget_max_n)
             for h in profile.baseline_sizes if h <= profile.long_budget_max_size

@@ -94,8 +94,7 @@ def paired_rows(runs: dict[str, list[dict]], totals: dict[str, list[int]],
         row = {"variant": label, "what changes": VARIANTS[label][1],
                "max N per seed": " ".join(str(r["max N"]) for r in rs),
                "total steps": f"{g:,.0f} [{lo:,.0f}, {hi:,.0f}]", "steps": totals[label],
-               "stages in one epoch": f"{within} of {solved} ({100 * within / solved:.0f} %)",
-               "epoch share": within / solved}
+               "stages in one epoch": f"{within} of {solved} ({100 * within / solved:.0f} %)"}
         if label == "ours":
             row["against ours"] = "reference"
         else:
