@@ -273,7 +273,8 @@ def test_fixed_summary_pairs_each_variant_with_full_training_to_their_common_n(m
     cfgs = ch5.fixed_configs(profile)
     steps = {  # (label, seed) -> steps per stage from N = 2
         (ch5.FULL, 0): [10, 10, 10, 10, 10], (ch5.FULL, 1): [20, 20, 20],   # read to N = 4
-        ("fixed random", 0): [40, 40], ("fixed random", 1): [80, 80, 80]}   # seed 0 stops at 3
+        ("fixed random", 0): [40, 40], ("fixed random", 1): [80, 80, 80],   # seed 0 stops at 3
+        ("full training, random init", 0): [20, 20, 20]}                     # seed 0 only
     runs = {}
     for label, cs in cfgs.items():
         for c in cs:
@@ -289,35 +290,69 @@ def test_fixed_summary_pairs_each_variant_with_full_training_to_their_common_n(m
     # seed 0: 80 steps against full training's 20 to N = 3; seed 1: 240 against 60 to N = 4
     assert row["paired"]["ratio"] == pytest.approx(4.0) and row["paired"]["a_larger"] == 2
     assert fx["fixed copy of module 0"]["missing seeds"] == [0, 1]
+    # fixed random's own control is full training from random initialisation
+    assert row["control"] == "full training, random init"
+    assert fx["fixed copy of module 0"]["control"] == ch5.FULL
+    # seed 0 only: 80 steps against the control's 40 to N = 3
+    assert row["paired control"]["n"] == 1 and row["paired control"]["ratio"] == pytest.approx(2.0)
+    table = ch5.fixed_table(fx)
+    assert [r["stage budget hit"] for r in table if r["variant"] == "fixed random"] == [1]
 
 
 @pytest.mark.parametrize("fixed, full, verdict", [
-    ([20] * 5, [20] * 5, "holds"),
+    ([20] * 5, [20] * 5, "holds partly"),      # full training at the cap: an upper bound only
     ([12] * 5, [20] * 5, "holds partly"),
     ([6] * 5, [20] * 5, "fails"),
-    ([20] * 3, [20] * 5, "suggestive"),        # too few seeds for 'holds'
+    ([20] * 3, [20] * 5, "suggestive"),        # too few seeds
     ([], [20] * 5, "not distinguishable"),     # nothing stored yet
+    ([18] * 5, [19, 20, 20, 19, 20], "holds"),  # full training below the cap: the share counts
 ])
 def test_claim6_verdict_rule(fixed, full, verdict):
     from modgrow.experiments import perturbations as ch5
     from modgrow.profiles import PAPER
 
     def row(ns):
-        return {"max N": ns, "missing seeds": [], "paired": None}
-    fx = {"fixed random": row(fixed), "fixed copy of module 0": row([]), ch5.FULL: row(full),
+        return {"max N": ns, "missing seeds": [], "paired": None, "stop": []}
+    fx = {"fixed random": row(fixed), "fixed copy of module 0": row([20] * 5), ch5.FULL: row(full),
           "full training, random init": row([])}
     out = ch5.claim6_verdict(PAPER, fx)
-    assert out["verdict"] == verdict
-    assert ("cap N = 20" in out["this book"]) == (fixed == [20] * 5 or fixed == [20] * 3)
+    assert out["verdict"] == verdict      # fixed random's word, never the better copy variant's
+    assert ("an upper bound" in out["this book"]) == (full == [20] * 5)
+    assert "input weights, timescales and readout train too" in out["this book"]
+
+
+def test_claim6_share_against_capped_full_training_is_bracketed_by_the_higher_cap():
+    """Full training reached the cap in every run: against the same runs read to N = 30, a fixed
+    run stopped below the cap keeps its N, one at the cap may reach anything up to 30."""
+    from modgrow.experiments.perturbations import fixed_share, share_word
+    reach = {"cap": 30, "max N": [30] * 5}
+    sh = fixed_share([13, 13, 17, 20, 17], [20] * 5, 20, reach)
+    assert sh["share"] == pytest.approx(0.8) and sh["capped"]
+    assert sh["low"] == pytest.approx(16 / 30) and sh["high"] == pytest.approx(18 / 30)
+    assert share_word(sh, 5) == "holds partly"            # 80 % at the cap, 53-60 % at 30
+    copy = fixed_share([16, 17, 20, 20, 20], [20] * 5, 20, reach)
+    assert copy["high"] == pytest.approx(24.6 / 30)
+    assert share_word(copy, 5) == "holds partly"          # spans holds and holds partly
+    assert share_word(fixed_share([20] * 5, [20] * 5, 20, reach), 5) == "holds partly"
+    # full training stops at 24 when allowed 30: 83 % or more even against that
+    assert share_word(fixed_share([20] * 5, [20] * 5, 20, {"cap": 30, "max N": [24] * 5}), 5) \
+        == "holds"
+    assert share_word(fixed_share([5, 5, 20, 20, 20], [20] * 5, 20, reach), 5) \
+        == "not distinguishable"                          # 33-67 %: reaches fails
+    assert share_word(fixed_share([5] * 5, [20] * 5, 20, reach), 5) == "fails"
+    free = fixed_share([16] * 5, [18] * 5, 20, reach)     # full training below its cap
+    assert not free["capped"] and free["low"] == free["high"] == pytest.approx(16 / 18)
+    assert share_word(free, 5) == "holds"
 
 
 @pytest.mark.parametrize("dup, rnd, verdict", [
     ([0.5] * 5, [0.6] * 5, "holds"),
     ([2.0] * 5, [1.5] * 5, "fails"),
-    ([0.5] * 5, [1.0, 0.9, 1.1, 0.8, 1.2], "holds partly"),
+    ([1.4, 1.3, 1.5, 1.2, 1.4], [0.3] * 5, "fails"),          # the paper's protocol decides
+    ([0.5] * 5, [1.0, 0.9, 1.1, 0.8, 1.2], "holds"),
     ([0.5] * 4, [0.6] * 4, "not distinguishable"),             # < 5 networks decide nothing
-    ([0.5, 0.5, 2.0, 2.0, 0.5], [0.6] * 5, "holds partly"),    # 3 of 5: no side for duplicate
-    ([], [0.6] * 5, "not distinguishable"),                     # nothing stored for one side
+    ([0.5, 0.5, 2.0, 2.0, 0.5], [0.6] * 5, "not distinguishable"),  # 3 of 5 under duplication
+    ([], [0.6] * 5, "not distinguishable"),                     # nothing stored for duplication
 ])
 def test_drift_verdict_rule(dup, rnd, verdict):
     from modgrow.experiments.perturbations import drift_verdict
@@ -327,7 +362,9 @@ def test_drift_verdict_rule(dup, rnd, verdict):
     assert out["verdict"] == verdict
     if not dup:
         assert "duplicate: no networks stored" in out["this book"]
-    assert out["this book"].endswith("the modules of N <= 20).")
+    assert "the modules of N <= 20)" in out["this book"]
+    if dup == [1.4, 1.3, 1.5, 1.2, 1.4]:
+        assert out["this book"].endswith("with random init: holds.")
 
 
 def test_claim6_verdict_says_how_it_moves_with_its_threshold():
@@ -335,11 +372,11 @@ def test_claim6_verdict_says_how_it_moves_with_its_threshold():
     from modgrow.profiles import PAPER
 
     def row(ns):
-        return {"max N": ns, "missing seeds": [], "paired": None}
+        return {"max N": ns, "missing seeds": [], "paired": None, "stop": []}
     fx = {"fixed random": row([13, 13, 17, 20, 15]), "fixed copy of module 0": row([]),
-          ch5.FULL: row([20] * 5), "full training, random init": row([])}
-    out = ch5.claim6_verdict(PAPER, fx)          # 78 % of full training's max N
-    assert out["verdict"] == "holds partly"
+          ch5.FULL: row([19] * 5), "full training, random init": row([])}
+    out = ch5.claim6_verdict(PAPER, fx)          # 82 % of full training's max N
+    assert out["verdict"] == "holds"
     assert "on the rule's 80% threshold" in out["this book"]
     assert out["rule"].endswith("thresholds -20 %: holds; +20 %: holds partly")
 
@@ -361,3 +398,125 @@ def test_claim_4_is_read_against_either_baselines_and_the_book_uses_the_margin(m
     plain = ch5.claim4_without_margin(PAPER)
     assert [r["claim"] for r in plain] == [r["claim"] for r in book]
     assert [r["this book"] for r in plain] != [r["this book"] for r in book]
+
+
+# ----- claim 4: partners at equal counts ------------------------------------------------------
+
+def _sweep(seed, eps50, neurons, params, acc0=0.99):
+    return {"seed": seed, "neurons": neurons, "parameters": params,
+            "groups": {"hidden": {"stream": {"eps50": eps50, "acc0": acc0}}}}
+
+
+def _rob():
+    """Non-modular sizes 50 and 100 neurons (1,000 and 4,000 parameters) and modular networks
+    with 100 neurons and 2,000 parameters (half-way in log parameters) and with 200 neurons and
+    8,000 parameters (beyond both ranges)."""
+    seeds = range(5)
+    return {"nonmodular": {50: [_sweep(s, 0.1, 50, 1000, 1.0) for s in seeds],
+                           100: [_sweep(s, 0.4, 100, 4000, 1.0) for s in seeds]},
+            "modular": {10: [_sweep(s, 0.2 * (1.1 if s else 1.3), 100, 2000, 0.97)
+                             for s in seeds],
+                        20: [_sweep(s, 0.5, 200, 8000, 0.98) for s in seeds]},
+            "iclr": None}
+
+
+def test_count_partner_equal_interpolated_or_none():
+    from modgrow.experiments.perturbations import count_partner
+    sizes = {50: 1000, 100: 4000, 150: 9000}
+    assert count_partner(1005, sizes) == {"kind": "equal", "sizes": (50,), "w": 0.0}
+    p = count_partner(2000, sizes)
+    assert p["kind"] == "interpolated" and p["sizes"] == (50, 100)
+    assert p["w"] == pytest.approx(0.5)                  # half-way in log count
+    far = count_partner(12000, sizes)
+    assert far["kind"] == "none" and far["nearest"] == (150, pytest.approx(0.75))
+    assert count_partner(500, sizes)["kind"] == "none"
+
+
+def test_paired_eps50_interpolates_the_non_modular_side_in_log_count():
+    """At 2,000 parameters the non-modular eps50 is the geometric mean of 0.1 and 0.4 (0.2): the
+    modular networks (0.22 and 0.26) are 1.1 and 1.3 times more robust. At 100 neurons the
+    partner is the 100-neuron network itself; 200 neurons and 8,000 parameters have none."""
+    from modgrow.experiments.perturbations import paired_eps50
+    rows = {(r["module size"], r["match"]): r for r in paired_eps50(_rob())}
+    p = rows[10, "parameters"]
+    assert p["partner"] == "interpolated" and p["non-modular"] == "interpolated 50–100 neurons"
+    assert np.exp(p["diff"]) == pytest.approx([1.3, 1.1, 1.1, 1.1, 1.1])
+    assert p["modular ahead"] == 5 and p["low"] > 1
+    n = rows[10, "neurons"]
+    assert n["partner"] == "equal" and np.exp(n["diff"]) == pytest.approx([0.65, 0.55, 0.55,
+                                                                            0.55, 0.55])
+    for key in ((20, "neurons"), (20, "parameters")):
+        assert rows[key]["partner"] == "none" and rows[key]["diff"] == []
+        assert math.isnan(rows[key]["ratio"])
+
+
+def test_claim4_leaves_out_sizes_without_a_partner_and_states_the_start_accuracy():
+    from modgrow.experiments import perturbations as ch5
+    from modgrow.profiles import PAPER
+    neurons, params = ch5.claim4_verdicts(PAPER, _rob())
+    assert params["verdict"] == "holds"         # only module size 10 is compared
+    assert "M_m=20 (8,000 parameters): none in range" in params["this book"]
+    assert neurons["verdict"] == "fails"        # 100 vs 100 neurons; 200 neurons left out
+    assert "modular 0.975 (0.970–0.980), non-modular 1.0000" in params["this book"]
+    assert "10 of 10 modular networks start below every non-modular one" in params["this book"]
+
+
+def test_an_interval_end_on_one_is_flagged():
+    from modgrow.experiments.perturbations import on_the_line
+    assert on_the_line({"low": 0.85, "high": 1.007})
+    assert on_the_line({"low": 0.995, "high": 1.3})
+    assert not on_the_line({"low": 0.85, "high": 1.03})
+    assert not on_the_line({"low": math.nan, "high": math.nan})
+
+
+def test_start_accuracy_counts_modular_networks_below_every_non_modular_one():
+    from modgrow.experiments.perturbations import start_accuracy
+    rob = _rob()
+    rob["modular"][10][0]["groups"]["hidden"]["stream"]["acc0"] = 1.0
+    acc = start_accuracy(rob)
+    assert acc["modular below"] == 9 and acc["modular"]["n"] == 10
+    assert acc["nonmodular"]["min"] == 1.0 and acc["modular"]["max"] == 1.0
+
+
+# ----- claim 5: thresholds and conditions -------------------------------------------------------
+
+def test_claim5a_says_when_it_sits_on_its_agreement_threshold_and_what_eos_reads():
+    from modgrow.experiments.perturbations import claim5a_verdict, sensitivity_word
+    stream = {"ratio": 1.17, "low": 1.09, "high": 1.27, "a_larger": 15, "b_larger": 3, "n": 18}
+    eos = {**stream, "a_larger": 14, "b_larger": 4}
+    assert sensitivity_word(stream) == "holds" and sensitivity_word(eos) == "not distinguishable"
+    out = claim5a_verdict(stream, eos)
+    assert out["verdict"] == "holds"
+    assert "15 agree where the rule needs 14.4: on the threshold" in out["this book"]
+    assert "which reads 'not distinguishable'" in out["this book"]
+    assert out["rule"].endswith("thresholds -20 %: holds; +20 %: not distinguishable")
+    clear = claim5a_verdict({**stream, "a_larger": 18, "b_larger": 0}, eos)
+    assert "on the threshold" not in clear["this book"]
+
+
+def _cons(dup, rnd):
+    """conservation() rows with these (within, between) mean correlations per network."""
+    def nets(pairs):
+        return [{"seed": i, "similarity": {"within": {"all pairs": w}, "between": {"all pairs": b}},
+                 "transplant": {"stream": {"within": [w], "between": [b]}}}
+                for i, (w, b) in enumerate(pairs)]
+    return {"duplicate": nets(dup), "random init": nets(rnd)}
+
+
+@pytest.mark.parametrize("dup, rnd, verdict", [
+    ([(0.9, 0.8)] * 5, [(0.3, 0.1)] * 5, "holds"),
+    ([(0.8, 0.9)] * 5, [(0.1, 0.3)] * 5, "fails"),
+    ([(0.8, 0.9)] * 5, [(0.3, 0.1)] * 5, "holds partly"),   # only without duplication
+    # noise around zero without duplication (3 of 5 ahead, means 0.007 vs 0.004): no side
+    ([(0.78, 0.80), (0.95, 0.92), (0.91, 0.93), (0.86, 0.90), (0.91, 0.88)],
+     [(-0.008, -0.006), (0.020, 0.011), (-0.008, 0.004), (0.011, 0.010), (0.020, -0.002)],
+     "not distinguishable"),
+    ([(0.9, 0.8)] * 3, [(0.3, 0.1)] * 3, "suggestive"),
+    ([(math.nan, math.nan)] * 5, [(0.3, 0.1)] * 5, "not distinguishable"),
+])
+def test_conservation_verdict_needs_a_clear_side_per_initialisation(dup, rnd, verdict):
+    from modgrow.experiments.perturbations import conservation_verdict
+    for measure in ("similarity", "transplant"):
+        out = conservation_verdict(_cons(dup, rnd), measure, "5x", "paper", 20)
+        assert out["verdict"] == verdict, measure
+        assert "the modules of N <= 20" in out["this book"]
