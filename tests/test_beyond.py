@@ -117,9 +117,10 @@ def test_profiles_refuse_unknown_gated_budgets():
 def test_a_difference_against_capped_modular_runs_is_called_a_lower_bound(monkeypatch):
     monkeypatch.setenv("MODGROW_NO_COMPUTE", "1")
     (dms,) = beyond.dms_verdict(PAPER)  # the stored DMS runs: every modular seed reached N = 30
-    assert dms["this book"].endswith("so the difference is a lower bound")
+    assert "every modular run reached the last N tried, so the difference is a lower bound" \
+        in dms["this book"]
     for row in beyond.gated_verdicts(PAPER):  # modular parity runs within the budget: not capped
-        assert "lower bound" not in row["this book"]
+        assert "so the difference is a lower bound" not in row["this book"]
 
 
 @pytest.mark.parametrize("profile", [PAPER, QUICK], ids=lambda p: p.name)
@@ -212,18 +213,25 @@ def test_noise_rows_pair_each_setting_with_the_default_sigma(quick_store, monkey
     assert all(set(s) == set(shown[0]) for s in shown)
 
 
+def _ratio(lo, hi, up=0, down=0, p=1.0):
+    return {"ratio": (lo + hi) / 2, "low": lo, "high": hi, "a_larger": up, "b_larger": down,
+            "sign_p": p, "n": up + down}
+
+
 def test_noise_answer_sorts_settings_by_their_ratio_interval():
-    def row(label, lo, hi):
-        return {"initialisation": label, "ratio": {"ratio": (lo + hi) / 2, "low": lo, "high": hi}}
-    rows = [row("copy, σ = 0.05", 1, 1), row("copy, σ = 0", 1.1, 2.0),
-            row("copy, σ = 0.5", 0.5, 0.9), row("random init", 0.9, 1.3),
+    def row(label, lo, hi, up=0, down=0, p=1.0):
+        return {"initialisation": label, "ratio": _ratio(lo, hi, up, down, p)}
+    rows = [row("copy, σ = 0.05", 1, 1), row("copy, σ = 0", 1.1, 2.0, 5, 0, 0.0625),
+            row("copy, σ = 0.5", 0.5, 0.9, 0, 5, 0.0625), row("random init", 0.9, 1.3, 3, 2),
             {"initialisation": "copy, σ = 0.2"}]  # no pairs: left out
-    rows.insert(1, row("copy, σ = 0.01", 0.7, 1.6))
+    rows.insert(1, row("copy, σ = 0.01", 0.7, 1.6, 2, 3))
     assert beyond.noise_answer(rows) == {
-        "slower": "copy, σ = 0", "faster": "copy, σ = 0.5",
-        "not distinguishable": "copy, σ = 0.01; random init",
+        "slower": "copy, σ = 0 (5 of 5 pairs slower, sign test p = 0.0625)",
+        "faster": "copy, σ = 0.5 (5 of 5 pairs faster, sign test p = 0.0625)",
+        "suggestive": "none", "not distinguishable": "copy, σ = 0.01; random init",
         "nearest": "random init, ratio 1.10 [0.90, 1.30]"}  # 0.1 from 1, against 0.3
     assert beyond.noise_answer(rows[:1]) == {"slower": "none", "faster": "none",
+                                             "suggestive": "none",
                                              "not distinguishable": "none", "nearest": "none"}
 
 
@@ -247,6 +255,15 @@ def test_every_gated_budget_has_its_verdict_rows_and_gated_meets_leaky(monkeypat
     assert len(rows) == len(labels) * len(beyond.gated_sizes(PAPER))
     for label in labels:
         assert sum(f"'{label}'" in r["this book"] for r in rows) == len(beyond.gated_sizes(PAPER))
+    # each claim names the step budget (from the profile) and whose parameters set its budget
+    claims = [r["claim"] for r in rows + beyond.dms_verdict(PAPER)]
+    assert len(set(claims)) == len(claims)
+    assert all(f"within {PAPER.baseline_total_steps:,} SGD steps" in c for c in claims)
+    # the stored baselines: every one stopped on the whole-run budget, and the rows say so
+    hs = beyond.stored_histories(beyond.gated_configs(PAPER) + beyond.dms_baseline_configs(PAPER))
+    assert beyond.baseline_budget_stops(PAPER) == (len(hs), len(hs))
+    assert all(f"5 of 5 {c} runs stopped on the whole-run budget" in r["this book"]
+               for r in rows for c in ("GRU", "LSTM") if f" {c} units" in r["this book"])
     against = beyond.gated_against_leaky(PAPER)
     assert {(r["cell"], r["leaky neurons"]) for r in against} == {
         (cell.upper(), h) for cell in beyond.gated_sizes(PAPER) for h in beyond.leaky_sizes(PAPER)}
@@ -303,14 +320,24 @@ def test_order_stops_name_the_step_each_stopped_run_failed(monkeypatch):
 
 
 def test_paired_answer_reads_the_interval_against_one():
-    def row(label, lo, hi):
-        return {"order": label, "ratio": {"ratio": (lo + hi) / 2, "low": lo, "high": hi}}
-    rows = [row("sequential", 1, 1), row("every second N", 0.4, 0.8),
-            row("shuffled after N = 2", 0.95, 3.0)]
+    def row(label, lo, hi, up=0, down=0, p=1.0):
+        return {"order": label, "ratio": _ratio(lo, hi, up, down, p)}
+    rows = [row("sequential", 1, 1), row("every second N", 0.4, 0.8, 1, 5, 0.22),
+            row("shuffled after N = 2", 0.95, 3.0, 3, 2)]
     assert beyond.paired_answer(rows, "order", "sequential") == {
-        "slower": "none", "faster": "every second N",
-        "not distinguishable": "shuffled after N = 2",
+        "slower": "none", "faster": "every second N (5 of 6 pairs faster, sign test p = 0.22)",
+        "suggestive": "none", "not distinguishable": "shuffled after N = 2",
         "nearest": "shuffled after N = 2, ratio 1.98 [0.95, 3.00]"}
+    # an interval that clears 1 on four pairs (sign test p >= 0.125) or with 3 of 5 agreeing
+    # names no direction: the book's rule needs 5 pairs and 80 % of them agreeing
+    few = [row("sequential", 1, 1), row("every second N", 2.0, 7.5, 4, 0, 0.125),
+           row("shuffled after N = 2", 1.1, 1.9, 3, 2)]
+    answer = beyond.paired_answer(few, "order", "sequential")
+    assert answer["slower"] == "none" and answer["not distinguishable"] == "none"
+    assert answer["suggestive"] == (
+        "every second N, slower (4 of 4 pairs slower, sign test p = 0.125; the rule needs 5 pairs "
+        "with 80 % agreeing); shuffled after N = 2, slower (3 of 5 pairs slower, sign test "
+        "p = 1; the rule needs 5 pairs with 80 % agreeing)")
 
 
 @pytest.mark.parametrize("profile", [PAPER, QUICK], ids=lambda p: p.name)
@@ -372,31 +399,42 @@ def test_far_summary_counts_batches_finds_the_rise_and_fits_the_cost():
     steps = [100] * 20 + [1000] * 20  # flat, then ten times more from N = 22 on
     cfg = GrowthConfig()
     per_stage = [st + st // 50 * cfg.eval_batches + cfg.confirm_batches for st in steps]
-    seconds = [0.002 * n * b for n, b in zip(ns, per_stage)]  # cost per batch linear in N
+    # wall time per batch proportional to the FLOP count's work per batch (about N^2)
+    work = beyond.work_per_batch(_far_run(steps, [1.0] * n_stages).stages, cfg)
+    seconds = [1e-12 * w * b for w, b in zip(work, per_stage)]
     s = beyond.far_summary(_far_run(steps, seconds))
     assert s["max N"] == 41 and s["total steps"] == sum(steps)
     assert beyond.stage_batches(_far_run(steps, seconds).stages[0], cfg) == per_stage[0]
-    assert s["seconds per batch"] == pytest.approx([0.002 * n for n in ns[1:]])
-    assert s["fit"]["exponent"] == pytest.approx(1.0) and s["fit from N"] == 20
+    assert s["seconds per batch"] == pytest.approx([1e-12 * w for w in work[1:]])
+    assert s["work fit"]["exponent"] == pytest.approx(2.0, abs=0.1)  # modules x length
+    assert s["fit"]["exponent"] == pytest.approx(s["work fit"]["exponent"]) \
+        and s["fit from N"] == 20
     assert [b["stages"] for b in s["bins"]] == [10, 10, 10, 9]
     assert s["rise"] == "23-32"  # stages above N = 2 in quarters: 3-12, 13-22, 23-32, 33-41
     words = beyond.far_answer(s)
     assert words["steps"].startswith("steps per stage rise") and "consistent" in words["cost"]
     flat = beyond.far_summary(_far_run([100] * n_stages, [0.001 * n ** 1.5 for n in ns]))
-    assert flat["rise"] == "none" and flat["touch"] == "none" and flat["fit"]["low"] > 1
+    assert flat["rise"] == "none" and flat["touch"] == "none" and flat["fit"]["high"] < 1.8
     assert "do not rise" in beyond.far_answer(flat)["steps"]
     # a range whose interval starts exactly where the first one's ends sits on the line
     edge = beyond.far_summary(_far_run([50, 100] * 10 + [100, 150] * 10, [1.0] * 40))
     assert edge["rise"] == "none" and edge["touch"] != "none"
     assert "on the line" in beyond.far_answer(edge)["steps"]
-    assert beyond.far_answer(flat)["cost"].startswith("faster than linear")
+    assert beyond.far_answer(flat)["cost"].startswith(
+        f"below the FLOP count's exponent for the same stages, "
+        f"{flat['work fit']['exponent']:.2f}: the interval's upper end lies")
+    steep = beyond.far_summary(_far_run([100] * n_stages, [1e-4 * n ** 3 for n in ns]))
+    assert steep["fit"]["low"] > 2.5 and beyond.far_answer(steep)["cost"].startswith("above")
+    assert "no part of the excess" in beyond.far_answer(steep)["cost"]
     rows = beyond.far_bins_table({"seed 1": s, "seed 4": flat})
     assert rows[0]["median steps per stage [95 % CI]"].startswith("100 [")
     assert [r["run"] for r in rows] == ["seed 1"] * 4 + ["seed 4"] * 4
     words = beyond.far_words({"seed 1": s, "seed 4": flat})
     assert words["reached"] == "41" and words["steps"] == f"{sum(steps):,}".replace(",", " ")
-    assert words["exponent"].startswith("seed 1: 1.00 [") and "; seed 4: 1.5" in words["exponent"]
-    assert "seed 4: faster than linear" in words["cost answer"]
+    assert words["exponent"].startswith(f"seed 1: {s['fit']['exponent']:.2f} [") \
+        and "; seed 4: 1.5" in words["exponent"]
+    assert words["cost answer"].startswith("seed 1: consistent with the FLOP count's exponent")
+    assert "seed 4: below the FLOP count's" in words["cost answer"]
     assert words["steps answer"].startswith("seed 1: steps per stage rise")
 
 
@@ -439,3 +477,48 @@ def test_eps50_trend_words_reads_every_swept_network():
     flat = beyond.eps50_trend_words([row(5, [0.1, 0.5]), row(10, [0.5, 0.1]), row(20, [])])
     assert "no monotone trend" in flat and "4 networks" in flat
     assert beyond.eps50_trend_words([row(5, [])]) == "no network was swept"
+
+
+def test_budget_stops_count_only_the_whole_run_budget():
+    hs = [{"stop": "total_budget"}, {"stop": "stage_budget"}, {"stop": "complete"},
+          {"stop": "total_budget"}, {}]
+    assert beyond.budget_stops(hs) == 2
+    note = beyond._budget_note("GRU", hs, 10_000)
+    assert note == ("; 2 of 5 GRU runs stopped on the whole-run budget of 10,000 steps, so their "
+                    "highest N is a lower bound of what they reach with more steps")
+    assert beyond._budget_note("GRU", hs[1:3], 500).endswith("of 500 steps")
+    assert beyond.budget_phrase("modular M_m=10") == "the modular network of module size 10"
+    assert beyond.budget_phrase("non-modular 50") == \
+        "chapter 4's non-modular network of 50 neurons"
+    with pytest.raises(ValueError, match="unknown gated budget"):
+        beyond.budget_phrase("leaky 50")
+
+
+def test_eps50_confound_words_name_the_neurons_and_the_nonmodular_trend():
+    rows = [{"module size": 5, "eps50": {"eps50": [0.2, 0.21], "neurons": [50, 50]}},
+            {"module size": 30, "eps50": {"eps50": [0.5], "neurons": [300]}}]
+    up = beyond.eps50_confound_words(rows, [(50, 0.3), (50, 0.32), (100, 0.5), (100, 0.45),
+                                            (150, 0.6), (150, 0.62)], 11)
+    assert up.startswith("Module size and network size move together here: at N = 11 the swept "
+                         "networks have 50 to 300 neurons. In chapter 5's non-modular networks "
+                         "(50 to 150 neurons, no modules) ε₅₀ rises with the number of neurons")
+    assert "6 networks" in up and "cannot be put down to module size" in up
+    flat = beyond.eps50_confound_words(rows, [(50, 0.5), (100, 0.3), (150, 0.5), (100, 0.5)], 11)
+    assert "shows no monotone trend" in flat and "do not show whether" in flat
+    assert "no non-modular reference is stored" in beyond.eps50_confound_words(rows, None, 11)
+    assert beyond.eps50_confound_words([{"module size": 5, "eps50": {"eps50": [],
+                                                                     "neurons": []}}], None, 11) == ""
+
+
+def test_stored_only_readers_read_nothing_from_an_empty_store(quick_store, monkeypatch):
+    monkeypatch.setenv("MODGROW_NO_COMPUTE", "1")
+    assert beyond.nonmodular_eps50(QUICK) is None
+    assert beyond.legacy_words(QUICK) == "(not stored at this scale)"
+    assert beyond.baseline_budget_stops(QUICK) is None
+
+
+def test_legacy_words_read_the_first_editions_run(monkeypatch):
+    monkeypatch.setenv("MODGROW_NO_COMPUTE", "1")
+    (far,) = [r for r in beyond.verdicts(PAPER) if r["claim"].startswith("growth continues")]
+    n = beyond.legacy_words(PAPER).removeprefix("at N = ")
+    assert far["this book"].endswith(f"single-check run (seed 2): N = {n}")

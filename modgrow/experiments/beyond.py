@@ -216,12 +216,59 @@ def module_eps50(runs: list, profile: Profile) -> dict:
     from ..stats import bootstrap_ci
     from .perturbations import solved_heads, sweep
     ok = [r for r in runs if solved_heads(r) >= profile.perturb_n - r.config.n_start + 1]
-    v = [sweep(r, profile)["groups"]["hidden"]["stream"]["eps50"] for r in ok]
+    sweeps = [sweep(r, profile) for r in ok]
+    v = [s["groups"]["hidden"]["stream"]["eps50"] for s in sweeps]
     if not v:
-        return {"networks": 0, "eps50": [], "median": (math.nan, math.nan, math.nan)}
+        return {"networks": 0, "eps50": [], "neurons": [],
+                "median": (math.nan, math.nan, math.nan)}
     g, lo, hi = bootstrap_ci(np.log(np.clip(v, 1e-2, 10.0)), stat=np.median)
-    return {"networks": len(v), "eps50": v,
+    return {"networks": len(v), "eps50": v, "neurons": [s["neurons"] for s in sweeps],
             "median": tuple(math.exp(x) if x == x else math.nan for x in (g, lo, hi))}
+
+
+def nonmodular_eps50(profile: Profile) -> list[tuple[int, float]] | None:
+    """(neurons, eps50) of every chapter 5 non-modular network (chapter 4's baselines, margin
+    included, that solved N = perturb_n; hidden-to-hidden, streaming measure): the reference
+    for how eps50 moves with network size when there are no modules. Reads stored runs only:
+    None when any is not stored (the sweeps are chapter 5's stored analyses)."""
+    from .baseline import baseline_configs
+    from .perturbations import solved_heads, sweep
+    runs = [load_run(c) for c in baseline_configs(profile)]
+    if not runs or any(r is None for r in runs):
+        return None
+    out = []
+    for r in runs:
+        if solved_heads(r) >= profile.perturb_n - r.config.n_start + 1:
+            s = sweep(r, profile)
+            out.append((s["neurons"], s["groups"]["hidden"]["stream"]["eps50"]))
+    return out
+
+
+def eps50_confound_words(rows: list[dict], nonmodular: list[tuple[int, float]] | None,
+                         perturb_n: int) -> str:
+    """Why a trend of eps50 with module size (``eps50_trend_words``) is not a trend with module
+    size alone: at N = perturb_n a network of module size m has (perturb_n - 1) m neurons, so
+    module size and network size move together; and how eps50 moves with neuron count in
+    networks without modules (``nonmodular_eps50``: Spearman rho over those networks)."""
+    from ..tau_measures import spearman_trend, trend_class
+    neurons = sorted({n for r in rows for n in r["eps50"].get("neurons", [])})
+    if not neurons:
+        return ""
+    text = (f"Module size and network size move together here: at N = {perturb_n} the swept "
+            f"networks have {neurons[0]} to {neurons[-1]} neurons")
+    if nonmodular is None or len(nonmodular) < 3:
+        return text + (", and no non-modular reference is stored at this scale, so the trend "
+                       "cannot be put down to module size rather than to the number of neurons.")
+    t = spearman_trend(*zip(*nonmodular))
+    n_lo, n_hi = min(n for n, _ in nonmodular), max(n for n, _ in nonmodular)
+    cls = trend_class(t["rho"], t["p"])
+    kind = {"up": "rises", "down": "falls", "flat": "shows no monotone trend"}[cls]
+    so = ("so a trend with module size here cannot be put down to module size rather than to "
+          "the number of neurons" if cls != "flat" else
+          "so they do not show whether the number of neurons explains a trend here")
+    return (text + f". In chapter 5's non-modular networks ({n_lo} to {n_hi} neurons, no "
+            f"modules) ε₅₀ {kind} with the number of neurons (Spearman ρ = {t['rho']:.2f}, "
+            f"p = {t['p']:.2g}, {t['n']} networks), {so}.")
 
 
 def eps50_trend_words(rows: list[dict]) -> str:
@@ -297,6 +344,16 @@ def far_note(profile: Profile) -> str:
             f"far as it had got ({'; '.join(short)}). A run's max_n is a budget that a resume may "
             f"raise, so a stored run is exactly the run that stops there (`python -m modgrow "
             f"compute scaling-far --store-reached` stores them).")
+
+
+def legacy_words(profile: Profile) -> str:
+    """Where the first edition's single-check run (chapter 3's ``scaling_config``) stopped, in
+    words ("at N = 150"), read from the store only."""
+    from .curriculum import scaling_config
+    run = load_run(scaling_config(profile))
+    if run is None:
+        return "(not stored at this scale)"
+    return f"at N = {run.history.get('max_n_reached') or 0}"
 
 
 def growth_seed_medians(profile: Profile) -> dict[int, float] | None:
@@ -436,11 +493,16 @@ def paired_table(rows: list[dict], key: str, per_seed: str, reference: str) -> l
 
 def paired_answer(rows: list[dict], key: str, reference: str) -> dict[str, str]:
     """The labels (other than ``reference``) whose paired ratio interval lies wholly above 1
-    ("slower"), wholly below ("faster"), or includes 1 ("not distinguishable"); and "nearest":
-    the not-distinguishable one whose interval comes closest to excluding 1, with its interval
-    (a verdict that sits on its threshold says so)."""
+    ("slower"), wholly below ("faster"), or includes 1 ("not distinguishable"), by the book's
+    rule (``modgrow.verdicts``): a direction is named only on at least ``MIN_SEEDS`` pairs with at
+    least ``AGREE`` of them agreeing; an interval that clears 1 on fewer pairs, or with fewer
+    agreeing, goes to "suggestive" with its direction. Each named label carries its pairs in the
+    claimed direction and the sign test (two-sided; on n pairs it cannot go below 2^(1-n)).
+    "nearest": the not-distinguishable label whose interval comes closest to excluding 1, with
+    its interval (a verdict that sits on its threshold says so)."""
     from ..stats import format_interval
-    out: dict[str, list[str]] = {"slower": [], "faster": [], "not distinguishable": []}
+    out: dict[str, list[str]] = {"slower": [], "faster": [], "suggestive": [],
+                                 "not distinguishable": []}
     near, gap = "none", float("inf")
     for r in rows:
         q = r.get("ratio")
@@ -448,10 +510,21 @@ def paired_answer(rows: list[dict], key: str, reference: str) -> dict[str, str]:
             continue
         word = ("slower" if q["low"] > 1 else "faster" if q["high"] < 1
                 else "not distinguishable")
-        out[word].append(r[key])
-        if word == "not distinguishable" and min(1 - q["low"], q["high"] - 1) < gap:
-            gap = min(1 - q["low"], q["high"] - 1)
-            near = f"{r[key]}, ratio {format_interval((q['ratio'], q['low'], q['high']), '.2f')}"
+        if word == "not distinguishable":
+            out[word].append(r[key])
+            if min(1 - q["low"], q["high"] - 1) < gap:
+                gap = min(1 - q["low"], q["high"] - 1)
+                near = (f"{r[key]}, ratio "
+                        f"{format_interval((q['ratio'], q['low'], q['high']), '.2f')}")
+            continue
+        agree = q["a_larger"] if word == "slower" else q["b_larger"]
+        sign = (f"{agree} of {q['n']} pairs {word}, sign test p = {q['sign_p']:.3g}")
+        if q["n"] >= rules.MIN_SEEDS and agree >= rules.AGREE * q["n"]:
+            out[word].append(f"{r[key]} ({sign})")
+        else:
+            out["suggestive"].append(f"{r[key]}, {word} ({sign}; the rule needs "
+                                     f"{rules.MIN_SEEDS} pairs with {100 * rules.AGREE:.0f} % "
+                                     f"agreeing)")
     return {**{k: "; ".join(v) or "none" for k, v in out.items()}, "nearest": near}
 
 
@@ -492,7 +565,10 @@ def far_summary(run, n_bins: int = 4) -> dict:
     is Theil-Sen (``power_law_fit(robust=True)``): recorded wall time on a shared machine holds
     outliers (a run paused during a CI check, stages on a loaded machine) that least squares
     would follow. "rejected" counts the confirmations that failed in a range (a passing check
-    whose confirmation on fresh batches fell short of the threshold plus margin)."""
+    whose confirmation on fresh batches fell short of the threshold plus margin). "work fit":
+    the same fit of the FLOP count's work per batch (``work_per_batch``) over the same stages,
+    the exponent the measured one is read against (about 2, not 1: modules and sequence length
+    both grow with N)."""
     import numpy as np
 
     from ..stats import bootstrap_ci, power_law_fit
@@ -515,24 +591,43 @@ def far_summary(run, n_bins: int = 4) -> dict:
                   and b["median steps"][0] > bins[0]["median steps"][0]), "none")
     upper = max(ns, default=0) // 2
     on = [(n, c) for n, c in zip(ns, per_batch) if n >= upper]
-    fit = (power_law_fit(*zip(*on), robust=True) if len(on) >= 3 and len({n for n, _ in on}) >= 2
-           else None)
+    fittable = len(on) >= 3 and len({n for n, _ in on}) >= 2
+    fit = power_law_fit(*zip(*on), robust=True) if fittable else None
     from ..bench import growth_work
     c = run.config
     work = growth_work(run.stages, c.module_size, c.batch_size, c.eval_batches, c.confirm_batches)
+    # the work per batch the FLOP count predicts for the same stages (``work_per_batch``), fitted
+    # over the same N: the reference the measured exponent is read against
+    model = [(s["n"], w) for s, w in zip(stages, work_per_batch(stages, c)) if s["n"] >= upper]
+    work_fit = power_law_fit(*zip(*model), robust=True) if fittable else None
     return {"max N": run.max_n_reached, "status": run.history["status"],
             "total steps": run.total_steps, "work": work,
             "hours": sum(s["seconds"] for s in run.stages) / 3600,
             "bins": bins, "rise": rise, "touch": touch, "fit": fit, "fit from N": upper,
+            "work fit": work_fit,
             "ns": ns, "seconds per batch": per_batch,
             "steps": [s["steps"] for s in stages], "stage seconds": [s["seconds"] for s in stages],
             "ms per batch at last N": 1000 * per_batch[-1] if per_batch else float("nan")}
 
 
+def work_per_batch(stages: list[dict], cfg: GrowthConfig) -> list[float]:
+    """Per stage, the forward work (FLOPs, ``bench.growth_work``) of its training steps, checks
+    and confirmations over its batches (``stage_batches``): what a batch costs at that N by the
+    FLOP count. Both the modules (N - 1) and the sequence length (about N) grow with N, so a
+    batch's work grows as about N^2 (``bench.batch_flops``), whatever the stage's mix of steps and
+    test batches."""
+    from ..bench import growth_work
+    return [sum(growth_work([s], cfg.module_size, cfg.batch_size, cfg.eval_batches,
+                            cfg.confirm_batches).values()) / stage_batches(s, cfg)
+            for s in stages]
+
+
 def far_answer(summary: dict) -> dict[str, str]:
     """The far-growth run's answer in words, read from ``far_summary``: whether steps per stage
-    rise with depth ("steps"), and how the cost per batch compares with the linear growth of the
-    frozen modules' forward pass ("cost": the exponent's interval above, below or including 1)."""
+    rise with depth ("steps"), and how the measured cost per batch compares with the work per
+    batch that the FLOP count predicts for the same stages ("cost": the measured exponent's
+    interval above, below or including the predicted exponent, about 2: modules and sequence
+    length both grow with N; how far its nearer end lies from it)."""
     if summary["rise"] == "none" and summary.get("touch", "none") != "none":
         steps = (f"steps per stage do not clearly rise with depth: no range of N has a median "
                  f"whose interval lies wholly above the first range's, but the interval of "
@@ -544,18 +639,21 @@ def far_answer(summary: dict) -> dict[str, str]:
     else:
         steps = (f"steps per stage rise with depth: the median of N = {summary['rise']} has an "
                  f"interval wholly above the first range's")
-    fit = summary["fit"]
-    if fit is None:
-        cost = "too few stages to fit the cost per batch"
-    elif fit["low"] > 1:
-        cost = ("faster than linear in N, where the frozen modules' forward pass (one product "
-                "per module) would grow linearly")
-    elif fit["high"] < 1:
-        cost = ("slower than linear in N, where the frozen modules' forward pass (one product "
-                "per module) would grow linearly")
+    fit, model = summary["fit"], summary.get("work fit")
+    if fit is None or model is None:
+        return {"steps": steps, "cost": "too few stages to fit the cost per batch"}
+    b = model["exponent"]
+    predicted = f"the FLOP count's exponent for the same stages, {b:.2f}"
+    if fit["low"] > b:
+        cost = (f"above {predicted}: the interval's lower end lies {fit['low'] - b:.2f} above it "
+                f"(the fit divides out the steps per stage, so their rise is no part of the "
+                f"excess; what is, this run does not measure)")
+    elif fit["high"] < b:
+        cost = (f"below {predicted}: the interval's upper end lies {b - fit['high']:.2f} below it "
+                f"(plausibly, not measured: at these N a cost per batch that does not grow with N "
+                f"still weighs)")
     else:
-        cost = ("consistent with linear growth in N, as the frozen modules' forward pass (one "
-                "product per module) predicts")
+        cost = f"consistent with {predicted}"
     return {"steps": steps, "cost": cost}
 
 
@@ -755,17 +853,47 @@ def _modular_within(histories: list[dict], params: int, steps: int) -> list[int]
 
 
 def _row(claim: str, paper: str, this_book: str, verdict: tuple[str, str],
-         capped: bool = False) -> dict:
+         capped: bool = False, note: str = "") -> dict:
     """A ledger row; ``capped``: every modular run reached the last N tried, so the difference
-    of highest N is a lower bound."""
+    of highest N is a lower bound; ``note`` follows the numbers (``_budget_note``)."""
     word, text = verdict
     if capped:
         text += "; every modular run reached the last N tried, so the difference is a lower bound"
+    text += note
     return {"claim": claim, "paper": paper, "this book": f"{this_book}: {text}",
             "rule": "highest N compared between groups (bootstrap interval of the difference of "
                     "means; modular runs counted within the same parameters and whole-run step "
                     "budget); modgrow.verdicts",
             "verdict": word}
+
+
+def budget_stops(histories: list[dict]) -> int:
+    """How many of the runs stopped on their whole-run step budget (``StopReason.TOTAL_BUDGET``):
+    their highest N is what the budget allowed, a lower bound of what more steps would reach."""
+    from ..training import StopReason
+    return sum(h.get("stop") == StopReason.TOTAL_BUDGET.value for h in histories)
+
+
+def _budget_note(label: str, histories: list[dict], steps: int) -> str:
+    k = budget_stops(histories)
+    return (f"; {k} of {len(histories)} {label} runs stopped on the whole-run budget of "
+            f"{steps:,} steps" + (", so their highest N is a lower bound of what they reach with "
+                                  "more steps" if k else ""))
+
+
+def within_steps(steps: int) -> str:
+    """The step budget as a claim's scope: the comparisons decide what each network reaches
+    within the same SGD steps, not what it can reach at all."""
+    return f"within {steps:,} SGD steps"
+
+
+def budget_phrase(label: str) -> str:
+    """A ``gated_budgets`` label as the network whose parameters set it, for a claim's title."""
+    if label.startswith("modular M_m="):
+        return f"the modular network of module size {label.split('=', 1)[1]}"
+    if label.startswith("non-modular "):
+        return f"chapter 4's non-modular network of {label.split(' ', 1)[1]} neurons"
+    raise ValueError(f"unknown gated budget label {label!r}")
 
 
 def dms_verdict(profile: Profile) -> list[dict]:
@@ -776,19 +904,21 @@ def dms_verdict(profile: Profile) -> list[dict]:
         return []
     budget, steps = modular_parameters(profile.dms_max_n), profile.baseline_total_steps
     mod_n = _modular_within(mod, budget, steps)
-    return [_row("on DMS, a modular network reaches a higher N than a non-modular one with as "
-                 "many parameters", "not tested (open question: tasks other than parity)",
+    return [_row(f"on DMS, {within_steps(steps)}, a modular network reaches a higher N than a "
+                 f"non-modular one with as many parameters",
+                 "not tested (open question: tasks other than parity)",
                  f"highest N up to {profile.dms_max_n}, module size {MODULE_SIZE} against "
                  f"{dms_baseline_size(profile)} non-modular neurons (at most {budget} parameters, "
-                 f"{steps} steps)",
-                 rules.group_verdict(mod_n, _reached(non)),
-                 capped=min(mod_n) >= profile.dms_max_n)]
+                 f"{steps} steps)", rules.group_verdict(mod_n, _reached(non)),
+                 capped=min(mod_n) >= profile.dms_max_n,
+                 note=_budget_note("non-modular", non, steps))]
 
 
 def gated_verdicts(profile: Profile) -> list[dict]:
     """Modular (chapter 3's module-size-10 runs, counted within each budget's parameters and the
     whole-run step budget) against each gated cell on parity at equal parameters: one row per
-    cell and budget (``gated_labels``) whose runs are all stored."""
+    cell and budget (``gated_labels``) whose runs are all stored; the claim names the step
+    budget and the network whose parameters set the budget (``budget_phrase``)."""
     mod = stored_histories(parity_modular_configs(profile))
     if mod is None:
         return []
@@ -802,15 +932,22 @@ def gated_verdicts(profile: Profile) -> list[dict]:
             if runs is None:
                 continue
             rows.append(_row(
-                f"on parity, a modular network reaches a higher N than a {cell.upper()} "
-                f"with as many parameters",
+                f"on parity, {within_steps(steps)}, a modular network reaches a higher N than a "
+                f"{cell.upper()} with as many parameters as {budget_phrase(label)}",
                 "not tested (open question: gated networks compared directly)",
                 f"highest N up to {profile.baseline_max_n}, module size {MODULE_SIZE} against "
                 f"{sizes[label]} {cell.upper()} units (at most {budget} parameters, budget "
-                f"'{label}', {steps} steps)",
-                rules.group_verdict(mod_n, _reached(runs)),
-                capped=min(mod_n) >= profile.baseline_max_n))
+                f"'{label}', {steps} steps)", rules.group_verdict(mod_n, _reached(runs)),
+                capped=min(mod_n) >= profile.baseline_max_n,
+                note=_budget_note(cell.upper(), runs, steps)))
     return rows
+
+
+def baseline_budget_stops(profile: Profile) -> tuple[int, int] | None:
+    """(runs that stopped on the whole-run budget, all runs) over this chapter's stored
+    baselines: every gated run and the non-modular DMS runs. None until all are stored."""
+    hs = stored_histories(gated_configs(profile) + dms_baseline_configs(profile))
+    return None if hs is None else (budget_stops(hs), len(hs))
 
 
 def gated_against_leaky(profile: Profile) -> list[dict]:
