@@ -1001,7 +1001,7 @@ def plot_tau_validation(rows: list[dict]):
     data set as a dot, the median as a cross, the identity with a +-10 % band."""
     fig, ax = plt.subplots(figsize=(5.2, 4.4))
     hi = max(r["tau_true"] for r in rows) * 2.2
-    t = np.geomspace(1, hi, 50)
+    t = np.geomspace(min(min(r["tau_true"] for r in rows) / 2, 1), hi, 50)
     ax.fill_between(t, 0.9 * t, 1.1 * t, color="0.85", label="identity ±10 %")
     ax.plot(t, t, "k-", lw=0.8)
     for r in rows:

@@ -8,8 +8,9 @@ population's (mean activity of its neurons) timescale with ``modgrow.timescales`
 ``record_activity`` runs the engine's recording path (``engine.run(..., record=...)``) in time
 chunks, each chunk starting from the previous chunk's final states: the same arithmetic as one
 long run, with memory bounded by the chunk. ``network_timescales`` turns a recording into the
-per-neuron and per-module numbers the chapter stores; ``spearman_trend`` and ``trend_class`` are
-the statistics behind its verdicts.
+per-neuron and per-module numbers the chapter stores; ``spearman_trend``, ``stratified_spearman``
+(a trend within strata, e.g. within one network size) and ``trend_class`` are the statistics
+behind its verdicts.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from .timescales import (VAR_TOL, autocorrelation, estimate_timescales, fit_time
                          isolated_neuron_timescale)
 
 __all__ = ["bernoulli_input", "record_activity", "trained_taus", "network_timescales",
-           "spearman_trend", "trend_class", "ALPHA"]
+           "spearman_trend", "stratified_spearman", "trend_class", "ALPHA"]
 
 ALPHA = 0.05
 """Significance level of a per-network Spearman trend."""
@@ -156,6 +157,51 @@ def spearman_trend(x, y) -> dict:
         return {"rho": math.nan, "p": math.nan, "n": n}
     res = stats.spearmanr(x[ok], y[ok])
     return {"rho": float(res.statistic), "p": float(res.pvalue), "n": n}
+
+
+def _ranks_ok(x: np.ndarray, y: np.ndarray) -> bool:
+    return x.size >= 3 and np.ptp(x) > 0 and np.ptp(y) > 0
+
+
+def stratified_spearman(x, y, strata, n_perm: int = 10_000, seed: int = 0) -> dict:
+    """Trend of y against x *within* strata (e.g. N against tau_net within one network size),
+    so that a third variable that sets both x and y from stratum to stratum cannot make it.
+
+    Per stratum with >= 3 finite pairs and neither side constant: Spearman rho (the Pearson
+    correlation of average ranks). Statistic: the mean of these rhos weighted by the stratum's
+    pairs. p: two-sided permutation test, y shuffled within each stratum (``n_perm`` shuffles,
+    numpy seed ``seed``), p = (1 + #(|rho_perm| >= |rho|)) / (1 + n_perm). Strata that cannot
+    give a rho are left out (listed with NaN). Returns rho, p, n (pairs used), strata (used) and
+    per_stratum {stratum: rho}; rho and p are NaN when no stratum is usable."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    strata = np.asarray(strata)
+    if not x.shape == y.shape == strata.shape:
+        raise ValueError(f"x, y and strata must have one shape, got {x.shape}, {y.shape}, "
+                         f"{strata.shape}")
+    ok = np.isfinite(x) & np.isfinite(y)
+    per, groups = {}, []
+    for s in sorted(set(strata.tolist())):
+        sel = ok & (strata == s)
+        if not _ranks_ok(x[sel], y[sel]):
+            per[s] = math.nan
+            continue
+        rx, ry = stats.rankdata(x[sel]), stats.rankdata(y[sel])
+        rx, ry = rx - rx.mean(), ry - ry.mean()
+        per[s] = float(rx @ ry / math.sqrt((rx @ rx) * (ry @ ry)))
+        groups.append((rx, ry))
+    if not groups:
+        return {"rho": math.nan, "p": math.nan, "n": 0, "strata": 0, "per_stratum": per}
+    sizes = np.array([len(rx) for rx, _ in groups], dtype=float)
+    rng = np.random.default_rng(seed)
+    null = np.zeros(n_perm)
+    for (rx, ry), w in zip(groups, sizes):
+        shuffled = ry[np.argsort(rng.random((n_perm, ry.size)), axis=1)]     # [n_perm, n]
+        null += w * (shuffled @ rx) / math.sqrt((rx @ rx) * (ry @ ry))
+    null /= sizes.sum()
+    rho = float(np.dot(sizes, [per[s] for s in per if math.isfinite(per[s])]) / sizes.sum())
+    p = (1 + int(np.sum(np.abs(null) >= abs(rho) - 1e-12))) / (1 + n_perm)
+    return {"rho": rho, "p": float(p), "n": int(sizes.sum()), "strata": len(groups),
+            "per_stratum": per}
 
 
 def trend_class(rho: float, p: float, alpha: float = ALPHA) -> str:
