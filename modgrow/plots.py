@@ -733,7 +733,7 @@ def plot_paired_totals(totals: dict[str, list[int]], reached: dict[str, list[boo
                        seeds: list[int], ylabel: str = "SGD steps in all"):
     """Paired runs across conditions: one x position per condition (label), one grey line per
     seed joining its totals (marker by seed; open where the run stopped before its last N), and
-    the geometric mean with the bootstrap 95 % interval of the log mean in black."""
+    the geometric mean with the t 95 % interval of the log mean in black."""
     from .stats import geo_mean_ci
     labels = list(totals)
     fig, ax = plt.subplots(figsize=(6.8, 3.8))
@@ -766,8 +766,8 @@ def plot_max_n_pairs(pairs: dict[int, tuple[list[int], list[int]]], seeds: list[
                      labels: tuple[str, str] = ("without margin", "with margin")):
     """Highest N of paired runs under two protocols, per network size: at each size two x
     positions (``labels``), one grey line per seed joining its two runs (marker by seed), and the
-    mean with its bootstrap 95 % interval in black."""
-    from .stats import bootstrap_ci
+    mean with its t 95 % interval in black."""
+    from .stats import mean_ci
     fig, ax = plt.subplots(figsize=(6.8, 3.6))
     sizes = list(pairs)
     for i, h in enumerate(sizes):
@@ -777,7 +777,7 @@ def plot_max_n_pairs(pairs: dict[int, tuple[list[int], list[int]]], seeds: list[
             ax.plot(xs, ys, "-", color="0.6", lw=0.8)
             ax.plot(xs, ys, SEED_MARKERS[j % len(SEED_MARKERS)], ms=4, color="0.35")
         for x, vals in zip(xs, (a, b)):
-            m, lo, hi = bootstrap_ci(vals)
+            m, lo, hi = mean_ci(vals)
             ax.errorbar([x + 0.2], [m], yerr=[[m - lo], [hi - m]], fmt="D", color="k", ms=5,
                         capsize=3)
     ax.set_xticks([3 * i + k for i in range(len(sizes)) for k in (0, 1)],
@@ -962,8 +962,8 @@ def plot_pass_probability(batch_sd: float, networks: list[dict], threshold: floa
 
 def plot_variant_steps(steps_by_variant: dict[str, list[int]], reference: str = "ours"):
     """Total steps to the last N per seed (log scale) for every protocol variant; bars: geometric
-    mean with its bootstrap 95% interval; the reference variant's mean as a dashed line. One
-    legend above the axes."""
+    mean with its t 95% interval (of the log mean; the axis stops at one step); the reference
+    variant's mean as a dashed line. One legend above the axes."""
     from matplotlib.lines import Line2D
 
     from .stats import geo_mean_ci
@@ -979,12 +979,15 @@ def plot_variant_steps(steps_by_variant: dict[str, list[int]], reference: str = 
         if label == reference:
             ax.axhline(g, color=color, ls="--", lw=0.8)
     ax.set_yscale("log")
+    # a wide interval of a few seeds can reach below one step, which no run can take: the axis
+    # stops at one step (the bar runs off it)
+    ax.set_ylim(bottom=max(ax.get_ylim()[0], 1))
     _plain_log_axis(ax.yaxis)
     ax.set_xticks(range(len(labels)))
     ax.set_xticklabels(labels, rotation=30, ha="right")
     ax.set_ylabel("total SGD steps to the last N")
     handles = [Line2D([], [], marker="s", ls="", ms=6, color="0.3",
-                      label="geometric mean (bootstrap 95 % interval)"),
+                      label="geometric mean (t 95 % interval)"),
                Line2D([], [], marker=".", ls="", ms=5, color="0.3", label="one seed"),
                Line2D([], [], ls="--", lw=0.8, color="#d95f02",
                       label=f"geometric mean of {reference}")]

@@ -106,15 +106,16 @@ BADGE_COLOURS = {
 
 # what each verdict word means (the rules themselves are in modgrow.verdicts and each chapter)
 VERDICT_MEANINGS = {
-    "holds": "the measurement agrees with the claim: its 95 % interval excludes no difference, "
-             "with at least {min_seeds} seeds and {agree:.0%} of them agreeing (or the chapter's stated threshold "
-             "rule is met)",
+    "holds": "the measurement agrees with the claim: the 95 % interval of the difference excludes "
+             "zero (of a ratio: excludes 1), with at least {min_seeds} seeds and, where runs pair up "
+             "by seed, {agree:.0%} of the pairs agreeing (or the chapter's stated threshold rule "
+             "is met)",
     "holds partly": "part of the claim holds (e.g. for some module sizes or most stages), or it "
                     "holds under a narrower reading than the paper's",
-    "suggestive": "the difference points the paper's way and its interval excludes no difference, "
-                  "but too few seeds agree for a firm verdict",
-    "not distinguishable": "the two architectures' 95 % intervals overlap: this book cannot tell "
-                           "them apart at its scale",
+    "suggestive": "the difference points the paper's way and its interval excludes zero, "
+                  "but too few seeds (or too few agreeing pairs) for a firm verdict",
+    "not distinguishable": "the 95 % interval of the difference includes zero (of a ratio: "
+                           "includes 1): this book cannot tell the two sides apart at its scale",
     "fails": "the measurement contradicts the claim",
     "not tested": "no experiment of this book decides it yet",
 }

@@ -2,11 +2,14 @@
 next to it.
 
 Words: "holds", "holds partly", "suggestive", "not distinguishable", "fails" (and "not tested").
-Comparisons carry intervals: paired runs (same seed, two protocols) by the bootstrap interval of
-the geometric-mean ratio and the sign test; independent groups (modular against non-modular
-networks) by the bootstrap interval of the difference of means. A difference counts only when
-its 95 % interval excludes no difference; "holds" needs, in addition, at least five seeds and at
-least 80 % of them agreeing, otherwise the strongest word is "suggestive". Threshold rules report
+Comparisons carry intervals: paired runs (same seed, two protocols) by the t interval of the
+geometric-mean ratio (of the mean log ratio) and the sign test; independent groups (modular
+against non-modular networks) by the Welch t interval of the difference of means (with five seeds
+a percentile bootstrap interval would be too narrow: ``modgrow.stats``). A difference counts only when
+its 95 % interval excludes zero (a ratio's interval excludes 1); "holds" needs, in addition, at
+least five seeds and, for paired runs, at least 80 % of the pairs agreeing in direction (groups
+that do not pair up are judged by the interval alone), otherwise the strongest word is
+"suggestive". Threshold rules report
 how the verdict changes when the threshold moves by ±20 %.
 """
 
@@ -18,7 +21,7 @@ import statistics
 import numpy as np
 
 from .analysis import run_summary
-from .stats import paired_log_ratio
+from .stats import diff_ci, paired_log_ratio
 
 __all__ = ["WORDS", "single_epoch_rule", "paired_verdict", "group_verdict",
            "curriculum_verdicts", "baseline_verdicts", "sensitivity"]
@@ -26,6 +29,9 @@ __all__ = ["WORDS", "single_epoch_rule", "paired_verdict", "group_verdict",
 WORDS = ("holds", "holds partly", "suggestive", "not distinguishable", "fails", "not tested")
 MIN_SEEDS = 5
 AGREE = 0.8
+# an interval end this close to no difference (a ratio within 2 % of 1; a difference within 2 % of
+# the interval's width from 0) is flagged: the verdict would turn with it
+EDGE = 0.02
 
 
 def single_epoch_rule(median_steps: float, one_epoch_fraction: float, epoch: float = 500,
@@ -52,8 +58,12 @@ def paired_verdict(a, b, better: str = "lower") -> tuple[str, str]:
     good_ci = r["high"] < 1 if better == "lower" else r["low"] > 1
     bad_ci = r["low"] > 1 if better == "lower" else r["high"] < 1
     agree = r["b_larger"] if better == "lower" else r["a_larger"]
-    text = (f"ratio {r['ratio']:.2f} [{r['low']:.2f}, {r['high']:.2f}], {agree} of {r['n']} "
-            f"seeds in the claimed direction (sign test p = {r['sign_p']:.2f})")
+    edge = min(abs(math.log(r["low"])), abs(math.log(r["high"]))) <= math.log(1 + EDGE) \
+        if r["low"] > 0 else False
+    text = (f"ratio {r['ratio']:.2f} [{r['low']:.2f}, {r['high']:.2f}]"
+            + (f" (an interval end within {EDGE:.0%} of 1: on the threshold)" if edge else "")
+            + f", {agree} of {r['n']} seeds in the claimed direction (sign test p = "
+            f"{r['sign_p']:.2f})")
     return _word(good_ci, bad_ci, agree, r["n"]), text
 
 
@@ -62,16 +72,16 @@ def group_verdict(a, b, better: str = "higher", fmt: str = ".3g") -> tuple[str, 
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if a.size == 0 or b.size == 0 or np.isnan(a).all() or np.isnan(b).all():
         return "not tested", "no networks to compare"
-    rng = np.random.default_rng(0)
-    diffs = (a[rng.integers(0, a.size, (10_000, a.size))].mean(1)
-             - b[rng.integers(0, b.size, (10_000, b.size))].mean(1))
-    lo, hi = np.quantile(diffs, [0.025, 0.975])
-    d = a.mean() - b.mean()
+    d, lo, hi = diff_ci(a, b)  # NaN in either group: NaN bounds, no difference counts
     good_ci, bad_ci = (lo > 0, hi < 0) if better == "higher" else (hi < 0, lo > 0)
     n = min(a.size, b.size)
     agree = int(n) if good_ci else 0  # groups are not paired: the interval decides
+    edge = hi > lo and min(abs(lo), abs(hi)) <= EDGE * (hi - lo)
     text = (f"{a.mean():{fmt}} vs {b.mean():{fmt}}, difference {d:{fmt}} "
-            f"[{lo:{fmt}}, {hi:{fmt}}] ({a.size} vs {b.size} networks)")
+            f"[{lo:{fmt}}, {hi:{fmt}}]"
+            + (f" (an interval end within {EDGE:.0%} of its width from 0: on the threshold)"
+               if edge else "")
+            + f" ({a.size} vs {b.size} networks)")
     return _word(good_ci, bad_ci, agree, n), text
 
 
@@ -181,7 +191,7 @@ def _comparisons(rows: list[dict], claim: str, paper: str, size: str) -> dict:
     return {"claim": claim, "paper": paper,
             "this book": f"modular ahead in {ahead}, behind in {behind} of {len(words)} "
                          f"comparisons (mean max N): " + "; ".join(parts),
-            "rule": "per comparison: difference of mean max N with a bootstrap 95% interval; "
+            "rule": "per comparison: difference of mean max N with a Welch 95% interval; "
                     "holds if ahead in all (>= 5 seeds), holds partly if in some",
             "verdict": verdict}
 
@@ -206,7 +216,7 @@ def length_verdict(drop_modular: list[float], drop_nonmodular: list[float]) -> d
             "paper": "modular better",
             "this book": f"change of mean accuracy from 1x to 10x the trained length: {text}",
             "rule": "compares the change with length, not the level (which differs already at "
-                    "1x); bootstrap 95% interval of the difference; a mean change of at most "
+                    "1x); Welch 95% interval of the difference; a mean change of at most "
                     f"{100 * NO_CHANGE:g} point in both architectures counts as no change "
                     "(not distinguishable)",
             "verdict": word}
@@ -240,7 +250,7 @@ def baseline_verdicts(neuron_rows: list[dict], param_rows: list[dict],
                  "this book": f"median steps per N per seed (N >= 3): {text}; learning rates "
                               f"{lrs['modular']:g} (modular) and {lrs['non-modular']:g} "
                               f"(non-modular), as in the authors' code",
-                 "rule": "difference of means with a bootstrap 95% interval; holds with >= 5 "
+                 "rule": "difference of means with a Welch 95% interval; holds with >= 5 "
                          "networks per side",
                  "verdict": word})
     rows.append(length_verdict(length_drop["modular"], length_drop["non-modular"]))
@@ -250,7 +260,7 @@ def baseline_verdicts(neuron_rows: list[dict], param_rows: list[dict],
                      "paper": "modular better",
                      "this book": f"new head's accuracy after {steps} steps: {text}; learning "
                                   f"rates {lrs['modular']:g} / {lrs['non-modular']:g}",
-                     "rule": "bootstrap 95% interval of the difference of means",
+                     "rule": "Welch 95% interval of the difference of means",
                      "verdict": word})
     return rows
 

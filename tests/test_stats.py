@@ -12,7 +12,10 @@ def test_geometric_mean_and_its_interval():
     m, lo, hi = stats.geo_mean_ci([100, 100, 100])
     assert m == pytest.approx(100) and lo == pytest.approx(100) and hi == pytest.approx(100)
     m, lo, hi = stats.geo_mean_ci([10, 1000])
-    assert m == pytest.approx(100) and 10 <= lo < m < hi <= 1000
+    # t interval of the log mean: with two values, t_1 = 12.7 standard errors each side
+    half = 12.7062 * math.log(10)  # s = log(100) / sqrt(2), s / sqrt(2) = log(10)
+    assert m == pytest.approx(100) and lo == pytest.approx(100 * math.exp(-half), rel=1e-3)
+    assert hi == pytest.approx(100 * math.exp(half), rel=1e-3)
     with pytest.raises(ValueError, match="positive"):
         stats.geo_mean_ci([1, 0])
 
@@ -70,3 +73,49 @@ def test_theil_sen_is_the_median_of_the_pairwise_slopes_between_distinct_x():
             slopes = (b[j] - b[i])[d != 0] / d[d != 0]
             assert (math.isnan(got) if slopes.size == 0
                     else got == pytest.approx(np.median(slopes)))
+
+
+def test_mean_ci_is_the_student_t_interval():
+    m, lo, hi = stats.mean_ci([1.0, 2.0, 3.0, 4.0, 5.0])
+    half = 2.7764451 * math.sqrt(2.5) / math.sqrt(5)  # t_{4, 0.975} s / sqrt(n)
+    assert (m, lo, hi) == pytest.approx((3.0, 3.0 - half, 3.0 + half))
+    assert math.isnan(stats.mean_ci([7.0])[1]) and math.isnan(stats.mean_ci([])[0])
+
+
+def test_diff_ci_is_the_welch_interval():
+    a, b = [1.0, 2.0, 3.0, 4.0, 5.0], [10.0, 10.0, 10.0, 10.0, 10.0]
+    d, lo, hi = stats.diff_ci(a, b)
+    # b constant: the Welch interval is a's t interval shifted by -10 (df = 4)
+    _, alo, ahi = stats.mean_ci(a)
+    assert (d, lo, hi) == pytest.approx((-7.0, alo - 10, ahi - 10))
+    assert stats.diff_ci([3, 3, 3], [1, 1]) == (2.0, 2.0, 2.0)
+    assert math.isnan(stats.diff_ci([1.0], [1.0, 2.0])[1])
+
+
+def _coverage(interval, n: int, sims: int, rng) -> float:
+    x = rng.normal(0.0, 1.0, (sims, n))
+    hits = 0
+    for row in x:
+        _, lo, hi = interval(row)
+        hits += lo <= 0.0 <= hi
+    return hits / sims
+
+
+def test_t_interval_keeps_its_level_with_five_seeds_where_the_bootstrap_does_not():
+    """Why the verdicts use t intervals: with five normal values a nominal 95 % percentile
+    bootstrap interval of the mean covers the true mean only about 84 % of the time."""
+    rng = np.random.default_rng(1)
+    t_cov = _coverage(stats.mean_ci, 5, 2000, rng)
+    boot_cov = _coverage(lambda v: stats.bootstrap_ci(v, n_boot=400), 5, 600, rng)
+    assert 0.93 <= t_cov <= 0.97
+    assert boot_cov < 0.90
+
+
+def test_welch_interval_keeps_its_level_for_five_against_five():
+    rng = np.random.default_rng(2)
+    hits, sims = 0, 2000
+    for _ in range(sims):
+        a, b = rng.normal(0, 1, 5), rng.normal(0, 3, 5)   # unequal spreads
+        _, lo, hi = stats.diff_ci(a, b)
+        hits += lo <= 0.0 <= hi
+    assert 0.93 <= hits / sims <= 0.98

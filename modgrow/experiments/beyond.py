@@ -178,13 +178,13 @@ def _per_seed_steps(run) -> float:
 
 
 def module_size_rows(profile: Profile) -> list[dict]:
-    """Per module size: highest N per seed (mean, bootstrap 95 % interval), the median steps per
+    """Per module size: highest N per seed (mean, t 95 % interval), the median steps per
     N of each seed (mean over seeds with its interval), parameters at the last N in all and
     trained per stage, and wall ms per step (as recorded: a rough guide). [] until every run
     is stored."""
     import math
 
-    from ..stats import bootstrap_ci
+    from ..stats import mean_ci
     runs = module_size_runs(profile)
     if runs is None:
         return []
@@ -197,7 +197,7 @@ def module_size_rows(profile: Profile) -> list[dict]:
         params = compare.parameters_at_stage(rs[0].config, n)
         rows.append({"module size": m, "seeds": len(rs),
                      "max N per seed": " ".join(map(str, reached)),
-                     "max N": bootstrap_ci(reached), "steps per N": bootstrap_ci(ok),
+                     "max N": mean_ci(reached), "steps per N": mean_ci(ok),
                      f"parameters at N = {n}": params["total"],
                      "trained per stage": params["trainable"],
                      "ms per step": ms_per_step(rs), "eps50": module_eps50(rs, profile)})
@@ -434,7 +434,7 @@ def paired_total_rows(stored: dict[str, list], reference: str, key: str,
                       per_seed: tuple[str, Callable]) -> list[dict]:
     """Rows of a paired comparison of whole runs (label -> one stored run per seed, in the
     reference's seed order): per label how many runs finished their curriculum, their total
-    steps (geometric mean with the bootstrap interval of the log mean, over the finished runs
+    steps (geometric mean with the t interval of the log mean, over the finished runs
     only: a stopped run's history does not count the steps of the stage it failed) and, paired by
     seed over the seeds whose runs finished under both the label and ``reference``, the ratio of
     total steps (geometric mean of the per-seed ratios with its interval; seeds slower /
@@ -861,7 +861,7 @@ def _row(claim: str, paper: str, this_book: str, verdict: tuple[str, str],
         text += "; every modular run reached the last N tried, so the difference is a lower bound"
     text += note
     return {"claim": claim, "paper": paper, "this book": f"{this_book}: {text}",
-            "rule": "highest N compared between groups (bootstrap interval of the difference of "
+            "rule": "highest N compared between groups (Welch interval of the difference of "
                     "means; modular runs counted within the same parameters and whole-run step "
                     "budget); modgrow.verdicts",
             "verdict": word}
@@ -953,7 +953,7 @@ def baseline_budget_stops(profile: Profile) -> tuple[int, int] | None:
 def gated_against_leaky(profile: Profile) -> list[dict]:
     """Each gated cell against the leaky non-modular network whose parameters it is sized to
     (``leaky_sizes``; both under this chapter's criterion): the difference of mean highest N
-    with its bootstrap interval (``rules.group_verdict``'s text). Not a claim of the paper, so
+    with its Welch interval (``rules.group_verdict``'s text). Not a claim of the paper, so
     not a ledger row; only pairs whose runs are all stored."""
     out = []
     for h in leaky_sizes(profile):
@@ -985,7 +985,7 @@ def _group(task: str, network: str, configs: list[GrowthConfig], params: int) ->
     """One row of the task x architecture table, or None when a run is not stored."""
     import numpy as np
 
-    from ..stats import bootstrap_ci, format_interval
+    from ..stats import format_interval, mean_ci
     runs = [load_run(c) for c in configs]
     if not runs or any(r is None for r in runs):
         return None
@@ -993,7 +993,7 @@ def _group(task: str, network: str, configs: list[GrowthConfig], params: int) ->
     stages = [s["steps"] for r in runs for s in r.stages if s["n"] > r.config.n_start]
     return {"task": task, "network": network, "parameters": params, "seeds": len(runs),
             "max N per seed": " ".join(map(str, reached)),
-            "max N, mean [95 % CI]": format_interval(bootstrap_ci(reached), ".1f"),
+            "max N, mean [95 % CI]": format_interval(mean_ci(reached), ".1f"),
             "median steps per N": float(np.median(stages)) if stages else float("nan"),
             "ms per step": ms_per_step(runs),
             "stopped": sum(r.history["status"] != "complete" for r in runs),
@@ -1012,7 +1012,7 @@ def first_check_stages(configs: list[GrowthConfig]) -> tuple[int, int]:
 
 
 def groups(profile: Profile) -> list[dict]:
-    """Task x architecture: highest N per seed (mean with bootstrap interval), median steps per N
+    """Task x architecture: highest N per seed (mean with t interval), median steps per N
     (N above the first), wall milliseconds per SGD step (one thread) and how many runs stopped on
     a budget; parameters are the total at the target N (``EQUAL_MEASURE``). Only groups whose
     runs are all stored."""

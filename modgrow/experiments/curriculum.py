@@ -106,7 +106,7 @@ def margin_ablation_summary(profile: Profile) -> dict:
     """Per variant of ``margin_ablation_configs``, every run read to ``fixed_max_n``: max N and
     total steps per seed; per seed the last N that every variant reached ("common N") and the
     steps each variant took to it ("steps to common N"); against duplicate + hard freeze the
-    paired ratio of those steps (geometric mean, bootstrap interval, sign test)."""
+    paired ratio of those steps (geometric mean, t interval, sign test)."""
     from ..stats import paired_log_ratio
     n_max = profile.fixed_max_n
     runs = {label: [read_to(load_or_run(c, progress=False), n_max) for c in cfgs]

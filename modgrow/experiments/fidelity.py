@@ -8,6 +8,8 @@ here: how often the single-check criterion passed the stored chapter-3 networks 
 
 from __future__ import annotations
 
+import math
+
 from .. import criterion as crit
 from ..profiles import Profile
 from ..stats import geo_mean_ci, paired_log_ratio
@@ -84,7 +86,7 @@ def margin_summary(profile: Profile) -> list[dict]:
 def paired_rows(runs: dict[str, list[dict]], totals: dict[str, list[int]],
                 target: int) -> list[dict]:
     """Per variant (label -> its runs as ``read_to`` gives them, seeds in the order of "ours"):
-    max N per seed, total steps (``totals``; geometric mean and bootstrap interval) and, against
+    max N per seed, total steps (``totals``; geometric mean and t interval) and, against
     "ours", the paired ratio of steps to the last N both runs of a seed reached, with its sign
     test and a one-line ``conclusion``."""
     rows = []
@@ -207,6 +209,10 @@ def variant_runs(profile: Profile) -> dict[str, list[StoredRun]]:
             for label, cfgs in variant_configs(profile).items()}
 
 
+# an interval end of a ratio within this factor of 1 sits on the threshold: the word turns with it
+ON_THE_LINE = 1.02
+
+
 def conclusion(paired: dict, reached: list[int], target: int) -> str:
     """One line: how a variant's total steps compare with ours (paired by seed)."""
     short = sum(r < target for r in reached)
@@ -217,6 +223,9 @@ def conclusion(paired: dict, reached: list[int], target: int) -> str:
         text = f"fewer steps: {ratio}"
     else:
         text = f"not distinguishable: {ratio}"
+    near = min(abs(math.log(paired["low"])), abs(math.log(paired["high"])))
+    if near <= math.log(ON_THE_LINE):
+        text += " (an interval end within 2 % of 1: on the threshold)"
     text += f"; {paired['a_larger']} of {paired['n']} seeds slower (sign test p = {paired['sign_p']:.2f})"
     if short:
         text += f"; {short} seed(s) stopped before N = {target}"

@@ -13,7 +13,7 @@ from .. import perturbation as pt, verdicts as rules
 from ..drift import module_drift
 from ..network import count_parameters
 from ..profiles import Profile
-from ..stats import bootstrap_ci, geo_mean_ci, paired_log_ratio
+from ..stats import bootstrap_ci, geo_mean_ci, mean_ci, paired_log_ratio
 from ..store import NO_COMPUTE_ENV, StoredRun, load_or_compute, load_or_run, load_run
 from ..training import GrowthConfig, head_ns
 from .baseline import baseline_configs, iclr_config
@@ -222,7 +222,7 @@ def paired_eps50(rob: dict, measure: str = "stream") -> list[dict]:
                 non, label = {}, (f"none in range (nearest: {h} neurons, "
                                   f"{100 * (rel - 1):+.0f} % {rule})")
             d = [mod[s] - non[s] for s in seeds]
-            mean, lo, hi = bootstrap_ci(d)
+            mean, lo, hi = mean_ci(d)
             rows.append({"module size": m, "match": rule, "modular": count,
                          "non-modular": label, "partner": p["kind"], "seeds": seeds, "diff": d,
                          "ratio": math.exp(mean) if d else math.nan,
@@ -913,7 +913,7 @@ def claim6_verdict(profile: Profile, fx: dict, reach: dict | None = None) -> dic
 
 def drift_ratios(summary: dict[str, list[dict]]) -> dict[str, dict | None]:
     """Per initialisation: the geometric mean over networks of each network's median (over
-    modules) within-module / between-module drift, its bootstrap interval, and how many networks
+    modules) within-module / between-module drift, its t interval (of the log mean), and how many networks
     have the within-module weights drifting less (None: no networks)."""
     out = {}
     for label, rows in summary.items():
