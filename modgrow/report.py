@@ -554,6 +554,8 @@ PROTOCOL: Mapping[str, Callable] = MappingProxyType({
     "perturb_n": lambda p: p.perturb_n,
     "fixed_max_n": lambda p: p.fixed_max_n,
     "fidelity_max_n": lambda p: p.fidelity_max_n,
+    "fidelity_seeds": lambda p: len(p.fidelity_seeds),
+    "legacy_seeds": lambda p: len(p.legacy_seeds),
 })
 
 

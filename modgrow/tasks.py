@@ -12,7 +12,9 @@ Parity sampling (the book's decision, following the authors' code):
   mostly zeros), and over many batches P(parity = 1) = 1/2 - E[(1 - 2p)^N] / 2, which is
   1/2 - 1/(2(N+1)) for even N and exactly 1/2 for odd N.
 * ``bit_prob`` a float: every bit is Bernoulli(bit_prob); with 0.5 labels are balanced. The book
-  uses 0.5 for generalisation tests, where a p-aware shortcut must not help.
+  uses 0.5 where a p-aware shortcut must not help (chapter 1's chance levels, chapter 3's heads
+  after growth on balanced bits); its length-generalisation and transfer tests draw bits as in
+  training, so that only the length or the stage changes.
 
 DMS (the authors' definition, FACTS.md): the label of task N is 1 when the last bit equals the
 bit N - 1 steps before it (N - 2 bits in between; 0-based ``x[T-N] == x[T-1]``), else 0; N >= 2

@@ -98,3 +98,25 @@ def test_margin_scope_and_groups_say_what_was_run_and_how_it_compares():
     assert groups == {"fewer": "a (0.50x [0.40, 0.70])", "more": "b (2.00x [1.10, 3.00])",
                       "same": "c (1.00x [0.90, 1.20]), d (0.80x [0.60, 1.00])"}
     assert fidelity.margin_groups([{"variant": "ours"}])["more"] == "none"
+
+
+def test_one_epoch_row_applies_chapter_3s_rule_to_the_authors_stored_runs():
+    import statistics
+
+    from modgrow import verdicts as rules
+    p = profiles.PAPER
+    row = fidelity.one_epoch_row(p)
+    runs = [load_or_run(c, progress=False)
+            for c in fidelity.margin_variant_configs(p)["authors"]]
+    steps = [s["steps"] for r in runs for s in r.stages
+             if r.config.n_start < s["n"] <= min(r.max_n_reached or 0, p.fixed_max_n)]
+    frac = sum(k <= 500 for k in steps) / len(steps)
+    assert row["verdict"] == rules.single_epoch_rule(statistics.median(steps), frac)
+    assert f"of {len(steps)} stages" in row["this book"] and "thresholds -20 %" in row["rule"]
+
+
+def test_conclusion_flags_an_interval_end_on_one():
+    pr = {"ratio": 0.76, "low": 0.58, "high": 0.995, "a_larger": 0, "n": 5, "sign_p": 0.06}
+    assert "fewer steps" in fidelity.conclusion(pr, [20] * 5, 20)
+    assert "on the threshold" in fidelity.conclusion(pr, [20] * 5, 20)
+    assert "on the threshold" not in fidelity.conclusion({**pr, "high": 0.9}, [20] * 5, 20)

@@ -172,3 +172,13 @@ def test_task_dispatch_draws_the_same_batches_and_refuses_nonsense():
         task_batch("dms", [2], 4, bit_prob="per_batch")
     with pytest.raises(ValueError, match="shorter"):
         dms_labels(torch.zeros(2, 3, 1), [4])
+
+
+def test_chapter_1_chance_row_is_computed_from_both_samplings():
+    from modgrow.experiments import task as ch1
+    from modgrow.profiles import QUICK
+    assert ch1.chance_word(0.5, 0.5) == "holds"
+    assert ch1.chance_word(0.501, 2 / 3) == "holds partly"
+    assert ch1.chance_word(0.6, 0.6) == "fails"
+    row = ch1.verdicts(QUICK)[1]
+    assert row["verdict"] == "holds partly" and "0.667 at N = 2" in row["this book"]
