@@ -254,10 +254,15 @@ def verdict_table(rows, links: dict[str, str] | None = None,
 MODULAR_ONLY = ("duplicate", "duplicate_source", "gamma", "train_old_taus", "fix_within")
 
 
+# fields that only the confirmed criterion reads
+CONFIRM_ONLY = ("confirm_batches", "confirm_margin")
+
+
 def hyperparameter_table(settings: dict[str, dict]) -> Table:
     """One row per field of ``GrowthConfig``: its command-line flag, its value in each column of
     ``settings`` (column label -> {"architecture": ..., field: value overriding the default}) and
-    its help text. A modular-only field shows "n/a" in a non-modular column."""
+    its help text. A modular-only field shows "n/a" in a non-modular column, a field of the
+    confirmation "n/a" in a column whose criterion has none."""
     from dataclasses import MISSING, fields
 
     from .training import GrowthConfig
@@ -271,6 +276,8 @@ def hyperparameter_table(settings: dict[str, dict]) -> Table:
             v = over.get(f.name, default)
             if f.name in MODULAR_ONLY and over.get("architecture") == "nonmodular":
                 v = "n/a"
+            if f.name in CONFIRM_ONLY and over.get("criterion", "confirmed") != "confirmed":
+                v = "n/a"  # a stage criterion without confirmation has nothing to confirm
             row[label] = "none" if v is None else v
         row["meaning"] = f.metadata.get("help", "")
         rows.append(row)

@@ -86,6 +86,10 @@ def test_hyperparameter_table_covers_every_field_and_architecture():
     assert by["gamma"]["non-modular"] == "n/a"
     assert by["max_total_steps"]["modular"] == "none"
     assert all(r["meaning"] for r in t.rows)
+    checked = report.hyperparameter_table({"ours": {}, "check": {"criterion": "check"}})
+    by = {r["field"]: r for r in checked.rows}
+    assert by["confirm_batches"]["ours"] == GrowthConfig().confirm_batches
+    assert by["confirm_batches"]["check"] == by["confirm_margin"]["check"] == "n/a"
 
 
 def test_runs_and_profile_tables():
