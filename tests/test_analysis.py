@@ -109,9 +109,10 @@ def test_length_verdict_reads_a_tiny_change_as_no_change():
 
 def test_rerun_verdict_says_when_it_sits_on_its_threshold():
     from modgrow.experiments.fidelity import rerun_verdict
-    rows = lambda accs: [{"newest head": a} for a in accs]
+    rows = lambda accs: [{"newest head": a, "lowest head": a - 0.001} for a in accs]
     near = rerun_verdict(rows([0.9788, 0.9802, 0.9804, 0.9806, 0.9834]))
     assert near["verdict"] == "holds" and "sits on its threshold" in near["this book"]
+    assert "1 of 5 below 98 %" in near["this book"] and "(any N) 0.9778" in near["this book"]
     clear = rerun_verdict(rows([0.985, 0.99, 0.99, 0.991, 0.995]))
     assert clear["verdict"] == "holds" and "threshold" not in clear["this book"]
     assert rerun_verdict(rows([0.97, 0.99, 0.99]))["verdict"] == "fails"
