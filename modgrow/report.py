@@ -410,14 +410,16 @@ def _cost_text(cost: dict | None) -> str:
 def long_budget_text(profile, verdict: str, against: str, long_histories: dict) -> str:
     """Chapter 4's sentence on the long-budget baselines: claim 1a's verdict at that budget, the
     comparison ``against`` module size 10 (already formatted), and how the longer runs ended
-    (a stage not solved within the per-stage budget is a plateau, not a lack of steps)."""
+    (a stage not solved within the per-stage budget: the steps a stage needs had grown past that
+    budget, which is not shown to be a ceiling)."""
     if not against:
         return "None was trained longer in this edition, so their highest N is a lower bound."
     stops = [h.get("stop") for hs in long_histories.values() for h in hs]
     text = (f"Trained {profile.long_budget_factor} times longer (claim 1a at that budget: "
             f"{verdict}), module size 10 against them: {against}. Of these {len(stops)} longer "
             f"runs, {stops.count('stage_budget')} stopped on a stage not solved within the "
-            f"{fmt(profile.stage_budget)}-step stage budget (a plateau)")
+            f"{fmt(profile.stage_budget)}-step stage budget (whether a longer stage would "
+            f"solve it was not tested: not shown to be a ceiling)")
     budget, done = stops.count("total_budget"), stops.count("complete")
     bound = " (for those, the highest N is a lower bound)" if budget or done else ""
     if not done:
@@ -513,9 +515,10 @@ def _long_budget_sentence(p) -> str:
     long_sizes = _long_sizes(p)
     return (f"the non-modular networks of {words(long_sizes)} neurons were also trained with "
             f"{p.long_budget_factor} times the budget and the curriculum extended to N = "
-            f"{p.long_budget_max_n} (open squares of the equal-neuron figure), so that only a "
-            "budget or a plateau stops them, and claim 1a is decided under both budgets." if long_sizes else
-            "where the non-modular networks would plateau with a longer budget was not run in "
+            f"{p.long_budget_max_n} (open squares of the equal-neuron figure), so that only the "
+            "whole-run or the per-stage step budget stops them, and claim 1a is decided under "
+            "both budgets." if long_sizes else
+            "how far the non-modular networks get with a longer budget was not run in "
             "this edition (out of its compute), so claim 1a is decided at this budget only.")
 
 

@@ -45,6 +45,24 @@ def single_epoch_rule(median_steps: float, one_epoch_fraction: float, epoch: flo
     return "fails"
 
 
+def one_epoch_sensitivity(median_steps: float, one_epoch_fraction: float, epoch: float = 500,
+                          share: float = 0.8) -> str:
+    """``single_epoch_rule`` with both thresholds 20 % stricter (epoch x 0.8, share x 1.2) and 20 %
+    looser (epoch x 1.2, share x 0.8): each moves in its own direction."""
+    strict = single_epoch_rule(median_steps, one_epoch_fraction, 0.8 * epoch, min(1.0, 1.2 * share))
+    loose = single_epoch_rule(median_steps, one_epoch_fraction, 1.2 * epoch, 0.8 * share)
+    return (f"thresholds 20 % stricter ({0.8 * epoch:g} steps, {min(1.0, 1.2 * share):.0%}): "
+            f"{strict}; 20 % looser ({1.2 * epoch:g} steps, {0.8 * share:.0%}): {loose}")
+
+
+def on_epoch_threshold(median_steps: float, one_epoch_fraction: float, epoch: float = 500,
+                       share: float = 0.8, points: float = 0.05) -> bool:
+    """Whether the share of stages within an epoch lies within ``points`` of its threshold, or the
+    median within 10 % of the epoch: the verdict turns with a few stages."""
+    return (abs(one_epoch_fraction - share) <= points
+            or abs(median_steps - epoch) <= 0.1 * epoch)
+
+
 def sensitivity(rule, *thresholds: float) -> str:
     """The verdicts of ``rule(*thresholds)`` with every threshold 20 % lower and 20 % higher."""
     low = rule(*(0.8 * t for t in thresholds))
@@ -108,7 +126,11 @@ def curriculum_verdicts(histories: list[dict], retention: list[dict],
     rows = []
     for m in sorted({h["config"]["module_size"] for h in histories}):
         hs = [h for h in histories if h["config"]["module_size"] == m]
-        steps = [s["steps"] for h in hs for s in h["stages"][1:]]
+        # solved stages above the first, and the stage each run stopped on (not solved within its
+        # budget: counted with that budget, more than an epoch)
+        unsolved = [h["config"]["max_steps_per_stage"] for h in hs
+                    if h.get("stop") == "stage_budget"]
+        steps = [s["steps"] for h in hs for s in h["stages"][1:]] + unsolved
         med = statistics.median(steps) if steps else math.nan
         frac = sum(s <= 500 for s in steps) / len(steps) if steps else math.nan
         per_seed = [run_summary(h)["one_epoch_fraction"] for h in hs]
@@ -117,12 +139,14 @@ def curriculum_verdicts(histories: list[dict], retention: list[dict],
             "claim": f"each new N is solved within about one epoch (M_m = {m})",
             "paper": "within one epoch (500 steps)",
             "this book": f"median {med:.0f} steps per N (N >= 3, {len(steps)} stages of "
-                         f"{len(hs)} seeds); {100 * frac:.0f}% of stages within 500 steps (per "
-                         f"seed {min(per_seed) * 100:.0f}-{max(per_seed) * 100:.0f}%); max N "
-                         f"{min(reached)}-{max(reached)}",
+                         f"{len(hs)} seeds, {len(unsolved)} of them the unsolved stage a run "
+                         f"stopped on, counted at its budget); {100 * frac:.0f}% of stages within "
+                         f"500 steps (per seed {min(per_seed) * 100:.0f}-"
+                         f"{max(per_seed) * 100:.0f}%); max N {min(reached)}-{max(reached)}"
+                         + ("; on its threshold (a few stages turn the verdict)"
+                            if on_epoch_threshold(med, frac) else ""),
             "rule": "holds: median <= 500 steps and >= 80% of stages within 500; holds partly: "
-                    "median <= 500; " + sensitivity(lambda e, s: single_epoch_rule(med, frac, e, s),
-                                                    500, 0.8),
+                    "median <= 500; " + one_epoch_sensitivity(med, frac),
             "verdict": single_epoch_rule(med, frac),
         })
     own = [a for r in retention for a in r["own"].values()]
@@ -139,9 +163,12 @@ def curriculum_verdicts(histories: list[dict], retention: list[dict],
         "this book": f"{sum(d <= drop_points for d in drops)} of {len(drops)} heads lose at most "
                      f"{drop_points:g} point from their own stage to the end of growth (median "
                      f"change {-statistics.median(drops):+.2f} points, at the last stage's longer "
-                     f"sequences); separately, {below} of {len(own)} heads were below 98 % on "
-                     f"fresh batches already when their stage ended (the criterion's doing, not "
-                     f"forgetting)",
+                     f"sequences); separately, {below} of {len(own)} heads score 98 % or less on "
+                     f"the same fresh batches at their own stage: a mean over this test's few "
+                     f"batches is noisy (the confirmations that ended those stages passed on 100 "
+                     f"batches), so this counts measurement noise and heads just at 98 %, not "
+                     f"forgetting. The paper's wording (every head stays above criterion) is "
+                     f"tested as no head losing more than the rule's drop",
         "rule": f"holds: >= 95% of heads lose <= {drop_points:g} point; holds partly: >= 80%; "
                 + sensitivity(kept_rule, drop_points),
         "verdict": kept_rule(drop_points),
@@ -180,20 +207,50 @@ def _comparisons(rows: list[dict], claim: str, paper: str, size: str) -> dict:
                          f"{np.mean(r['non-modular']):.1f} ({word})")
     ahead = sum(w in ("holds", "suggestive") for w in words)
     behind = words.count("fails")
-    if words and ahead == len(words):
-        verdict = "holds" if all(w == "holds" for w in words) else "suggestive"
-    elif words and behind == len(words):
-        verdict = "fails"
-    elif ahead:
-        verdict = "holds partly"
-    else:
-        verdict = "fails" if behind > len(words) / 2 else "not distinguishable"
+    verdict = comparisons_word(ahead, behind, len(words),
+                               all(w == "holds" for w in words))
     return {"claim": claim, "paper": paper,
             "this book": f"modular ahead in {ahead}, behind in {behind} of {len(words)} "
                          f"comparisons (mean max N): " + "; ".join(parts),
-            "rule": "per comparison: difference of mean max N with a Welch 95% interval; "
-                    "holds if ahead in all (>= 5 seeds), holds partly if in some",
+            "rule": "per comparison: difference of mean max N with a Welch 95% interval "
+                    "(comparisons share runs; no correction for their number); holds if ahead in "
+                    "all (>= 5 seeds); holds partly if ahead in at least as many as behind; fails "
+                    "if behind in more than ahead and in at least one; else not distinguishable",
             "verdict": verdict}
+
+
+def comparisons_word(ahead: int, behind: int, n: int, all_firm: bool = True) -> str:
+    """One verdict over ``n`` comparisons, ``ahead`` of them for the claim and ``behind`` against
+    it (the rest not distinguishable): all ahead -> holds (suggestive unless ``all_firm``); some
+    ahead and at least as many as behind -> holds partly; behind in more than ahead -> fails;
+    none either way -> not distinguishable."""
+    if n and ahead == n:
+        return "holds" if all_firm else "suggestive"
+    if ahead and ahead >= behind:
+        return "holds partly"
+    if behind > ahead:
+        return "fails"
+    return "not distinguishable"
+
+
+def speed_row(steps_modular, steps_nonmodular, scope: str, lrs: dict[str, float]) -> dict:
+    """Claim 2 from each network's median steps per N over ``scope``: compared on a log scale
+    (step counts span orders of magnitude), the Welch interval of the difference of mean logs as a
+    ratio of geometric means."""
+    la, lb = np.log(np.asarray(steps_modular, float)), np.log(np.asarray(steps_nonmodular, float))
+    word, _ = group_verdict(la, lb, "lower")
+    d, lo, hi = diff_ci(la, lb)
+    return {"claim": "2. faster training: fewer steps per new N",
+            "paper": "modular within about an epoch, faster",
+            "this book": f"median steps per N of each network ({scope}): geometric mean "
+                         f"{math.exp(la.mean()):.0f} vs {math.exp(lb.mean()):.0f}, ratio "
+                         f"{math.exp(d):.2f} [{math.exp(lo):.2f}, {math.exp(hi):.2f}] "
+                         f"({la.size} vs {lb.size} networks); learning rates "
+                         f"{lrs['modular']:g} (modular) and {lrs['non-modular']:g} "
+                         f"(non-modular), as in the authors' code",
+            "rule": "ratio of geometric means with the Welch 95% interval of the difference of "
+                    "mean log steps; holds with >= 5 networks per side",
+            "verdict": word}
 
 
 # a change of accuracy of at most this much counts as no change (chapter 3's forgetting rule uses
@@ -226,33 +283,31 @@ def baseline_verdicts(neuron_rows: list[dict], param_rows: list[dict],
                       trainable_rows: list[dict], steps_modular: list[float],
                       steps_nonmodular: list[float], length_drop: dict[str, list[float]],
                       transfer: dict[int, dict[str, list[float]]], lrs: dict[str, float],
-                      long_neuron_rows: list[dict] | None = None, long_factor: int = 1
-                      ) -> list[dict]:
+                      long_neuron_rows: list[dict] | None = None, long_factor: int = 1,
+                      speed_scope: str = "N >= 3", budget: int | None = None) -> list[dict]:
     """Chapter 4, claims 1-3 of FACTS.md. ``steps_*``: per-seed median steps per N;
     ``length_drop``: per network, accuracy at 10x the trained length minus at 1x (mean over
     heads); ``transfer``: steps -> {"modular": [...], "non-modular": [...]} new-head accuracy;
-    ``long_neuron_rows``: the equal-neuron comparison under ``long_factor`` times the budget."""
+    ``long_neuron_rows``: the equal-neuron comparison under ``long_factor`` times the budget;
+    ``speed_scope``: which stages and networks claim 2 compares; ``budget``: the whole-run step
+    budget of the capacity comparisons (named in their claims: a budget-stopped run's N is a lower
+    bound of what it reaches with more steps)."""
+    within = f", within {budget:,} SGD steps" if budget else ""
     rows = [
-        _comparisons(neuron_rows, "1a. higher N than a non-modular network with the same neurons",
-                     "modular higher", "neurons"),
-        _comparisons(param_rows, "1b. higher N at equal total parameters (all weights, "
+        _comparisons(neuron_rows, f"1a{within}: higher N than a non-modular network with the "
+                     "same neurons", "modular higher", "neurons"),
+        _comparisons(param_rows, f"1b{within}: higher N at equal total parameters (all weights, "
                      "trained or frozen)", "modular higher", "parameters"),
-        _comparisons(trainable_rows, "1c. higher N at equal trainable parameters (the modular "
-                     "network trains only its newest module)", "modular higher", "parameters"),
+        _comparisons(trainable_rows, f"1c{within}: higher N at equal trainable parameters (the "
+                     "modular network trains only its newest module)", "modular higher",
+                     "parameters"),
     ]
     if long_neuron_rows:
+        long = f" (within {long_factor * budget:,} SGD steps)" if budget else ""
         rows.insert(1, _comparisons(long_neuron_rows, f"1a, {long_factor}x the step budget: "
-                                    "higher N than a non-modular network with the same neurons",
-                                    "modular higher", "neurons"))
-    word, text = group_verdict(steps_modular, steps_nonmodular, "lower", ".0f")
-    rows.append({"claim": "2. faster training: fewer steps per new N",
-                 "paper": "modular within about an epoch, faster",
-                 "this book": f"median steps per N per seed (N >= 3): {text}; learning rates "
-                              f"{lrs['modular']:g} (modular) and {lrs['non-modular']:g} "
-                              f"(non-modular), as in the authors' code",
-                 "rule": "difference of means with a Welch 95% interval; holds with >= 5 "
-                         "networks per side",
-                 "verdict": word})
+                                    f"higher N than a non-modular network with the same "
+                                    f"neurons{long}", "modular higher", "neurons"))
+    rows.append(speed_row(steps_modular, steps_nonmodular, speed_scope, lrs))
     rows.append(length_verdict(length_drop["modular"], length_drop["non-modular"]))
     for steps, groups in sorted(transfer.items()):
         word, text = group_verdict(groups["modular"], groups["non-modular"], "higher", ".3f")

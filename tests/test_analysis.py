@@ -92,7 +92,7 @@ def test_curriculum_verdicts_separate_forgetting_from_false_passes():
     lost = {"own": heads, "final": {**heads, "3": 0.95}}
     rows = verdicts.curriculum_verdicts(hist, [kept] * 3, {})
     assert [r["verdict"] for r in rows] == ["holds", "holds"]
-    assert "3 of 15 heads were below 98 %" in rows[1]["this book"]
+    assert "3 of 15 heads score 98 % or less" in rows[1]["this book"]
     rows = verdicts.curriculum_verdicts(hist, [lost] * 3, {})
     assert rows[1]["verdict"] == "holds partly"  # 12 of 15 heads kept
 
@@ -125,3 +125,32 @@ def test_one_epoch_verdicts_reads_the_rows_chapter_3_writes():
             {"claim": "old tasks are kept while the network grows (frozen modules)",
              "verdict": "holds"}]
     assert one_epoch_verdicts(rows) == {15: "holds", 5: "fails"}
+
+
+def test_one_epoch_verdict_counts_the_unsolved_stage_and_moves_thresholds_each_its_own_way():
+    def hist(steps, stop="max_n", budget=10_000):
+        return {"config": {"module_size": 10, "max_steps_per_stage": budget,
+                           "architecture": "modular", "seed": 0},
+                "stop": stop, "status": "stopped", "max_n_reached": 1 + len(steps),
+                "stages": [{"n": 2 + i, "steps": k, "seconds": 1.0}
+                           for i, k in enumerate([50] + steps)]}
+    solved = [hist([100, 200, 300, 400]) for _ in range(5)]
+    row = verdicts.curriculum_verdicts(solved, [{"own": {"3": 0.99}, "final": {"3": 0.99}}], {})[0]
+    assert row["verdict"] == "holds" and "20 stages" in row["this book"]
+    # one run stopped on a stage: that stage counts, at its budget, as more than an epoch
+    stopped = solved[:4] + [hist([100], "stage_budget")]
+    row = verdicts.curriculum_verdicts(stopped, [{"own": {"3": 0.99}, "final": {"3": 0.99}}], {})[0]
+    assert "18 stages" in row["this book"] and "1 of them the unsolved" in row["this book"]
+    # stricter means a shorter epoch and a larger share; looser the opposite
+    assert verdicts.one_epoch_sensitivity(300, 0.85).startswith(
+        "thresholds 20 % stricter (400 steps, 96%): holds partly; 20 % looser (600 steps, 64%): holds")
+    assert verdicts.on_epoch_threshold(300, 0.82) and not verdicts.on_epoch_threshold(300, 0.95)
+
+
+def test_comparisons_word_weighs_ahead_against_behind():
+    assert verdicts.comparisons_word(4, 0, 4) == "holds"
+    assert verdicts.comparisons_word(4, 0, 4, all_firm=False) == "suggestive"
+    assert verdicts.comparisons_word(2, 0, 16) == "holds partly"
+    assert verdicts.comparisons_word(7, 2, 16) == "holds partly"
+    assert verdicts.comparisons_word(2, 6, 16) == "fails"
+    assert verdicts.comparisons_word(0, 0, 16) == "not distinguishable"

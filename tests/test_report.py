@@ -224,7 +224,8 @@ def test_long_budget_text_counts_how_the_longer_runs_ended():
                          ", N = 60 (for those, the highest N is a lower bound).")
     plateaus = {20: [{"stop": "stage_budget"}]}
     assert report.long_budget_text(PAPER, "fails", "x", plateaus).endswith(
-        "(a plateau) and 0 on the whole-run budget.")
+        "(whether a longer stage would solve it was not tested: not shown to be a ceiling) and 0 "
+        "on the whole-run budget.")
 
 
 def test_run_tables_show_headers_in_words():

@@ -373,16 +373,18 @@ def one_epoch_row(profile: Profile, label: str = "authors") -> dict:
     parts, words = {}, {}
     for name in ("ours", label):
         runs = [read_to(load_or_run(c, progress=False), profile.fixed_max_n) for c in cfgs[name]]
+        # solved stages above the first, and the stage a run stopped on, counted at its budget
         steps = [k for r in runs for n, k in zip(r["ns"], r["steps"])
                  if r["ns"][0] < n <= r["max N"]]
+        steps += [c.max_steps_per_stage for c, r in zip(cfgs[name], runs)
+                  if r["stop"] == "stage_budget"]
         epoch = runs[0]["epoch"]
         med, frac = float(np.median(steps)), sum(k <= epoch for k in steps) / len(steps)
         words[name] = rules.single_epoch_rule(med, frac, epoch)
         parts[name] = (f"median {med:.0f} steps per N, {100 * frac:.0f} % of {len(steps)} "
                        f"stages within {epoch} ({words[name]})")
         if name == label:
-            sens = rules.sensitivity(lambda e, sh: rules.single_epoch_rule(med, frac, e, sh),
-                                     epoch, 0.8)
+            sens = rules.one_epoch_sensitivity(med, frac, epoch)
             edge = (f"; its median sits on the threshold (an epoch test can only end a stage "
                     f"at a multiple of {epoch} steps)" if med == epoch else "")
     return {"claim": f"each new N is solved within about one epoch, under the authors' protocol "
