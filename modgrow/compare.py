@@ -4,8 +4,9 @@ equal parameters, and two generalisation tests.
 Generalisation tests, both run on networks taken at the same curriculum stage N0:
 
 * length generalisation: accuracy of every head on sequences ``factor`` times longer than the
-  longest the network was trained on at that stage (training distribution of bits, so that the
-  factor-1 accuracy is the criterion's and only the length changes);
+  longest the network was trained on at that stage (training distribution of bits, so that only
+  the length changes; factor 1 is that one longest trained length, not the range of lengths that
+  training and the criterion draw from);
 * transfer: the network grows for N0 + 1 (a new module for the modular network, a new head for the
   non-modular one) and the accuracy of the new head is measured before training and after a few SGD
   steps of the ordinary curriculum stage.
@@ -30,7 +31,9 @@ __all__ = ["length_generalisation", "transfer_curve", "params_by_stage",
 @torch.no_grad()
 def length_generalisation(net: RNN, cfg: GrowthConfig, factors=(1, 2, 5, 10),
                           n_batches: int = 4, seed: int = 0) -> dict:
-    """Accuracy of every head at sequence lengths ``factor`` x the longest trained length."""
+    """Accuracy of every head at sequence lengths ``factor`` x the longest trained length (the
+    last length of ``length_range`` at the stage's largest N; factor 1 is that fixed length, not
+    the range of lengths the criterion tests), bits drawn as in training."""
     ns = head_ns(cfg, len(net.heads))
     longest = length_range(cfg.task, max(ns))[1] - 1
     out = {}
