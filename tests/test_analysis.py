@@ -92,7 +92,7 @@ def test_curriculum_verdicts_separate_forgetting_from_false_passes():
     lost = {"own": heads, "final": {**heads, "3": 0.95}}
     rows = verdicts.curriculum_verdicts(hist, [kept] * 3, {})
     assert [r["verdict"] for r in rows] == ["holds", "holds"]
-    assert "3 of 15 heads score 98 % or less" in rows[1]["this book"]
+    assert "3 of 15 heads read at or below 98 %" in rows[1]["this book"]
     rows = verdicts.curriculum_verdicts(hist, [lost] * 3, {})
     assert rows[1]["verdict"] == "holds partly"  # 12 of 15 heads kept
 

@@ -11,6 +11,8 @@ them, said wherever it is used.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import analysis, verdicts as rules
@@ -130,16 +132,22 @@ FREEZE_KINDS = {"duplicate, soft freeze (gamma=0.5)": "soft", "duplicate, no fre
 
 def _freeze_sentence(paired: dict[str, dict], where: str) -> str:
     """'letting old modules keep learning took ...' from paired ratios (variant / default) of the
-    freezing variants present in ``paired``; ``where`` names the runs."""
+    freezing variants present in ``paired``; ``where`` names the runs. It states steps only: what
+    they cost in wall time was not measured on one machine."""
     from ..stats import format_interval
     parts = [f"{format_interval((q['ratio'], q['low'], q['high']), '.2f')} times the default's "
              f"steps with {FREEZE_KINDS[k]} freezing ({q['b_larger']} of {q['n']} seeds fewer)"
              for k, q in paired.items() if k in FREEZE_KINDS]
     if not parts:
         return "Soft and no freezing were not run at this scale."
+    kinds = " or ".join(FREEZE_KINDS[k] for k in paired if k in FREEZE_KINDS)
     return ("Letting old modules keep learning took " + " and ".join(parts) + f" ({where}; "
-            "paired by seed: geometric mean of the ratios, 95 % interval); each of those steps "
-            "trains every module, not only the newest.")
+            "paired by seed: geometric mean of the ratios, 95 % interval). These are counts of "
+            f"SGD steps: a step of {kinds} freezing computes gradients for every module, not "
+            "only the newest, so it does more work than a step of hard freezing; wall time per "
+            "step was not compared on one machine (the stored wall times come from runs at "
+            "different times on shared machines), so what the fewer steps save in time is not "
+            "measured.")
 
 
 def ablation_words(profile: Profile) -> dict[str, str]:
@@ -174,10 +182,95 @@ def ablation_words(profile: Profile) -> dict[str, str]:
     }
 
 
+# the scaling run: the first edition's fastest module-size-10 seed at the paper's scale
+# (``tests/test_curriculum_review.py`` checks it against the stored first-edition runs)
+SCALING_MODULE_SIZE, SCALING_SEED = 10, 2
+
+
 def scaling_config(profile: Profile) -> GrowthConfig:
     """How far growth goes: the fastest first-edition module-size-10 seed continued (single-check
     criterion)."""
-    return base_config(profile, module_size=10, seed=2, max_n=profile.scaling_max_n, **LEGACY)
+    return base_config(profile, module_size=SCALING_MODULE_SIZE, seed=SCALING_SEED,
+                       max_n=profile.scaling_max_n, **LEGACY)
+
+
+def scaling_choice(profile: Profile) -> dict | None:
+    """How the scaling run's seed compares with the first edition's other runs of its module size
+    (``legacy_growth_configs``), read from the store only (None until they are all stored): per
+    seed the steps to the last N that all of them reached ("common N"), and whether the scaling
+    seed is among them and the fastest."""
+    from ..store import load_run
+    cfg = scaling_config(profile)
+    cfgs = [c for c in legacy_growth_configs(profile) if c.module_size == cfg.module_size]
+    runs = [load_run(c) for c in cfgs]
+    if not runs or any(r is None for r in runs):
+        return None
+    common = min(r.max_n_reached or 0 for r in runs)
+    steps = {c.seed: steps_to(r, common) for c, r in zip(cfgs, runs)}
+    return {"seed": cfg.seed, "module size": cfg.module_size, "common N": common,
+            "steps": steps, "fastest": cfg.seed in steps and min(steps, key=steps.get) == cfg.seed}
+
+
+def scaling_choice_words(choice: dict | None) -> str:
+    """``scaling_choice`` as a sentence of chapter 3 ("Seed 2 was chosen as the fastest ...")."""
+    from ..report import words
+    if choice is None:
+        return "The first edition's runs this seed was chosen from are not stored at this scale."
+    seed, steps, m = choice["seed"], choice["steps"], choice["module size"]
+    if seed not in steps:
+        return (f"Seed {seed} is not one of this profile's first-edition runs of module size {m} "
+                f"(seeds {words(list(steps))}).")
+    others = words([f"{v:,}" for v in sorted(v for k, v in steps.items() if k != seed)])
+    where = (f"the first edition's {len(steps)} runs of module size {m} ({steps[seed]:,} SGD "
+             f"steps to N = {choice['common N']}, against {others})")
+    return (f"Seed {seed} was chosen as the fastest of {where}." if choice["fastest"] else
+            f"Seed {seed} is not the fastest of {where}.")
+
+
+def steps_trend(history: dict, parts: int = 3) -> dict:
+    """Steps per stage against N over the stages after the first (N > n_start): Spearman's rank
+    correlation and its p value, and the median, mean and wall milliseconds per step of the
+    first and the last of ``parts`` consecutive groups of stages (equal counts; N ranges
+    "first ns", "last ns"). rho and p are nan with fewer than three stages or constant steps;
+    the groups are None with fewer stages than ``parts``."""
+    from scipy import stats as st
+    n0 = history["config"]["n_start"]
+    stages = [s for s in history["stages"] if s["n"] > n0]
+    ns = np.array([s["n"] for s in stages], float)
+    k = np.array([s["steps"] for s in stages], float)
+    rho = p = float("nan")
+    if len(k) >= 3 and np.ptp(k) > 0:
+        res = st.spearmanr(ns, k)
+        rho, p = float(res.statistic), float(res.pvalue)
+    out = {"rho": rho, "p": p, "stages": len(stages), "first": None, "last": None}
+    if len(stages) >= parts:
+        groups = np.array_split(np.arange(len(stages)), parts)
+        for key, g in (("first", groups[0]), ("last", groups[-1])):
+            sub = [stages[i] for i in g]
+            steps = sum(s["steps"] for s in sub)
+            out[key] = {"ns": (sub[0]["n"], sub[-1]["n"]), "median": float(np.median(k[g])),
+                        "mean": float(np.mean(k[g])),
+                        "ms per step": 1000 * sum(s["seconds"] for s in sub) / steps}
+    return out
+
+
+def steps_trend_words(trend: dict) -> str:
+    """``steps_trend`` in two sentences: the direction of the steps per stage (rise, fall, or no
+    monotone trend at p < 0.05), rho and p, the first and last groups of stages; and the wall time
+    per step in those groups."""
+    if math.isnan(trend["rho"]) or trend["first"] is None:
+        return f"Its {trend['stages']} stages after the first are too few to show a trend."
+    rho, p = trend["rho"], trend["p"]
+    word = ("rise with N" if rho > 0 and p < 0.05 else "fall with N" if rho < 0 and p < 0.05
+            else "show no monotone trend with N")
+    a, b = trend["first"], trend["last"]
+    return (f"Its steps per stage {word} (Spearman rank correlation {rho:.2f}, p = {p:.2g}, "
+            f"{trend['stages']} stages after the first): median {a['median']:.0f} and mean "
+            f"{a['mean']:.0f} steps for N = {a['ns'][0]}–{a['ns'][1]}, median {b['median']:.0f} "
+            f"and mean {b['mean']:.0f} for N = {b['ns'][0]}–{b['ns'][1]}. Its wall time per step "
+            f"(one run on one CPU thread) rose from {a['ms per step']:.0f} to "
+            f"{b['ms per step']:.0f} ms between the same stages, as expected when every batch "
+            f"runs through all modules on sequences that lengthen with N.")
 
 
 def runs_by_size(configs: list[GrowthConfig]) -> dict[int, list[StoredRun]]:
@@ -188,7 +281,12 @@ def runs_by_size(configs: list[GrowthConfig]) -> dict[int, list[StoredRun]]:
     return out
 
 
-def head_accuracy(run: StoredRun, n_batches: int = 20, bit_prob=0.5) -> dict[str, float]:
+# batches of 256 sequences on which every head of a grown network is measured again (``retention``,
+# ``head_accuracy``)
+HEAD_BATCHES = 20
+
+
+def head_accuracy(run: StoredRun, n_batches: int = HEAD_BATCHES, bit_prob=0.5) -> dict[str, float]:
     """Stored accuracy of every head of a grown network at the last stage's sequence lengths
     (``analysis.head_accuracy_after_growth``)."""
     cfg = {"run": run.path.name, "n_batches": n_batches, "bit_prob": bit_prob}
@@ -198,7 +296,7 @@ def head_accuracy(run: StoredRun, n_batches: int = 20, bit_prob=0.5) -> dict[str
     return res["data"]
 
 
-def retention(run: StoredRun, n_batches: int = 20) -> dict[str, dict[str, float]]:
+def retention(run: StoredRun, n_batches: int = HEAD_BATCHES) -> dict[str, dict[str, float]]:
     """Every solved head at its own stage's sequence lengths ("own": what it scored when its stage
     ended, measured afresh) and after growth at the last stage's lengths ("final"), training
     distribution of bits."""
@@ -307,5 +405,125 @@ def verdicts(profile: Profile) -> list[dict]:
     what = (f"steps to the last N that every variant of a seed reached (N <= {summary['n_max']}, "
             f"chapter 3's criterion with its margin; per seed: "
             f"{', '.join(map(str, summary['common N']))})")
-    return rules.curriculum_verdicts([r.history for r in runs], [retention(r) for r in runs],
-                                     ablations, ablation_what=what)
+    hists, kept = [r.history for r in runs], [retention(r) for r in runs]
+    return rules.curriculum_verdicts(hists, kept, ablations, ablation_what=what,
+                                     remeasured=remeasure(hists, kept))
+
+
+def protocol_values(profile: Profile) -> dict[str, object]:
+    """Settings of this chapter's runs that its prose states, read from the configs (glued as
+    ``ch3_<key>``): the steps between criterion checks, the duplication noise and the ablations'
+    module size and soft-freezing gamma, and the batches of the heads' re-measure."""
+    growth = growth_configs(profile)
+    ablations = ablation_configs(profile)
+    default = ablations["duplicate, hard freeze"]
+    soft = ablations.get("duplicate, soft freeze (gamma=0.5)")
+
+    def one(values, what):
+        values = set(values)
+        if len(values) != 1:
+            raise ValueError(f"protocol_values: the runs differ in {what}: {sorted(values)}")
+        return values.pop()
+    return {"eval_every": one((c.eval_every for c in growth), "eval_every"),
+            "noise": one((c.noise for c in default), "noise"),
+            "abl_m": one((c.module_size for cs in ablations.values() for c in cs), "module size"),
+            "soft_gamma": one((c.gamma for c in soft), "gamma") if soft else ABLATIONS[
+                "duplicate, soft freeze (gamma=0.5)"]["gamma"],
+            "head_batches": HEAD_BATCHES}
+
+
+def remeasure(histories: list[dict], retention: list[dict]) -> dict:
+    """Every solved head's accuracy at its own stage as measured again on ``HEAD_BATCHES`` fresh
+    batches (``retention``'s "own", same order as ``histories``) against the value that ended
+    its stage (the newest head's accuracy in the stage's record: the confirmation of
+    ``confirm_batches`` batches, or the check of ``eval_batches`` under the single check), on the
+    same network, sequence lengths and bits.
+
+    The two measures of a head differ by the noise of both; with the batches' accuracies equally
+    spread in both, the variance of the difference is se**2 (1 + b / c) for the standard error se
+    of a b-batch mean and c batches in the stage's measure, which gives "se" (pooled over heads,
+    in points). "p at bar": the chance that a head truly at the stage's bar (threshold plus the
+    confirmation margin) reads at or below the threshold in one b-batch measure (normal
+    approximation)."""
+    from scipy import stats as st
+    own, ended, bars, batches = [], [], set(), set()
+    for h, r in zip(histories, retention):
+        cfg = h["config"]
+        confirmed = cfg["criterion"] == "confirmed"
+        bars.add(cfg["threshold"] + (cfg.get("confirm_margin", 0.0) if confirmed else 0.0))
+        batches.add(cfg["confirm_batches"] if confirmed else cfg["eval_batches"])
+        stage = {str(s["n"]): s["accuracy"][str(s["n"])] for s in h["stages"]}
+        for n, a in r["own"].items():
+            own.append(a)
+            ended.append(stage[n])
+    thresholds = {h["config"]["threshold"] for h in histories}
+    if len(bars) != 1 or len(batches) != 1 or len(thresholds) != 1:
+        raise ValueError("remeasure: the runs differ in their criterion")
+    (bar,), (c,), (threshold,) = bars, batches, thresholds
+    own, ended = np.array(own), np.array(ended)
+    diff = own - ended
+    se = float(np.std(diff, ddof=1) / math.sqrt(1 + HEAD_BATCHES / c)) if len(own) > 1 \
+        else float("nan")
+    return {"heads": len(own), "below": int(np.sum(own <= threshold)),
+            "threshold": threshold, "bar": bar, "stage batches": c, "batches": HEAD_BATCHES,
+            "ended above bar": int(np.sum(ended > bar)), "lowest ended": float(ended.min()),
+            "mean own": float(own.mean()), "mean ended": float(ended.mean()), "se": 100 * se,
+            "p at bar": float(st.norm.cdf((threshold - bar) / se)) if se > 0 else float("nan")}
+
+
+def seed_spread(histories: dict[int, list[dict]]) -> dict[int, dict]:
+    """Per module size: the last N that every seed reached ("common N") and the largest over the
+    smallest of the seeds' steps to it ("ratio"), so that runs that stopped early are compared
+    over the same stages as the others."""
+    out = {}
+    for m, hs in histories.items():
+        common = min(h.get("max_n_reached") or 0 for h in hs)
+        steps = [sum(s["steps"] for s in h["stages"] if s["n"] <= common) for h in hs]
+        out[m] = {"common N": common, "steps": steps,
+                  "ratio": max(steps) / min(steps) if min(steps) > 0 else float("nan")}
+    return out
+
+
+def one_epoch_shares(histories: list[dict], epoch: int = 500) -> dict[int, dict]:
+    """Per module size, the stages the one-epoch verdict counts (``verdicts.curriculum_verdicts``:
+    every solved stage after the first, and the stage a run stopped on, at its budget): how many
+    ("stages"), how many within ``epoch`` steps ("within"), their share and median."""
+    out = {}
+    for m in sorted({h["config"]["module_size"] for h in histories}):
+        hs = [h for h in histories if h["config"]["module_size"] == m]
+        steps = ([s["steps"] for h in hs for s in h["stages"][1:]]
+                 + [h["config"]["max_steps_per_stage"] for h in hs if h["stop"] == "stage_budget"])
+        within = sum(s <= epoch for s in steps)
+        out[m] = {"stages": len(steps), "within": within,
+                  "share": within / len(steps) if steps else float("nan"),
+                  "median": float(np.median(steps)) if steps else float("nan")}
+    return out
+
+
+def epoch_threshold_words(shares: dict[int, dict], threshold: float = 0.8,
+                          points: float = 0.05) -> str:
+    """The module sizes whose share of stages within one epoch lies within ``points`` of the
+    verdict's ``threshold``, and how many stages would carry each across it; "" if none."""
+    from ..report import words
+    near = {m: v for m, v in shares.items()
+            if not math.isnan(v["share"]) and abs(v["share"] - threshold) <= points}
+    if not near:
+        return ""
+    parts = []
+    for m, v in near.items():
+        need = math.ceil(threshold * v["stages"] - 1e-9)  # stages within an epoch the rule needs
+        if v["within"] >= need:
+            parts.append(f"{v['within'] - need + 1} fewer stages within an epoch would take "
+                         f"module size {m} below it")
+        else:
+            parts.append(f"{need - v['within']} more would take module size {m} to it")
+    sides = {v["within"] >= math.ceil(threshold * v["stages"] - 1e-9) for v in near.values()}
+    sizes = words(list(near))
+    where = ("sit either side of" if len(sides) == 2 else
+             "sit close to" if len(near) > 1 else "sits close to")
+    shares_text = words([f"{100 * v['share']:.0f} %" for v in near.values()])
+    return (f"Module size{'s' if len(near) > 1 else ''} {sizes} {where} the rule's "
+            f"{100 * threshold:.0f} % threshold ({shares_text} of stages within one epoch): "
+            + "; ".join(parts) + ", so "
+            + ("their verdicts differ by a few stages, not by a firm difference between them."
+               if len(near) > 1 else "its verdict turns on a few stages."))
