@@ -127,7 +127,7 @@ PAPER = Profile(
     perturb_n=11, perturb_eps_points=10, perturb_trials=10, perturb_warmup=100,
     perturb_steps=1000, perturb_batch=64, fixed_seeds=(0, 1, 2, 3, 4), fixed_max_n=20,
     legacy_seeds=(0, 1, 2), legacy_growth_max_n=((5, 50), (10, 60), (15, 50), (20, 50)),
-    long_budget_factor=5, long_budget_max_size=50, long_budget_max_n=60,
+    long_budget_factor=5, long_budget_max_size=100, long_budget_max_n=60,
     dms_max_n=30, gated_budgets=("modular M_m=10", "non-modular 50"), extra_module_sizes=(30,),
     noise_sigmas=(0.0, 0.01, 0.05, 0.1, 0.2, 0.5), far_target_n=200,
     far_runs=((1, 200), (4, 83)), orders=("step2", "shuffled"), curve_ns=(6, 12))
