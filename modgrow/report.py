@@ -9,6 +9,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Callable, Mapping
 
+from .text import fmt, words  # re-exported: report.fmt and report.words are used by pages
+
 __all__ = ["table", "fmt", "VERDICT_COLUMNS", "verdict_table", "badge", "number_claims",
            "chapter_pages", "chapter_links", "toc_docs", "verdict_counts", "verdict_legend",
            "BADGE_COLOURS", "VERDICT_MEANINGS", "hyperparameter_table",
@@ -17,24 +19,6 @@ __all__ = ["table", "fmt", "VERDICT_COLUMNS", "verdict_table", "badge", "number_
            "protocol_glue", "runs_per_group"]
 
 VERDICT_COLUMNS = ("claim", "paper", "this book", "rule", "verdict")
-
-
-def fmt(v) -> str:
-    if isinstance(v, float):
-        if math.isnan(v):
-            return "–"
-        return f"{v:.3g}" if abs(v) < 100 else f"{v:,.0f}"
-    if isinstance(v, int) and abs(v) >= 1e4:
-        return f"{v:,}"
-    return str(v)
-
-
-def words(items) -> str:
-    """``[20, 50, 100]`` -> ``"20, 50 and 100"`` (numbers as ``fmt`` writes them)."""
-    parts = [fmt(v) for v in items]
-    if not parts:
-        raise ValueError("words: nothing to list")
-    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
 def runs_per_group(groups: dict) -> int | str:

@@ -213,7 +213,7 @@ def scaling_choice(profile: Profile) -> dict | None:
 
 def scaling_choice_words(choice: dict | None) -> str:
     """``scaling_choice`` as a sentence of chapter 3 ("Seed 2 was chosen as the fastest ...")."""
-    from ..report import words
+    from ..text import words
     if choice is None:
         return "The first edition's runs this seed was chosen from are not stored at this scale."
     seed, steps, m = choice["seed"], choice["steps"], choice["module size"]
@@ -504,7 +504,7 @@ def epoch_threshold_words(shares: dict[int, dict], threshold: float = 0.8,
                           points: float = 0.05) -> str:
     """The module sizes whose share of stages within one epoch lies within ``points`` of the
     verdict's ``threshold``, and how many stages would carry each across it; "" if none."""
-    from ..report import words
+    from ..text import words
     near = {m: v for m, v in shares.items()
             if not math.isnan(v["share"]) and abs(v["share"] - threshold) <= points}
     if not near:
