@@ -70,14 +70,18 @@ def sensitivity(rule, *thresholds: float) -> str:
     return f"thresholds -20 %: {low}; +20 %: {high}"
 
 
+def ratio_on_line(low: float, high: float) -> bool:
+    """Whether an end of a ratio's interval lies within ``EDGE`` of 1 (the word turns with it)."""
+    return low > 0 and min(abs(math.log(low)), abs(math.log(high))) <= math.log(1 + EDGE)
+
+
 def paired_verdict(a, b, better: str = "lower") -> tuple[str, str]:
     """Claim: a is ``better`` ("lower" or "higher") than b, paired by seed (positive values)."""
     r = paired_log_ratio(a, b)
     good_ci = r["high"] < 1 if better == "lower" else r["low"] > 1
     bad_ci = r["low"] > 1 if better == "lower" else r["high"] < 1
     agree = r["b_larger"] if better == "lower" else r["a_larger"]
-    edge = min(abs(math.log(r["low"])), abs(math.log(r["high"]))) <= math.log(1 + EDGE) \
-        if r["low"] > 0 else False
+    edge = ratio_on_line(r["low"], r["high"])
     text = (f"ratio {r['ratio']:.2f} [{r['low']:.2f}, {r['high']:.2f}]"
             + (f" (an interval end within {EDGE:.0%} of 1: on the threshold)" if edge else "")
             + f", {agree} of {r['n']} seeds in the claimed direction (sign test p = "

@@ -8,8 +8,6 @@ here: how often the single-check criterion passed the stored chapter-3 networks 
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from .. import criterion as crit, verdicts as rules
@@ -211,10 +209,6 @@ def variant_runs(profile: Profile) -> dict[str, list[StoredRun]]:
             for label, cfgs in variant_configs(profile).items()}
 
 
-# an interval end of a ratio within this factor of 1 sits on the threshold: the word turns with it
-ON_THE_LINE = 1.02
-
-
 def conclusion(paired: dict, reached: list[int], target: int) -> str:
     """One line: how a variant's total steps compare with ours (paired by seed)."""
     short = sum(r < target for r in reached)
@@ -225,8 +219,7 @@ def conclusion(paired: dict, reached: list[int], target: int) -> str:
         text = f"fewer steps: {ratio}"
     else:
         text = f"not distinguishable: {ratio}"
-    near = min(abs(math.log(paired["low"])), abs(math.log(paired["high"])))
-    if near <= math.log(ON_THE_LINE):
+    if rules.ratio_on_line(paired["low"], paired["high"]):
         text += " (an interval end within 2 % of 1: on the threshold)"
     text += f"; {paired['a_larger']} of {paired['n']} seeds slower (sign test p = {paired['sign_p']:.2f})"
     if short:
