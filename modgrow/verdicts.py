@@ -213,28 +213,45 @@ def forgetting_text(drops, own, below: int, drop_points: float, rm: dict | None)
 
 # ----- chapter 4 --------------------------------------------------------------------------------
 
-def _comparisons(rows: list[dict], claim: str, paper: str, size: str) -> dict:
-    """One verdict over several (modular, non-modular) comparisons of max N (group_verdict)."""
-    words, parts = [], []
+def _comparisons(rows: list[dict], claim: str, paper: str, size: str,
+                 last_n: dict[int, int] | None = None) -> dict:
+    """One verdict over several (modular, non-modular) comparisons of max N (group_verdict).
+    ``last_n`` (module size -> the curriculum's last N): a comparison the modular side does not
+    win while most of its runs reached that last N is left out -- those runs were stopped by
+    their plan, not by their capacity, so it cannot count against the claim."""
+    words, parts, left = [], [], 0
     for r in rows:
         for key, mod in r.items():
             if not key.startswith("modular M_m="):
                 continue
             word, _ = group_verdict(mod, r["non-modular"], "higher", ".1f")
+            last = (last_n or {}).get(int(key[len("modular M_m="):]))
+            at_last = sum(n >= last for n in mod) if last else 0
+            head = (f"{r[size]:,} {size}, {key[8:]}: {np.mean(mod):.1f} vs "
+                    f"{np.mean(r['non-modular']):.1f}")
+            if word not in ("holds", "suggestive") and 2 * at_last > len(mod):
+                left += 1
+                parts.append(f"{head} (left out: {at_last} of {len(mod)} modular runs at the "
+                             f"curriculum's last N, {last})")
+                continue
             words.append(word)
-            parts.append(f"{r[size]:,} {size}, {key[8:]}: {np.mean(mod):.1f} vs "
-                         f"{np.mean(r['non-modular']):.1f} ({word})")
+            parts.append(f"{head} ({word})")
     ahead = sum(w in ("holds", "suggestive") for w in words)
     behind = words.count("fails")
     verdict = comparisons_word(ahead, behind, len(words),
                                all(w == "holds" for w in words))
+    out = (f"; {left} left out, the modular runs stopped by their curriculum's last N"
+           if left else "")
     return {"claim": claim, "paper": paper,
             "this book": f"modular ahead in {ahead}, behind in {behind} of {len(words)} "
-                         f"comparisons (mean max N): " + "; ".join(parts),
+                         f"comparisons (mean max N){out}: " + "; ".join(parts),
             "rule": "per comparison: difference of mean max N with a Welch 95% interval "
                     "(comparisons share runs; no correction for their number); holds if ahead in "
                     "all (>= 5 seeds); holds partly if ahead in at least as many as behind; fails "
-                    "if behind in more than ahead and in at least one; else not distinguishable",
+                    "if behind in more than ahead and in at least one; else not distinguishable"
+                    + ("; a comparison the modular side does not win, with most of its runs at "
+                       "the curriculum's last N, is left out (capped by the plan)"
+                       if last_n else ""),
             "verdict": verdict}
 
 
@@ -302,30 +319,35 @@ def baseline_verdicts(neuron_rows: list[dict], param_rows: list[dict],
                       trainable_rows: list[dict], steps_modular: list[float],
                       steps_nonmodular: list[float], length_drop: dict[str, list[float]],
                       transfer: dict[int, dict[str, list[float]]], lrs: dict[str, float],
-                      long_neuron_rows: list[dict] | None = None, long_factor: int = 1,
-                      speed_scope: str = "N >= 3", budget: int | None = None) -> list[dict]:
+                      long_rows: dict[str, list[dict]] | None = None, long_factor: int = 1,
+                      speed_scope: str = "N >= 3", budget: int | None = None,
+                      last_n: dict[int, int] | None = None) -> list[dict]:
     """Chapter 4, claims 1-3 of FACTS.md. ``steps_*``: per-seed median steps per N;
     ``length_drop``: per network, accuracy at 10x the trained length minus at 1x (mean over
     heads); ``transfer``: steps -> {"modular": [...], "non-modular": [...]} new-head accuracy;
-    ``long_neuron_rows``: the equal-neuron comparison under ``long_factor`` times the budget;
-    ``speed_scope``: which stages and networks claim 2 compares; ``budget``: the whole-run step
-    budget of the capacity comparisons (named in their claims: a budget-stopped run's N is a lower
-    bound of what it reaches with more steps)."""
+    ``long_rows``: the comparisons under ``long_factor`` times the budget ("neurons", "total",
+    "trainable": rows as ``neuron_rows``, ``param_rows``, ``trainable_rows``); ``speed_scope``:
+    which stages and networks claim 2 compares; ``budget``: the whole-run step budget of the
+    capacity comparisons (named in their claims: a budget-stopped run's N is a lower bound of
+    what it reaches with more steps); ``last_n``: module size -> the curriculum's last N
+    (comparisons the plan decides are left out, ``_comparisons``)."""
     within = f", within {budget:,} SGD steps" if budget else ""
-    rows = [
-        _comparisons(neuron_rows, f"1a{within}: higher N than a non-modular network with the "
-                     "same neurons", "modular higher", "neurons"),
-        _comparisons(param_rows, f"1b{within}: higher N at equal total parameters (all weights, "
-                     "trained or frozen)", "modular higher", "parameters"),
-        _comparisons(trainable_rows, f"1c{within}: higher N at equal trainable parameters (the "
-                     "modular network trains only its newest module)", "modular higher",
-                     "parameters"),
-    ]
-    if long_neuron_rows:
-        long = f" (within {long_factor * budget:,} SGD steps)" if budget else ""
-        rows.insert(1, _comparisons(long_neuron_rows, f"1a, {long_factor}x the step budget: "
-                                    f"higher N than a non-modular network with the same "
-                                    f"neurons{long}", "modular higher", "neurons"))
+    claims = {
+        "neurons": ("1a", "higher N than a non-modular network with the same neurons", "neurons"),
+        "total": ("1b", "higher N at equal total parameters (all weights, trained or frozen)",
+                  "parameters"),
+        "trainable": ("1c", "higher N at equal trainable parameters (the modular network trains "
+                      "only its newest module)", "parameters")}
+    given = {"neurons": neuron_rows, "total": param_rows, "trainable": trainable_rows}
+    long_rows = long_rows or {}
+    long = f" (within {long_factor * budget:,} SGD steps)" if budget else ""
+    rows = []
+    for key, (tag, text, size) in claims.items():
+        rows.append(_comparisons(given[key], f"{tag}{within}: {text}", "modular higher", size,
+                                 last_n))
+        if long_rows.get(key):
+            rows.append(_comparisons(long_rows[key], f"{tag}, {long_factor}x the step budget: "
+                                     f"{text}{long}", "modular higher", size, last_n))
     rows.append(speed_row(steps_modular, steps_nonmodular, speed_scope, lrs))
     rows.append(length_verdict(length_drop["modular"], length_drop["non-modular"]))
     for steps, groups in sorted(transfer.items()):

@@ -65,3 +65,12 @@ def test_verdict_changes_marks_exactly_the_claims_whose_verdict_moved(monkeypatc
     assert rows["2. speed"]["baselines without margin"] == "holds partly"
     assert rows["3b. transfer"]["baselines without margin"] == "not tested"
     assert rows["1a. capacity"]["baselines with margin"] == "fails"
+
+
+def test_claims_2_and_3_pair_module_size_10_with_100_neurons_when_trained():
+    import pytest
+    from modgrow.experiments.baseline import paired_size
+    assert paired_size([20, 50, 100, 200]) == 100
+    assert paired_size({20: [], 50: []}) == 50      # a dict of runs by size works too
+    with pytest.raises(ValueError, match="no non-modular sizes"):
+        paired_size([])

@@ -467,6 +467,10 @@ def test_an_interval_end_on_one_is_flagged():
     assert on_the_line({"low": 0.995, "high": 1.3})
     assert not on_the_line({"low": 0.85, "high": 1.03})
     assert not on_the_line({"low": math.nan, "high": math.nan})
+    # the same edge as every paired verdict (verdicts.EDGE, 2 %), not a chapter's own
+    from modgrow.verdicts import EDGE
+    assert on_the_line({"low": 0.7, "high": 1 + 0.9 * EDGE})
+    assert not on_the_line({"low": 0.7, "high": 1 + 1.5 * EDGE})
 
 
 def test_start_accuracy_counts_modular_networks_below_every_non_modular_one():

@@ -19,6 +19,16 @@ GENERALISATION_MODULE_SIZE = 10
 GENERALISATION_MAX_NEURONS = 100
 
 
+def paired_size(sizes) -> int:
+    """The non-modular size claims 2 and 3 pair with module size 10: ``GENERALISATION_MAX_NEURONS``
+    (the closest neuron count to the modular network at N0) when it was trained, else the largest
+    size of ``sizes``."""
+    sizes = list(sizes)
+    if not sizes:
+        raise ValueError("paired_size: no non-modular sizes to pair with")
+    return GENERALISATION_MAX_NEURONS if GENERALISATION_MAX_NEURONS in sizes else max(sizes)
+
+
 def baseline_config(profile: Profile, size: int, seed: int, budget: int,
                     margin: bool = True, max_n: int | None = None) -> GrowthConfig:
     """A non-modular multi-head network (ICLR 2024: lr 0.05) of ``size`` neurons under the
@@ -158,11 +168,13 @@ def verdicts(profile: Profile, margin: bool = True) -> list[dict]:
     nonmod = histories(baseline_configs(profile, margin))
     neuron_rows = compare.equal_neuron_rows(modular, nonmod, budget)
     long_budget = profile.long_budget_factor * budget
-    long_rows = compare.equal_neuron_rows(
-        modular, histories(long_baseline_configs(profile, margin)), long_budget)
+    long_nonmod = histories(long_baseline_configs(profile, margin))
+    long_rows = {"neurons": compare.equal_neuron_rows(modular, long_nonmod, long_budget),
+                 **{measure: compare.equal_param_rows(modular, long_nonmod, long_budget, measure)
+                    for measure in ("total", "trainable")}}
     param_rows = compare.equal_param_rows(modular, nonmod, budget)
     trainable_rows = compare.equal_param_rows(modular, nonmod, budget, "trainable")
-    pair = 100 if 100 in nonmod else max(nonmod)
+    pair = paired_size(nonmod)
     m = GENERALISATION_MODULE_SIZE
 
     # claim 2 over the N every run of both sides solved (the non-modular runs stop earlier)
@@ -192,7 +204,7 @@ def verdicts(profile: Profile, margin: bool = True) -> list[dict]:
         speed_scope=f"N = 3-{common_n}, the N every run of both sides solved; module size {m} "
                     f"(10 (N - 1) neurons at stage N, all but the newest frozen) against {pair} "
                     f"non-modular neurons",
-        budget=budget)
+        budget=budget, last_n=dict(profile.growth_max_n))
 
 
 def margin_effect(profile: Profile) -> list[dict]:

@@ -233,14 +233,11 @@ def paired_eps50(rob: dict, measure: str = "stream") -> list[dict]:
     return rows
 
 
-# an interval end within this factor of 1 sits on the line: the verdict turns with it
-ON_THE_LINE = 1.01
-
-
 def on_the_line(row: dict) -> bool:
-    """Whether an end of the row's interval of the eps50 ratio sits on 1 (``ON_THE_LINE``)."""
-    return any(v == v and abs(math.log(v)) <= math.log(ON_THE_LINE)
-               for v in (row["low"], row["high"]))
+    """Whether an end of the row's interval of the eps50 ratio sits on 1: the rule every paired
+    verdict uses (``verdicts.ratio_on_line``, within ``verdicts.EDGE``); no interval, no flag."""
+    low, high = row["low"], row["high"]
+    return low == low and high == high and rules.ratio_on_line(low, high)
 
 
 def start_accuracy(rob: dict, measure: str = "stream") -> dict:
