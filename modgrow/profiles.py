@@ -109,7 +109,8 @@ class Profile:
 # ablations (duplication against random initialisation, hard against soft and no freezing) run
 # to N = 12 without the margin and to N = 20 with it, the fidelity departures to N = 12 without
 # the margin and, those of fidelity_margin_variants, to N = 20 with it, and the non-modular
-# networks of up to long_budget_max_size neurons were also trained with the long budget.
+# networks of up to long_budget_max_size neurons (all four sizes) were also trained with the long
+# budget.
 PAPER = Profile(
     name="paper", seeds=(0, 1, 2, 3, 4), module_sizes=(5, 10, 15, 20),
     growth_max_n=((5, 30), (10, 30), (15, 30), (20, 30)),
@@ -127,7 +128,7 @@ PAPER = Profile(
     perturb_n=11, perturb_eps_points=10, perturb_trials=10, perturb_warmup=100,
     perturb_steps=1000, perturb_batch=64, fixed_seeds=(0, 1, 2, 3, 4), fixed_max_n=20,
     legacy_seeds=(0, 1, 2), legacy_growth_max_n=((5, 50), (10, 60), (15, 50), (20, 50)),
-    long_budget_factor=5, long_budget_max_size=100, long_budget_max_n=60,
+    long_budget_factor=5, long_budget_max_size=150, long_budget_max_n=60,
     dms_max_n=30, gated_budgets=("modular M_m=10", "non-modular 50"), extra_module_sizes=(30,),
     noise_sigmas=(0.0, 0.01, 0.05, 0.1, 0.2, 0.5), far_target_n=200,
     far_runs=((1, 200), (4, 83)), orders=("step2", "shuffled"), curve_ns=(6, 12))

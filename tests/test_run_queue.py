@@ -24,11 +24,11 @@ def test_set_widens_the_profile_for_the_queue_only(rq, monkeypatch):
     monkeypatch.setenv("MODGROW_PROFILE", "paper")
     plain = rq.queue(["baseline-long"], [])
     assert plain == baseline.long_baseline_configs(profiles.PAPER)
-    wide = rq.widened(["long_budget_max_size=150"])
-    assert wide.long_budget_max_size == 150 and profiles.PAPER.long_budget_max_size != 150
+    wide = rq.widened(["long_budget_max_size=200", "baseline_sizes=(20, 50, 100, 150, 200)"])
+    assert wide.long_budget_max_size == 200 and profiles.PAPER.long_budget_max_size != 200
     longer = rq.queue(["baseline-long"], [], wide)
-    assert {c.module_size for c in longer} == set(profiles.PAPER.baseline_sizes)
-    assert longer[:len(plain)] == plain    # the stored ones first, the same configs
+    assert {c.module_size for c in longer} == set(profiles.PAPER.baseline_sizes) | {200}
+    assert [c for c in longer if c.module_size != 200] == plain    # the same configs as before
     assert rq.queue(["baseline-long@50"], [], wide) == [c for c in longer if c.module_size == 50]
     fid = rq.widened(["fidelity_margin_variants=('clip all', 'authors')"])
     assert fid.fidelity_margin_variants == ("clip all", "authors")

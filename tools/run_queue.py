@@ -19,7 +19,8 @@ it, and deletes the parked copy once the run is stored.
 as the profile checks its fields), so runs the book does not read yet can be trained before the
 profile in ``modgrow/profiles.py`` is widened to list them:
 
-    python tools/run_queue.py baseline-long --set long_budget_max_size=150
+    python tools/run_queue.py baseline baseline-long --set "baseline_sizes=(20, 50, 100, 150, 200)" \
+        --set long_budget_max_size=200
     python tools/run_queue.py fidelity-margin --set "fidelity_margin_variants=('clip all',)"
 """
 
