@@ -154,3 +154,22 @@ def test_comparisons_word_weighs_ahead_against_behind():
     assert verdicts.comparisons_word(7, 2, 16) == "holds partly"
     assert verdicts.comparisons_word(2, 6, 16) == "fails"
     assert verdicts.comparisons_word(0, 0, 16) == "not distinguishable"
+
+
+def test_a_comparison_the_curriculum_caps_is_left_out_only_when_the_modular_side_loses():
+    """Modular runs that sat at the curriculum's last N (30) were stopped by the plan: a
+    comparison they do not win is left out and counted; one they win still counts; runs below
+    the cap count as usual."""
+    capped, low, high = [30, 30, 30, 29, 30], [10, 11, 10, 12, 11], [40, 41, 39, 42, 40]
+    rows = [{"neurons": 100, "modular M_m=10": capped, "modular M_m=5": low, "non-modular": high},
+            {"neurons": 20, "modular M_m=10": capped, "non-modular": [8, 9, 8, 8, 9]}]
+    row = verdicts._comparisons(rows, "1a", "modular higher", "neurons", last_n={10: 30, 5: 30})
+    text = row["this book"]
+    assert "ahead in 1, behind in 1 of 2 comparisons" in text and "1 left out" in text
+    assert "100 neurons, M_m=10: 29.8 vs 40.4 (left out: 4 of 5 modular runs" in text
+    assert "20 neurons, M_m=10: 29.8 vs 8.4 (holds)" in text      # capped but ahead: counted
+    assert row["verdict"] == "holds partly" and "left out" in row["rule"]
+    # without the curriculum's last N nothing is left out: behind in 2 of 3 -> fails
+    plain = verdicts._comparisons(rows, "1a", "modular higher", "neurons")
+    assert "behind in 2 of 3" in plain["this book"] and plain["verdict"] == "fails"
+    assert "left out" not in plain["this book"] + plain["rule"]
