@@ -135,6 +135,17 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def _help_profile():
+    """The profile the help text describes: the active one, or the book's when MODGROW_PROFILE
+    is bad (the command itself then stops on that with one line)."""
+    from .profiles import PAPER, active
+
+    try:
+        return active()
+    except ValueError:
+        return PAPER
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .experiments import REGISTRY
     from .gated import CELLS
@@ -269,7 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "stored. The profile comes from MODGROW_PROFILE (paper, the default, or "
                        "quick), the store from MODGROW_RESULTS.")
     c.add_argument("experiment", choices=sorted(REGISTRY), metavar="EXPERIMENT",
-                   help="; ".join(f"{k}: {e.summary}" for k, e in sorted(REGISTRY.items())))
+                   help="; ".join(f"{k}: {e.describe(_help_profile())}"
+                                  for k, e in sorted(REGISTRY.items())))
     c.add_argument("--no-analyses", action="store_true",
                    help="only the runs, not the experiment's derived analyses")
     c.add_argument("--stored-only", action="store_true",

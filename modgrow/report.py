@@ -412,12 +412,15 @@ def long_budget_text(profile, verdict: str, against: str, long_histories: dict) 
                    f"N, N = {profile.long_budget_max_n}{bound}.")
 
 
-def rerun_box(stem: str, experiments, costs: dict[str, dict] | None = None) -> str:
+def rerun_box(stem: str, experiments, costs: dict[str, dict] | None = None,
+              profile=None) -> str:
     """The "rerun this chapter" box of page ``book/<stem>.ipynb`` (MyST), listing the commands
-    that recompute its experiments and, from ``costs`` (``stored_training``), what their stored
-    runs cost; ``tools/rerun_boxes.py`` writes it into the notebook and the tests check that it
+    that recompute its experiments (described at ``profile``, default the book's, ``PAPER``)
+    and, from ``costs`` (``stored_training``), what their stored runs cost; ``tools/rerun_boxes.py`` writes it into the notebook and the tests check that it
     matches the registry and the store."""
-    costs = costs or {}
+    from .profiles import PAPER
+
+    costs, profile = costs or {}, profile or PAPER
     lines = [RERUN_TITLE, ":class: tip", ""]
     if experiments:
         lines += ["The numbers of this page come from the experiments below. Each command loads "
@@ -425,7 +428,7 @@ def rerun_box(stem: str, experiments, costs: dict[str, dict] | None = None) -> s
                   "`MODGROW_PROFILE`: `paper` (the default, this page) or `quick` (seconds; "
                   "point `MODGROW_RESULTS` at an empty folder so the stored results stay "
                   "untouched), in the order listed:", ""]
-        lines += [f"- `python -m modgrow compute {e.name}`: {e.summary}"
+        lines += [f"- `python -m modgrow compute {e.name}`: {e.describe(profile)}"
                   f"{_cost_text(costs.get(e.name))}" for e in experiments]
         lines += ["",
                   "Training times are the stored runs' own wall-clock records (one CPU thread "
@@ -451,8 +454,9 @@ def rerun_boxes(toc_path, chapter_modules, profile=None) -> dict[str, str]:
     chapters = {m.CHAPTER for m in chapter_modules} | {e.chapter for e in experiments}
     stems = sorted({d.rsplit("/", 1)[-1] for d in chapter_pages(chapters, docs).values()})
     by_page = experiments_by_page(experiments, docs)
-    costs = stored_training(experiments, profile or PAPER)
-    return {stem: rerun_box(stem, by_page.get(stem, []), costs) for stem in stems}
+    profile = profile or PAPER
+    costs = stored_training(experiments, profile)
+    return {stem: rerun_box(stem, by_page.get(stem, []), costs, profile) for stem in stems}
 
 
 # --- the protocol glued into the chapters' prose -------------------------------------------------

@@ -235,3 +235,27 @@ def test_run_tables_show_headers_in_words():
     assert "10,000" in md.splitlines()[2]
     assert report.table(rows, ["max_n"], report.RUN_LABELS).markdown().startswith("| highest N |")
     assert report.table(rows).markdown().startswith("| module_size |")  # no labels: the keys
+
+
+def test_experiment_summaries_name_the_profiles_values():
+    """A summary's {field} names become the profile's values (the rerun box and the CLI's help
+    show the sizes a profile runs); every registered summary formats in every profile, and a
+    name that is not a profile field is a clear error."""
+    import dataclasses
+
+    import pytest
+
+    from modgrow import profiles, report
+    from modgrow.experiments import REGISTRY
+    from modgrow.experiments.spec import Experiment
+
+    for p in profiles.PROFILES.values():
+        for e in REGISTRY.values():
+            assert "{" not in e.describe(p), e.name
+    long = REGISTRY["baseline-long"]
+    wide = dataclasses.replace(profiles.PAPER, long_budget_max_size=200)
+    assert "up to 150 neurons" in long.describe(profiles.PAPER)
+    assert "up to 20 neurons" in long.describe(profiles.QUICK)
+    assert "up to 200 neurons" in report.rerun_box("x", [long], {}, wide)
+    with pytest.raises(ValueError, match="'no_such_field'"):
+        Experiment("bad", "ch", "up to {no_such_field}", lambda p: []).describe(profiles.PAPER)

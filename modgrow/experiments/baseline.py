@@ -112,8 +112,8 @@ EXPERIMENTS = (
                "(and, as analyses, the generalisation tests; needs 'growth' first)",
                baseline_configs, analyse),
     Experiment("baseline-long", CHAPTER, "the non-modular networks of up to "
-               "long_budget_max_size neurons with long_budget_factor times the step budget, their "
-               "curriculum extended to N = long_budget_max_n",
+               "{long_budget_max_size} neurons with {long_budget_factor} times the step budget, "
+               "their curriculum extended to N = {long_budget_max_n}",
                long_baseline_configs),
     Experiment("baseline-plain", CHAPTER, "the same non-modular networks, both budgets, "
                "trained without chapter 3's confirmation margin (what the margin changes, "
