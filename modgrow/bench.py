@@ -38,7 +38,7 @@ from .tasks import parity_batch, sequence_length_range
 from .training import GrowthConfig, Stage, evaluate, head_ns, network_at_stage
 
 __all__ = ["BenchResult", "bench_step", "bench_large", "bench_perturb", "bench_bound",
-           "growth_floor", "growth_work", "matmul_peak", "scan_block_steps"]
+           "cost_by_n", "cost_fit", "drawn_lengths", "growth_floor", "step_flops", "growth_work", "matmul_peak", "scan_block_steps"]
 
 
 @dataclass(frozen=True)
@@ -158,6 +158,46 @@ def _dense_flops(n_blocks: int, m: int, batch: int, steps: int) -> int:
     return 2 * n_blocks * m * (2 * m + 2) * batch * steps
 
 
+def drawn_lengths(net: RNN, ns: list[int], batch_size: int, g: torch.Generator,
+                  k: int) -> list[int]:
+    """Sequence lengths of the next k batches drawn from g, as the training steps and the
+    criterion's test batches draw them (x and y, then the initial state)."""
+    out = []
+    for _ in range(k):
+        x, _ = parity_batch(ns, batch_size, generator=g)
+        net.initial_state(batch_size, g)
+        out.append(x.shape[1])
+    return out
+
+
+def _time_round(stage: Stage, net: RNN, ns: list[int], pool: int, seed: int, steps: int,
+                test_batches: int, batch_size: int, share: float) -> dict[str, float]:
+    """One timed round of a stage: ``steps`` SGD steps on batches drawn from ``seed``, then
+    ``test_batches`` criterion test batches (from ``seed`` + 500) through ``net`` with prefix pool
+    ``pool``. Seconds per step and per test batch, wall ("wall", "test_wall") and process CPU
+    ("cpu", "test_cpu"), and "busiest": the CPU of the busiest thread per amortised step (step +
+    ``share`` x test batch; from /proc), a lower bound of the wall time on otherwise idle cores."""
+    g = torch.Generator().manual_seed(seed)
+    t0 = _thread_cpu()
+    w0, c0 = time.perf_counter(), time.process_time()
+    for _ in stage.steps(g, steps):
+        pass
+    out = {"wall": (time.perf_counter() - w0) / steps, "cpu": (time.process_time() - c0) / steps}
+    t1 = _thread_cpu()
+    if test_batches:
+        g = torch.Generator().manual_seed(seed + 500)
+        w0, c0 = time.perf_counter(), time.process_time()
+        evaluate(net, ns, test_batches, batch_size, g, pool=pool)
+        out["test_wall"] = (time.perf_counter() - w0) / test_batches
+        out["test_cpu"] = (time.process_time() - c0) / test_batches
+    t2 = _thread_cpu()
+    per = [(t1.get(k, 0) - t0.get(k, 0)) / steps
+           + share * (t2.get(k, 0) - t1.get(k, 0)) / max(test_batches, 1)
+           for k in set(t1) | set(t2)]
+    out["busiest"] = max(per, default=0.0)
+    return out
+
+
 def bench_large(module_size: int = 10, n: int = 201, pools=(1, 4), threads=(1,),
                 batch_size: int = 256, steps: int | None = None, rounds: int = 3,
                 test_batches: int = 4, manual_bptt: bool = True, chunk: int | None = POOL_CHUNK,
@@ -201,13 +241,7 @@ def bench_large(module_size: int = 10, n: int = 201, pools=(1, 4), threads=(1,),
                              "busiest": []})
 
     def lengths(g, k):
-        """Sequence lengths of the next k training batches drawn from g (as the steps draw)."""
-        out = []
-        for _ in range(k):
-            x, _ = parity_batch(ns, batch_size, generator=g)
-            net0.initial_state(batch_size, g)
-            out.append(x.shape[1])
-        return out
+        return drawn_lengths(net0, ns, batch_size, g, k)
 
     prev = torch.get_num_threads()
     peaks = {}
@@ -226,30 +260,10 @@ def bench_large(module_size: int = 10, n: int = 201, pools=(1, 4), threads=(1,),
             order = variants[r % len(variants):] + variants[:r % len(variants)]
             for v in order:
                 torch.set_num_threads(v["threads"])
-                g = torch.Generator().manual_seed(rs)
-                t0 = _thread_cpu()
-                w0, c0 = time.perf_counter(), time.process_time()
-                for _ in v["stage"].steps(g, steps):
-                    pass
-                v["wall"].append((time.perf_counter() - w0) / steps)
-                v["cpu"].append((time.process_time() - c0) / steps)
-                share = eval_batches / eval_every
-                if test_batches:
-                    g = torch.Generator().manual_seed(rs + 500)
-                    w0, c0 = time.perf_counter(), time.process_time()
-                    t1 = _thread_cpu()
-                    evaluate(v["net"], ns, test_batches, batch_size, g, pool=v["pool"])
-                    v["test_wall"].append((time.perf_counter() - w0) / test_batches)
-                    v["test_cpu"].append((time.process_time() - c0) / test_batches)
-                    t2 = _thread_cpu()
-                else:
-                    t1 = t2 = _thread_cpu()
-                # the busiest thread's CPU per amortised step: a lower bound of the wall time
-                # on otherwise idle cores
-                per = [(t1.get(k, 0) - t0.get(k, 0)) / steps
-                       + share * (t2.get(k, 0) - t1.get(k, 0)) / max(test_batches, 1)
-                       for k in set(t1) | set(t2)]
-                v["busiest"].append(max(per, default=0.0))
+                timed = _time_round(v["stage"], v["net"], ns, v["pool"], rs, steps,
+                                    test_batches, batch_size, eval_batches / eval_every)
+                for key, value in timed.items():
+                    v[key].append(value)
     finally:
         torch.set_num_threads(prev)
     share = eval_batches / eval_every
@@ -280,6 +294,80 @@ def bench_large(module_size: int = 10, n: int = 201, pools=(1, 4), threads=(1,),
             "rows": rows}
 
 
+def cost_by_n(ns=(100, 125, 150, 175, 200), module_size: int = 10, pool: int = 4,
+              batch_size: int = 256, steps: int = 16, test_batches: int = 8, rounds: int = 5,
+              seed: int = 0) -> dict:
+    """How the cost of a batch grows with N on this machine, measured under control: per stage
+    N = n of ``ns`` (n - 1 modules of ``module_size`` with random weights, the frozen prefix
+    pooled ``pool`` batches at a time with ``manual_bptt``, as the far-growth runs train) the
+    wall seconds of a training step and of a criterion test batch, one torch thread, the stages
+    interleaved round by round (the order rotating) so that a drift of the machine's speed falls
+    on every N alike. Per round and n: "step_ms", "test_ms", and the pooled path's work for
+    the very batches timed (``step_flops``, the dense work of a test batch; their sequence
+    lengths redrawn from the same seeds) over that time, "step_gflops" and "test_gflops": the
+    rate, free of the batch-to-batch spread of sequence lengths that the times carry. ``load`` is the 1-minute load average before and after: a
+    measurement on a busy machine says so. Fit and read it with ``cost_fit``."""
+    if len(set(ns)) < 2 or min(ns) < 3 or rounds < 1 or steps < 1 or test_batches < 1:
+        raise ValueError("cost_by_n needs at least 2 distinct n >= 3 and rounds, steps, "
+                         "test_batches >= 1")
+    prev = torch.get_num_threads()
+    torch.set_num_threads(1)
+    load = [round(os.getloadavg()[0], 2)]
+    stages = []
+    try:
+        for n in ns:
+            cfg = GrowthConfig(module_size=module_size, max_n=n, batch_size=batch_size,
+                               seed=seed, prefix_pool=pool, manual_bptt=pool > 1)
+            net = network_at_stage(cfg, n, torch.Generator().manual_seed(seed))
+            stages.append((n, net, Stage(net, cfg), head_ns(cfg, len(net.heads))))
+        rows = []
+        for r in range(rounds):
+            for n, net, stage, heads in stages[r % len(stages):] + stages[:r % len(stages)]:
+                rs = seed * 1000 + r
+                t = _time_round(stage, net, heads, pool, rs, steps, test_batches, batch_size,
+                                0.0)
+                step = statistics.mean(step_flops(n, module_size, batch_size, k) for k in
+                                       drawn_lengths(net, heads, batch_size,
+                                                     torch.Generator().manual_seed(rs), steps))
+                test = statistics.mean(_dense_flops(n - 1, module_size, batch_size, k) for k in
+                                       drawn_lengths(net, heads, batch_size,
+                                                     torch.Generator().manual_seed(rs + 500),
+                                                     test_batches))
+                rows.append({"n": n, "round": r, "step_ms": 1000 * t["wall"],
+                             "test_ms": 1000 * t["test_wall"],
+                             "step_gflops": step / t["wall"] / 1e9,
+                             "test_gflops": test / t["test_wall"] / 1e9})
+    finally:
+        torch.set_num_threads(prev)
+    load.append(round(os.getloadavg()[0], 2))
+    return {"ns": list(ns), "module_size": module_size, "pool": pool, "batch_size": batch_size,
+            "threads": 1, "steps": steps, "test_batches": test_batches, "rounds": rounds, "load": load,
+            "rows": rows}
+
+
+def cost_fit(result: dict) -> dict:
+    """``cost_by_n``'s measurement fitted: per kind of batch ("step", "test") the exponent b of
+    time ~ N^b (Theil-Sen over every round's point, bootstrap 95 % interval), the exponent of the
+    work model at the mean length over the same N ("work": what the far run's fit is read
+    against), the exponent of the rate GFLOP/s ~ N^r with its interval ("rate": below 0, each
+    FLOP costs more as N grows) and the median GFLOP/s per n ("gflops", n -> value)."""
+    from .stats import power_law_fit
+
+    rows, m, b = result["rows"], result["module_size"], result["batch_size"]
+    ns = sorted(set(result["ns"]))
+    work = {"step": [amortised_flops(n, m, b, 0.0) for n in ns],
+            "test": [batch_flops(n, m, b) for n in ns]}
+    out = {}
+    for kind in ("step", "test"):
+        x = [r["n"] for r in rows]
+        fit = power_law_fit(x, [r[f"{kind}_ms"] for r in rows], robust=True)
+        out[kind] = {**fit, "work": power_law_fit(ns, work[kind], robust=True)["exponent"],
+                     "rate": power_law_fit(x, [r[f"{kind}_gflops"] for r in rows], robust=True),
+                     "gflops": {n: statistics.median(r[f"{kind}_gflops"] for r in rows
+                                                     if r["n"] == n) for n in ns}}
+    return out
+
+
 # ----- what bounds the large-N step ----------------------------------------------------------
 
 def mean_length(n: int) -> float:
@@ -305,9 +393,16 @@ def amortised_flops(n: int, module_size: int, batch_size: int, eval_share: float
     module forward and backward (counted as 3 block updates per step), and ``eval_share`` test
     batches through all n - 1 modules. Data generation and the optimiser are left out: a floor."""
     t = round(mean_length(n))
+    return (step_flops(n, module_size, batch_size, t)
+            + eval_share * _dense_flops(n - 1, module_size, batch_size, t))
+
+
+def step_flops(n: int, module_size: int, batch_size: int, length: int) -> float:
+    """The pooled path's work for one training step at stage N = n on sequences of ``length``:
+    the frozen prefix's feed scan (``scan_block_steps``) and the trainable module's forward and
+    backward (3 block updates per step)."""
     per_update = 2 * module_size * (2 * module_size + 2) * batch_size
-    train = scan_block_steps(n - 2, t, feed=True) + 3 * t
-    return per_update * (train + eval_share * (n - 1) * t)
+    return per_update * (scan_block_steps(n - 2, length, feed=True) + 3 * length)
 
 
 def batch_flops(n: int, module_size: int, batch_size: int) -> float:

@@ -11,7 +11,7 @@ import torch
 from .analysis import best_accuracy_seeing, full_recurrent_matrix, label_balance
 from .tasks import sequence_length_range
 
-__all__ = ["style", "SIZE_COLORS", "ARCH_COLORS", "plot_sequences", "plot_length_distribution",
+__all__ = ["plot_cost_by_n", "style", "SIZE_COLORS", "ARCH_COLORS", "plot_sequences", "plot_length_distribution",
            "plot_label_balance", "plot_bits_seen", "plot_connectivity", "plot_parameters",
            "plot_steps_to_criterion", "plot_wall_time", "plot_head_accuracy", "plot_ablation",
            "plot_answers", "plot_pass_probability", "plot_variant_steps"]
@@ -922,6 +922,37 @@ def plot_far(summaries: dict[str, dict], epoch: int = 500):
                 Line2D([], [], color="k", ls="--", lw=0.8, label=_epoch_label(epoch))]
     fig.legend(handles=handles, loc="outside upper center", ncols=2)
     return fig, (a0, a1, a2)
+
+
+def plot_cost_by_n(data: dict, fit: dict):
+    """``bench.cost_by_n``'s measurement (``data``) with ``bench.cost_fit`` (``fit``), one panel
+    per kind of batch: the wall milliseconds of every round against N on log-log axes, the
+    fitted power law (solid), and the work model's growth (dashed) drawn through the fit at the
+    smallest N: where the measured points climb above the dashed line, each FLOP costs more."""
+    from matplotlib.lines import Line2D
+    fig, axes = plt.subplots(1, 2, figsize=(8.0, 3.4), sharex=True)
+    ns = np.asarray(sorted(set(data["ns"])), dtype=float)
+    color = ARCH_COLORS["modular"]
+    for ax, kind, title in zip(axes, ("step", "test"), ("training step", "test batch")):
+        ax.plot([r["n"] for r in data["rows"]], [r[f"{kind}_ms"] for r in data["rows"]], ".",
+                color=color, alpha=0.6)
+        f = fit[kind]
+        ms = f["scale"] * ns ** f["exponent"]
+        ax.plot(ns, ms, "-", color=color, lw=1.4)
+        ax.plot(ns, ms[0] * (ns / ns[0]) ** f["work"], "--", color="0.3", lw=1.0)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_title(f"{title}: N^{f['exponent']:.2f} (work N^{f['work']:.2f})", fontsize=9)
+        ax.set_xlabel("N (log scale)")
+        _plain_log_ticks(ax.xaxis)
+        _plain_log_ticks(ax.yaxis)
+    axes[0].set_ylabel("wall ms (1 CPU thread)")
+    handles = [Line2D([], [], color=color, marker=".", ls="", label="one round"),
+               Line2D([], [], color=color, lw=1.4, label="fitted power law (Theil-Sen)"),
+               Line2D([], [], color="0.3", ls="--", lw=1.0,
+                      label="work model's growth, through the fit at the smallest N")]
+    fig.legend(handles=handles, loc="outside upper center", ncols=3, fontsize=8)
+    return fig, axes
 
 
 # ----- fidelity: the criterion and the authors' choices ---------------------------------------------

@@ -101,3 +101,93 @@ def test_cli_bound_with_a_stored_run_and_mode_errors(tmp_path, monkeypatch, caps
     assert "--run goes with --bound" in capsys.readouterr().err
     assert main(["bench", "--bound", "--large"]) == 2
     assert "choose one" in capsys.readouterr().err
+
+
+def test_cost_by_n_times_every_n_in_every_round_and_refuses_bad_input():
+    """Every n is timed once per round (the order rotating), each rate is the work model over the
+    measured time, the thread count is restored, and bad input is a clear error."""
+    import pytest
+    import torch
+
+    from modgrow.bench import cost_by_n, step_flops
+    from modgrow.tasks import sequence_length_range
+
+    threads = torch.get_num_threads()
+    r = cost_by_n(ns=(3, 5, 8), module_size=4, pool=2, batch_size=8, steps=2, test_batches=1,
+                  rounds=2)
+    assert torch.get_num_threads() == threads
+    assert sorted((row["n"], row["round"]) for row in r["rows"]) == [
+        (n, k) for n in (3, 5, 8) for k in (0, 1)]
+    assert [row["n"] for row in r["rows"] if row["round"] == 1] == [5, 8, 3]   # rotated
+    for row in r["rows"]:   # the work of the batches timed: between the shortest and longest
+        lo, hi = sequence_length_range(row["n"])
+        step = row["step_gflops"] * row["step_ms"] * 1e6
+        test = row["test_gflops"] * row["test_ms"] * 1e6
+        assert step_flops(row["n"], 4, 8, lo) <= step * (1 + 1e-9)
+        assert step <= step_flops(row["n"], 4, 8, hi - 1) * (1 + 1e-9)
+        assert 2 * (row["n"] - 1) * 4 * 10 * 8 * lo <= test * (1 + 1e-9)
+        assert test <= 2 * (row["n"] - 1) * 4 * 10 * 8 * (hi - 1) * (1 + 1e-9)
+    assert len(r["load"]) == 2
+    for bad in ({"ns": (5, 5)}, {"ns": (2, 5)}, {"ns": (3, 5), "rounds": 0}):
+        with pytest.raises(ValueError, match="cost_by_n needs"):
+            cost_by_n(**bad)
+
+
+def test_cost_fit_reads_an_exponent_above_the_work_as_a_falling_rate():
+    """Synthetic times growing as N^2.5 fit to 2.5 against the work model's ~2, and the rate
+    falls with N; times proportional to the work fit the work's exponent exactly."""
+    import pytest
+
+    from modgrow.bench import amortised_flops, batch_flops, cost_fit
+
+    ns = [100, 125, 150, 175, 200]
+
+    def measured(time_of):
+        rows = [{"n": n, "round": k, "step_ms": time_of(n, "step"), "test_ms": time_of(n, "test")}
+                for n in ns for k in range(3)]
+        for row in rows:
+            row["step_gflops"] = amortised_flops(row["n"], 10, 256, 0.0) / row["step_ms"] / 1e6
+            row["test_gflops"] = batch_flops(row["n"], 10, 256) / row["test_ms"] / 1e6
+        return {"ns": ns, "module_size": 10, "batch_size": 256, "rows": rows}
+
+    steep = cost_fit(measured(lambda n, kind: 1e-3 * n ** 2.5))
+    for kind in ("step", "test"):
+        assert steep[kind]["exponent"] == pytest.approx(2.5)
+        assert 1.8 < steep[kind]["work"] < 2.2
+        assert steep[kind]["gflops"][100] > steep[kind]["gflops"][200]
+    work = {"step": lambda n: amortised_flops(n, 10, 256, 0.0), "test":
+            lambda n: batch_flops(n, 10, 256)}
+    flat = cost_fit(measured(lambda n, kind: work[kind](n) / 2e7))
+    for kind in ("step", "test"):
+        assert flat[kind]["exponent"] == pytest.approx(flat[kind]["work"])
+        assert flat[kind]["gflops"][100] == pytest.approx(flat[kind]["gflops"][200])
+
+
+def test_drawn_lengths_are_the_lengths_the_steps_and_the_test_batches_train_on(monkeypatch):
+    """The work of a timed round is counted from redrawn lengths: they must be the lengths of
+    the batches that the pooled training steps and the criterion's test batches really draw."""
+    import torch
+
+    from modgrow import tasks
+    from modgrow.bench import drawn_lengths
+    from modgrow.training import GrowthConfig, Stage, evaluate, head_ns, network_at_stage
+
+    seen = []
+    real = tasks.parity_batch
+
+    def recording(*args, **kwargs):
+        x, y = real(*args, **kwargs)
+        seen.append(x.shape[1])
+        return x, y
+    monkeypatch.setattr(tasks, "parity_batch", recording)
+    cfg = GrowthConfig(module_size=4, max_n=6, batch_size=8, prefix_pool=2, manual_bptt=True)
+    net = network_at_stage(cfg, 6, torch.Generator().manual_seed(0))
+    heads = head_ns(cfg, len(net.heads))
+    for _ in Stage(net, cfg).steps(torch.Generator().manual_seed(7), 5):
+        pass
+    steps, seen[:] = list(seen), []
+    evaluate(net, heads, 3, 8, torch.Generator().manual_seed(9), pool=2)
+    tests, seen[:] = list(seen), []
+    assert len(steps) == 5 and len(tests) == 3
+    assert drawn_lengths(net, heads, 8, torch.Generator().manual_seed(7), 5) == steps
+    assert drawn_lengths(net, heads, 8, torch.Generator().manual_seed(9), 3) == tests

@@ -522,3 +522,34 @@ def test_legacy_words_read_the_first_editions_run(monkeypatch):
     (far,) = [r for r in beyond.verdicts(PAPER) if r["claim"].startswith("growth continues")]
     n = beyond.legacy_words(PAPER).removeprefix("at N = ")
     assert far["this book"].endswith(f"single-check run (seed 2): N = {n}")
+
+
+def test_cost_words_read_the_rate_interval_and_name_the_machine():
+    """The controlled cost measurement's answer follows the rate's interval: a rate falling as
+    N^-0.5 is said to fall, a constant rate is said to show no measurable change; the machine,
+    load and date come from the stored result."""
+    from modgrow.bench import batch_flops, step_flops
+    from modgrow.experiments import beyond
+
+    ns = [100, 150, 200]
+
+    def stored(rate_of):
+        rows = []
+        for n in ns:
+            for k in range(3):
+                step, test = step_flops(n, 10, 256, n), batch_flops(n, 10, 256)
+                g = rate_of(n) * (1 + 0.01 * k)
+                rows.append({"n": n, "round": k, "step_ms": step / g / 1e6, "step_gflops": g,
+                             "test_ms": test / g / 1e6, "test_gflops": g})
+        return {"data": {"ns": ns, "module_size": 10, "batch_size": 256, "rounds": 3,
+                         "load": [0.1, 0.2], "rows": rows},
+                "provenance": {"cpu_model": "Test CPU", "date": "2026-12-03T06:00:00+00:00"}}
+
+    falling = beyond.cost_words(stored(lambda n: 20 * (n / 100) ** -0.5))
+    assert falling["answer"].count("the rate falls as N grows") == 2
+    assert falling["step rate"].startswith("-0.50")
+    assert falling["where"] == ("Test CPU, one thread, load average 0.1 before and 0.2 after, "
+                                "2026-12-03")
+    assert "20.2 GFLOP/s at N = 100, 14.3 at N = 200" in falling["rate"]   # medians
+    flat = beyond.cost_words(stored(lambda n: 20.0))
+    assert flat["answer"].count("no change of the rate with N is measurable") == 2

@@ -647,7 +647,7 @@ def far_answer(summary: dict) -> dict[str, str]:
     if fit["low"] > b:
         cost = (f"above {predicted}: the interval's lower end lies {fit['low'] - b:.2f} above it "
                 f"(the fit divides out the steps per stage, so their rise is no part of the "
-                f"excess; what is, this run does not measure)")
+                f"excess; what is, the controlled measurement below asks)")
     elif fit["high"] < b:
         cost = (f"below {predicted}: the interval's upper end lies {b - fit['high']:.2f} below it "
                 f"(plausibly, not measured: at these N a cost per batch that does not grow with N "
@@ -655,6 +655,75 @@ def far_answer(summary: dict) -> dict[str, str]:
     else:
         cost = f"consistent with {predicted}"
     return {"steps": steps, "cost": cost}
+
+
+# how a batch's cost grows with N, measured under control (``bench.cost_by_n``)
+COST_FRACTIONS = (0.5, 0.625, 0.75, 0.875, 1.0)   # of far_target_n: the far fit's upper half
+COST_REPEATS = {"steps": 16, "test_batches": 8, "rounds": 8, "seed": 0}
+
+
+def cost_spec(profile: Profile) -> dict:
+    """The controlled cost measurement of the far-growth section: the stages N over the upper
+    half of ``far_target_n`` (where the far run's wall time is fitted), the far runs' module size,
+    batch size and prefix pool, ``COST_REPEATS`` timed steps and test batches per round."""
+    far = far_target_configs(profile)[0]
+    ns = sorted({max(3, round(profile.far_target_n * f)) for f in COST_FRACTIONS})
+    return {"ns": ns, "module_size": far.module_size, "pool": far.prefix_pool,
+            "batch_size": far.batch_size, **COST_REPEATS}
+
+
+def cost_measurement(profile: Profile) -> dict:
+    """``bench.cost_by_n`` at ``cost_spec``, stored with its provenance (this machine's CPU, the
+    date, the load average in the data); measured once (a few minutes at the paper's scale, one
+    thread) and then read back, so the book shows the machine it was measured on."""
+    from ..bench import cost_by_n
+    from ..store import load_or_compute
+    spec = cost_spec(profile)
+    return load_or_compute("analysis", f"costbyn-m{spec['module_size']}-n{max(spec['ns'])}",
+                           spec, lambda: cost_by_n(**spec))
+
+
+def cost_words(stored: dict) -> dict[str, str]:
+    """The controlled cost measurement in words, keyed for the chapter's glue: per kind of batch
+    the exponent of its time with its interval against the work model's ("step", "test") and
+    of its rate ("step rate", "test rate"), the median GFLOP/s at the smallest and largest N
+    ("rate"), the CPU, load average and date ("where"), the N and rounds timed, and the answer
+    ("answer"): per kind, whether the rate's interval lies below 0 (each FLOP costs more as N
+    grows), above it, or includes it."""
+    from ..bench import cost_fit
+    data, prov = stored["data"], stored["provenance"]
+    fit = cost_fit(data)
+    lo_n, hi_n = min(data["ns"]), max(data["ns"])
+    names = {"step": "training steps", "test": "test batches"}
+
+    def exponent(f):
+        return f"{f['exponent']:.2f} [{f['low']:.2f}, {f['high']:.2f}] (work: {f['work']:.2f})"
+
+    def interval(f):
+        return f"{f['exponent']:.2f} [{f['low']:.2f}, {f['high']:.2f}]"
+
+    def rate(kind):
+        g = fit[kind]["gflops"]
+        return f"{g[lo_n]:.1f} GFLOP/s at N = {lo_n}, {g[hi_n]:.1f} at N = {hi_n}"
+
+    def answer(kind):
+        r = fit[kind]["rate"]
+        if r["high"] < 0:
+            return (f"{names[kind]}: the rate falls as N grows (GFLOP/s ~ N^{interval(r)}), so "
+                    f"their time grows faster than their work")
+        if r["low"] > 0:
+            return f"{names[kind]}: the rate rises with N (GFLOP/s ~ N^{interval(r)})"
+        return (f"{names[kind]}: no change of the rate with N is measurable (GFLOP/s ~ "
+                f"N^{interval(r)}, an interval that includes 0)")
+    return {"step": exponent(fit["step"]), "test": exponent(fit["test"]),
+            "step rate": interval(fit["step"]["rate"]),
+            "test rate": interval(fit["test"]["rate"]),
+            "rate": f"training steps {rate('step')}; test batches {rate('test')}",
+            "where": (f"{prov.get('cpu_model', 'unknown CPU')}, one thread, load average "
+                      f"{data['load'][0]:g} before and {data['load'][1]:g} after, "
+                      f"{prov['date'][:10]}"),
+            "ns": ", ".join(map(str, data["ns"])), "rounds": str(data["rounds"]),
+            "answer": "; ".join(answer(k) for k in ("step", "test"))}
 
 
 def far_bins_table(summaries: dict[str, dict]) -> list[dict]:
@@ -809,8 +878,10 @@ def leaky_configs(profile: Profile) -> list[GrowthConfig]:
 
 EXPERIMENTS = (
     Experiment("scaling-far", CHAPTER, "module-size-10 networks grown as chapter 3's runs "
-               "towards far_target_n (far_runs: seed, N stored so far), on the pooled-prefix "
-               "engine", far_target_configs, partial=far_configs),
+               "towards N = {far_target_n} (far_runs: seed, N stored so far), on the pooled-prefix "
+               "engine; analyses: how a batch's cost grows with N, measured under control "
+               "(bench.cost_by_n)", far_target_configs,
+               lambda p: len(cost_measurement(p)["data"]["rows"]), partial=far_configs),
     Experiment("module-size", CHAPTER, "modular growth at module sizes beyond chapter 3's "
                "(extra_module_sizes), as chapter 3's runs; analyses: chapter 5's eps sweep of "
                "their networks at perturb_n", module_size_configs, analyse_module_sizes),
