@@ -553,3 +553,29 @@ def test_cost_words_read_the_rate_interval_and_name_the_machine():
     assert "20.2 GFLOP/s at N = 100, 14.3 at N = 200" in falling["rate"]   # medians
     flat = beyond.cost_words(stored(lambda n: 20.0))
     assert flat["answer"].count("no change of the rate with N is measurable") == 2
+
+
+def test_cost_reading_compares_the_far_excess_with_what_the_rates_predict():
+    """The far run's excess over its work is read against the controlled rates at the run's mix
+    of work: overlapping intervals, a far excess wholly above, and a run outside the measured N."""
+    from modgrow.bench import batch_flops, step_flops
+    from modgrow.experiments import beyond
+
+    ns = [100, 150, 200]
+    rows = [{"n": n, "round": k, "step_ms": step_flops(n, 10, 256, n) / 2e7,
+             "step_gflops": 20.0 * (1 + 0.01 * k), "test_ms": batch_flops(n, 10, 256) / 2e7,
+             "test_gflops": 20.0 * (1 + 0.01 * k)} for n in ns for k in range(3)]
+    cost = {"data": {"ns": ns, "module_size": 10, "batch_size": 256, "rows": rows}}
+
+    def far(exponent, low, high, max_n=200, from_n=100):
+        return {"fit": {"exponent": exponent, "low": low, "high": high},
+                "work fit": {"exponent": 2.0}, "work": {"train": 1.0, "checks": 1.0,
+                                                        "confirmations": 2.0},
+                "max N": max_n, "fit from N": from_n}
+    near = beyond.cost_reading(far(2.05, 1.95, 2.2), cost)
+    assert "(75 % test batches)" in near and "the intervals overlap" in near
+    assert "+0.05 [-0.05, +0.20]" in near
+    above = beyond.cost_reading(far(2.6, 2.4, 2.8), cost)
+    assert "wholly above, so most of the far run's excess is not the engine's" in above
+    assert "does not cover this run's fitted range (N = 41-83)" in beyond.cost_reading(
+        far(1.4, 1.1, 1.7, max_n=83, from_n=41), cost)

@@ -706,13 +706,17 @@ def cost_words(stored: dict) -> dict[str, str]:
         g = fit[kind]["gflops"]
         return f"{g[lo_n]:.1f} GFLOP/s at N = {lo_n}, {g[hi_n]:.1f} at N = {hi_n}"
 
+    def line(end):   # an interval end that rounds to 0 at the shown precision
+        return " (the interval's end sits on 0: on the line)" if abs(end) < 0.005 else ""
+
     def answer(kind):
         r = fit[kind]["rate"]
         if r["high"] < 0:
             return (f"{names[kind]}: the rate falls as N grows (GFLOP/s ~ N^{interval(r)}), so "
-                    f"their time grows faster than their work")
+                    f"their time grows faster than their work{line(r['high'])}")
         if r["low"] > 0:
-            return f"{names[kind]}: the rate rises with N (GFLOP/s ~ N^{interval(r)})"
+            return (f"{names[kind]}: the rate rises with N (GFLOP/s ~ N^{interval(r)})"
+                    f"{line(r['low'])}")
         return (f"{names[kind]}: no change of the rate with N is measurable (GFLOP/s ~ "
                 f"N^{interval(r)}, an interval that includes 0)")
     return {"step": exponent(fit["step"]), "test": exponent(fit["test"]),
@@ -724,6 +728,43 @@ def cost_words(stored: dict) -> dict[str, str]:
                       f"{prov['date'][:10]}"),
             "ns": ", ".join(map(str, data["ns"])), "rounds": str(data["rounds"]),
             "answer": "; ".join(answer(k) for k in ("step", "test"))}
+
+
+def cost_reading(far: dict, stored_cost: dict) -> str:
+    """The far run's excess over its work, read against the controlled measurement: the far run's
+    fitted exponent minus its work's (``far_summary``: "fit", "work fit"), against the excess the
+    controlled rates predict at the far run's mix of work (``work``: training steps vs test
+    batches, i.e. checks and confirmations), -(s r_step + (1 - s) r_test) for the share s of
+    training work, its interval from the rate intervals' ends weighted alike (conservative).
+    Overlapping intervals: the excess is within what the engine's rate allows; a far excess
+    wholly above: most of it is not the engine's. A run fitted over N outside the measured range
+    is not read."""
+    from ..bench import cost_fit
+    fit, model = far.get("fit"), far.get("work fit")
+    if fit is None or model is None:
+        return "the far run has too few stages to fit its cost"
+    ns = stored_cost["data"]["ns"]
+    if far["max N"] < min(ns) or far["fit from N"] > max(ns):
+        return (f"the controlled measurement (N = {min(ns)}-{max(ns)}) does not cover this "
+                f"run's fitted range (N = {far['fit from N']}-{far['max N']})")
+    rates = cost_fit(stored_cost["data"])
+    share = far["work"]["train"] / sum(far["work"].values())
+    pred = [-(share * rates["step"]["rate"][k] + (1 - share) * rates["test"]["rate"][k])
+            for k in ("exponent", "high", "low")]
+    w = model["exponent"]
+    excess = [fit[k] - w for k in ("exponent", "low", "high")]
+    text = (f"at the far run's mix of work ({100 * (1 - share):.0f} % test batches), the "
+            f"controlled rates predict an exponent {pred[0]:+.2f} [{pred[1]:+.2f}, "
+            f"{pred[2]:+.2f}] from the work's; the far run's own is {excess[0]:+.2f} "
+            f"[{excess[1]:+.2f}, {excess[2]:+.2f}]")
+    if excess[1] > pred[2]:
+        return text + (": wholly above, so most of the far run's excess is not the engine's "
+                       "(its wall times were recorded on a shared machine; not measured)")
+    if excess[2] < pred[1]:
+        return text + ": wholly below what the engine's rate predicts"
+    return text + (": the intervals overlap, so the excess is within what the engine's rate "
+                   "allows; how much of it is the engine's and how much the shared machine's "
+                   "load, this resolution cannot split")
 
 
 def far_bins_table(summaries: dict[str, dict]) -> list[dict]:
