@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 import os
 import resource
 import statistics
@@ -345,6 +346,14 @@ def cost_by_n(ns=(100, 125, 150, 175, 200), module_size: int = 10, pool: int = 4
             "rows": rows}
 
 
+def _pairwise_slope(x: list[float], y: list[float]) -> float:
+    """Theil-Sen exponent of y ~ x^b without an interval (the median slope of every pair on
+    log-log axes): for a model's values, which carry no noise; two points suffice."""
+    lx, ly = [math.log(v) for v in x], [math.log(v) for v in y]
+    return statistics.median((ly[j] - ly[i]) / (lx[j] - lx[i])
+                             for i in range(len(lx)) for j in range(i + 1, len(lx)))
+
+
 def cost_fit(result: dict) -> dict:
     """``cost_by_n``'s measurement fitted: per kind of batch ("step", "test") the exponent b of
     time ~ N^b (Theil-Sen over every round's point, bootstrap 95 % interval), the exponent of the
@@ -361,7 +370,7 @@ def cost_fit(result: dict) -> dict:
     for kind in ("step", "test"):
         x = [r["n"] for r in rows]
         fit = power_law_fit(x, [r[f"{kind}_ms"] for r in rows], robust=True)
-        out[kind] = {**fit, "work": power_law_fit(ns, work[kind], robust=True)["exponent"],
+        out[kind] = {**fit, "work": _pairwise_slope(ns, work[kind]),
                      "rate": power_law_fit(x, [r[f"{kind}_gflops"] for r in rows], robust=True),
                      "gflops": {n: statistics.median(r[f"{kind}_gflops"] for r in rows
                                                      if r["n"] == n) for n in ns}}
