@@ -754,8 +754,8 @@ def cost_reading(far: dict, stored_cost: dict) -> str:
     w = model["exponent"]
     excess = [fit[k] - w for k in ("exponent", "low", "high")]
     text = (f"at the far run's mix of work ({100 * (1 - share):.0f} % test batches), the "
-            f"controlled rates predict an exponent {pred[0]:+.2f} [{pred[1]:+.2f}, "
-            f"{pred[2]:+.2f}] from the work's; the far run's own is {excess[0]:+.2f} "
+            f"controlled rates predict an excess of {pred[0]:+.2f} [{pred[1]:+.2f}, "
+            f"{pred[2]:+.2f}] over the work's exponent; the far run's own is {excess[0]:+.2f} "
             f"[{excess[1]:+.2f}, {excess[2]:+.2f}]")
     if excess[1] > pred[2]:
         return text + (": wholly above, so most of the far run's excess is not the engine's "
