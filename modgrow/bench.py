@@ -39,7 +39,8 @@ from .tasks import parity_batch, sequence_length_range
 from .training import GrowthConfig, Stage, evaluate, head_ns, network_at_stage
 
 __all__ = ["BenchResult", "bench_step", "bench_large", "bench_perturb", "bench_bound",
-           "cost_by_n", "cost_fit", "drawn_lengths", "growth_floor", "step_flops", "growth_work", "matmul_peak", "scan_block_steps"]
+           "cost_by_n", "cost_fit", "drawn_lengths", "growth_floor", "growth_work",
+           "matmul_peak", "scan_block_steps", "step_flops"]
 
 
 @dataclass(frozen=True)
@@ -241,23 +242,19 @@ def bench_large(module_size: int = 10, n: int = 201, pools=(1, 4), threads=(1,),
                              "wall": [], "cpu": [], "test_wall": [], "test_cpu": [],
                              "busiest": []})
 
-    def lengths(g, k):
-        return drawn_lengths(net0, ns, batch_size, g, k)
-
     prev = torch.get_num_threads()
     peaks = {}
-    step_flops, test_batch_flops = [], []
+    step_work, test_work = [], []
     try:
         for th in threads:
             torch.set_num_threads(th)
             peaks[th] = round(matmul_peak(peak_size), 1)
         for r in range(rounds):
             rs = seed * 1000 + r
-            step_flops.append(sum(_dense_flops(net0.n_blocks, module_size, batch_size, t)
-                                  for t in lengths(torch.Generator().manual_seed(rs), steps)))
-            test_batch_flops.append(sum(_dense_flops(net0.n_blocks, module_size, batch_size, t)
-                                  for t in lengths(torch.Generator().manual_seed(rs + 500),
-                                                   test_batches)))
+            for work, g_seed, k in ((step_work, rs, steps), (test_work, rs + 500, test_batches)):
+                work.append(sum(_dense_flops(net0.n_blocks, module_size, batch_size, t) for t in
+                                drawn_lengths(net0, ns, batch_size,
+                                              torch.Generator().manual_seed(g_seed), k)))
             order = variants[r % len(variants):] + variants[:r % len(variants)]
             for v in order:
                 torch.set_num_threads(v["threads"])
@@ -268,8 +265,8 @@ def bench_large(module_size: int = 10, n: int = 201, pools=(1, 4), threads=(1,),
     finally:
         torch.set_num_threads(prev)
     share = eval_batches / eval_every
-    flops = statistics.mean(step_flops) / steps + share * (
-        statistics.mean(test_batch_flops) / test_batches if test_batches else 0)
+    flops = statistics.mean(step_work) / steps + share * (
+        statistics.mean(test_work) / test_batches if test_batches else 0)
     rows = []
     for v in variants:
         med = lambda xs: 1000 * statistics.median(xs) if xs else 0.0  # noqa: E731
@@ -306,8 +303,9 @@ def cost_by_n(ns=(100, 125, 150, 175, 200), module_size: int = 10, pool: int = 4
     on every N alike. Per round and n: "step_ms", "test_ms", and the pooled path's work for
     the very batches timed (``step_flops``, the dense work of a test batch; their sequence
     lengths redrawn from the same seeds) over that time, "step_gflops" and "test_gflops": the
-    rate, free of the batch-to-batch spread of sequence lengths that the times carry. ``load`` is the 1-minute load average before and after: a
-    measurement on a busy machine says so. Fit and read it with ``cost_fit``."""
+    rate, free of the batch-to-batch spread of sequence lengths that the times carry. ``load``
+    is the 1-minute load average before and after: a measurement on a busy machine says so. Fit
+    and read it with ``cost_fit``."""
     if len(set(ns)) < 2 or min(ns) < 3 or rounds < 1 or steps < 1 or test_batches < 1:
         raise ValueError("cost_by_n needs at least 2 distinct n >= 3 and rounds, steps, "
                          "test_batches >= 1")
@@ -342,8 +340,8 @@ def cost_by_n(ns=(100, 125, 150, 175, 200), module_size: int = 10, pool: int = 4
         torch.set_num_threads(prev)
     load.append(round(os.getloadavg()[0], 2))
     return {"ns": list(ns), "module_size": module_size, "pool": pool, "batch_size": batch_size,
-            "threads": 1, "steps": steps, "test_batches": test_batches, "rounds": rounds, "load": load,
-            "rows": rows}
+            "threads": 1, "steps": steps, "test_batches": test_batches, "rounds": rounds,
+            "load": load, "rows": rows}
 
 
 def _pairwise_slope(x: list[float], y: list[float]) -> float:

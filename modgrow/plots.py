@@ -11,7 +11,7 @@ import torch
 from .analysis import best_accuracy_seeing, full_recurrent_matrix, label_balance
 from .tasks import sequence_length_range
 
-__all__ = ["plot_cost_by_n", "style", "SIZE_COLORS", "ARCH_COLORS", "plot_sequences", "plot_length_distribution",
+__all__ = ["style", "SIZE_COLORS", "ARCH_COLORS", "plot_sequences", "plot_length_distribution",
            "plot_label_balance", "plot_bits_seen", "plot_connectivity", "plot_parameters",
            "plot_steps_to_criterion", "plot_wall_time", "plot_head_accuracy", "plot_ablation",
            "plot_answers", "plot_pass_probability", "plot_variant_steps"]
@@ -930,7 +930,7 @@ def plot_cost_by_n(data: dict, fit: dict):
     fitted power law (solid), and the work model's growth (dashed) drawn through the fit at the
     smallest N: where the measured points climb above the dashed line, each FLOP costs more."""
     from matplotlib.lines import Line2D
-    fig, axes = plt.subplots(1, 2, figsize=(8.0, 3.4), sharex=True)
+    fig, axes = plt.subplots(1, 2, figsize=(MAX_WIDTH, 3.4), sharex=True)
     ns = np.asarray(sorted(set(data["ns"])), dtype=float)
     color = ARCH_COLORS["modular"]
     for ax, kind, title in zip(axes, ("step", "test"), ("training step", "test batch")):

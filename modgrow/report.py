@@ -416,8 +416,9 @@ def rerun_box(stem: str, experiments, costs: dict[str, dict] | None = None,
               profile=None) -> str:
     """The "rerun this chapter" box of page ``book/<stem>.ipynb`` (MyST), listing the commands
     that recompute its experiments (described at ``profile``, default the book's, ``PAPER``)
-    and, from ``costs`` (``stored_training``), what their stored runs cost; ``tools/rerun_boxes.py`` writes it into the notebook and the tests check that it
-    matches the registry and the store."""
+    and, from ``costs`` (``stored_training``), what their stored runs cost;
+    ``tools/rerun_boxes.py`` writes it into the notebook and the tests check that it matches the
+    registry and the store."""
     from .profiles import PAPER
 
     costs, profile = costs or {}, profile or PAPER

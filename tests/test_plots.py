@@ -326,3 +326,25 @@ def test_max_n_pairs_joins_each_seeds_two_runs_at_every_size():
     assert [t.get_text() for t in ax.get_xticklabels()] == [
         "20: without margin", "20: with margin", "50: without margin", "50: with margin"]
     plt.close(fig)
+
+
+def test_cost_by_n_figure_draws_each_round_the_fit_and_the_work_line():
+    """One panel per kind of batch, every round's point, the fitted law and the work model's
+    line through the fit at the smallest N; within the page width, with a legend."""
+    from modgrow.bench import batch_flops, cost_fit, step_flops
+
+    ns = [100, 150, 200]
+    rows = [{"n": n, "round": k, "step_ms": step_flops(n, 10, 256, n) / 2e7 * (1 + 0.02 * k),
+             "test_ms": batch_flops(n, 10, 256) / 3e7 * (1 + 0.02 * k),
+             "step_gflops": 20.0, "test_gflops": 30.0} for n in ns for k in range(4)]
+    data = {"ns": ns, "module_size": 10, "batch_size": 256, "rows": rows}
+    plots.style()
+    fig, axes = plots.plot_cost_by_n(data, cost_fit(data))
+    fig.canvas.draw()
+    assert fig.get_size_inches()[0] <= plots.MAX_WIDTH and _legends(fig)
+    assert [ax.get_title().split(":")[0] for ax in axes] == ["training step", "test batch"]
+    for ax in axes:
+        points, fitted, work = ax.get_lines()
+        assert len(points.get_xdata()) == len(rows)
+        assert work.get_linestyle() == "--"
+        assert work.get_ydata()[0] == pytest.approx(fitted.get_ydata()[0])
