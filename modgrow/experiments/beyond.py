@@ -683,16 +683,17 @@ def cost_measurement(profile: Profile) -> dict:
                            spec, lambda: cost_by_n(**spec))
 
 
-def cost_words(stored: dict) -> dict[str, str]:
+def cost_words(stored: dict, fit: dict | None = None) -> dict[str, str]:
     """The controlled cost measurement in words, keyed for the chapter's glue: per kind of batch
     the exponent of its time with its interval against the work model's ("step", "test") and
     of its rate ("step rate", "test rate"), the median GFLOP/s at the smallest and largest N
     ("rate"), the CPU, load average and date ("where"), the N and rounds timed, and the answer
     ("answer"): per kind, whether the rate's interval lies below 0 (each FLOP costs more as N
-    grows), above it, or includes it."""
+    grows), above it, or includes it. ``fit``: ``bench.cost_fit`` of the data, when the caller
+    has it already (it bootstraps; else it is fitted here)."""
     from ..bench import cost_fit
     data, prov = stored["data"], stored["provenance"]
-    fit = cost_fit(data)
+    fit = fit or cost_fit(data)
     lo_n, hi_n = min(data["ns"]), max(data["ns"])
     names = {"step": "training steps", "test": "test batches"}
 
@@ -723,14 +724,15 @@ def cost_words(stored: dict) -> dict[str, str]:
             "step rate": interval(fit["step"]["rate"]),
             "test rate": interval(fit["test"]["rate"]),
             "rate": f"training steps {rate('step')}; test batches {rate('test')}",
-            "where": (f"{prov.get('cpu_model', 'unknown CPU')}, one thread, load average "
+            "where": (f"{prov.get('cpu_model', 'unknown CPU')}, "
+                      f"{data.get('threads', 1)} thread(s), load average "
                       f"{data['load'][0]:g} before and {data['load'][1]:g} after, "
                       f"{prov['date'][:10]}"),
             "ns": ", ".join(map(str, data["ns"])), "rounds": str(data["rounds"]),
             "answer": "; ".join(answer(k) for k in ("step", "test"))}
 
 
-def cost_reading(far: dict, stored_cost: dict) -> str:
+def cost_reading(far: dict, stored_cost: dict, fit: dict | None = None) -> str:
     """The far run's excess over its work, read against the controlled measurement: the far run's
     fitted exponent minus its work's (``far_summary``: "fit", "work fit"), against the excess the
     controlled rates predict at the far run's mix of work (``work``: training steps vs test
@@ -738,28 +740,29 @@ def cost_reading(far: dict, stored_cost: dict) -> str:
     training work, its interval from the rate intervals' ends weighted alike (conservative).
     Overlapping intervals: the excess is within what the engine's rate allows; a far excess
     wholly above: most of it is not the engine's. A run fitted over N outside the measured range
-    is not read."""
+    is not read. ``fit``: ``bench.cost_fit`` of the measurement, as in ``cost_words``."""
     from ..bench import cost_fit
-    fit, model = far.get("fit"), far.get("work fit")
-    if fit is None or model is None:
+    far_fit, model = far.get("fit"), far.get("work fit")
+    if far_fit is None or model is None:
         return "the far run has too few stages to fit its cost"
     ns = stored_cost["data"]["ns"]
     if far["max N"] < min(ns) or far["fit from N"] > max(ns):
         return (f"the controlled measurement (N = {min(ns)}-{max(ns)}) does not cover this "
                 f"run's fitted range (N = {far['fit from N']}-{far['max N']})")
-    rates = cost_fit(stored_cost["data"])
+    rates = fit or cost_fit(stored_cost["data"])
     share = far["work"]["train"] / sum(far["work"].values())
     pred = [-(share * rates["step"]["rate"][k] + (1 - share) * rates["test"]["rate"][k])
             for k in ("exponent", "high", "low")]
     w = model["exponent"]
-    excess = [fit[k] - w for k in ("exponent", "low", "high")]
+    excess = [far_fit[k] - w for k in ("exponent", "low", "high")]
     text = (f"at the far run's mix of work ({100 * (1 - share):.0f} % test batches), the "
             f"controlled rates predict an excess of {pred[0]:+.2f} [{pred[1]:+.2f}, "
             f"{pred[2]:+.2f}] over the work's exponent; the far run's own is {excess[0]:+.2f} "
             f"[{excess[1]:+.2f}, {excess[2]:+.2f}]")
     if excess[1] > pred[2]:
-        return text + (": wholly above, so most of the far run's excess is not the engine's "
-                       "(its wall times were recorded on a shared machine; not measured)")
+        return text + (f": wholly above, so at least {excess[1] - pred[2]:.2f} of the far run's "
+                       f"excess is not the engine's (its wall times were recorded on a shared "
+                       f"machine; that cause is not measured)")
     if excess[2] < pred[1]:
         return text + ": wholly below what the engine's rate predicts"
     return text + (": the intervals overlap, so the excess is within what the engine's rate "
@@ -919,8 +922,8 @@ def leaky_configs(profile: Profile) -> list[GrowthConfig]:
 
 EXPERIMENTS = (
     Experiment("scaling-far", CHAPTER, "module-size-10 networks grown as chapter 3's runs "
-               "towards N = {far_target_n} (far_runs: seed, N stored so far), on the pooled-prefix "
-               "engine; analyses: how a batch's cost grows with N, measured under control "
+               "towards N = {far_target_n} (seed and N stored so far: {far_runs}), on the "
+               "pooled-prefix engine; analyses: how a batch's cost grows with N, measured under control "
                "(bench.cost_by_n)", far_target_configs,
                lambda p: len(cost_measurement(p)["data"]["rows"]), partial=far_configs),
     Experiment("module-size", CHAPTER, "modular growth at module sizes beyond chapter 3's "
